@@ -1,0 +1,150 @@
+/**
+ * The datagram format. All integers are big-endian.
+ *
+ *   0  magic "CN"        2  version        3  type          4  flags
+ *   5  loss (inbound loss seen by the sender, /255)  6  SACK range count  7  segment count
+ *   8  source epoch      12 destination epoch (0 = not known yet)
+ *   16 packet number (counts datagrams, for loss estimation)
+ *   20 cumulative ACK (next sequence number expected; valid with FLAG_ACK)
+ *   24 timestamp: the sender's clock in units of 10 µs (never 0)
+ *   28 timestamp echo: the last timestamp received from the peer (0 = none), as RFC 7323
+ *   32 SACK ranges: start u32, end u32 (exclusive), each
+ *   .. segments: seq u32, frg u16 (fragments still to come), length u16, data
+ *   -4 CRC32C of everything before it
+ *
+ * Decoding never throws: a malformed datagram comes back as a reason.
+ */
+import { crc32c } from "./crc32c.ts";
+import { MAX_DATAGRAM, MAX_SACK_RANGES } from "./constants.ts";
+
+export const MAGIC = 0x434e;
+export const VERSION = 1;
+export const HEADER_SIZE = 32;
+export const SACK_SIZE = 8;
+export const SEGMENT_HEADER_SIZE = 8;
+export const CRC_SIZE = 4;
+/** Data bytes one segment may carry, leaving room for a full header and SACK list. */
+export const MAX_SEGMENT_DATA = MAX_DATAGRAM - HEADER_SIZE - MAX_SACK_RANGES * SACK_SIZE -
+  SEGMENT_HEADER_SIZE - CRC_SIZE;
+
+export const PacketType = { data: 1, hello: 2, bye: 3 } as const;
+export type PacketType = typeof PacketType[keyof typeof PacketType];
+
+/** The ack/sack fields are meaningful. */
+export const FLAG_ACK = 1;
+/** The sender asks for an immediate acknowledgement (keepalive). */
+export const FLAG_PING = 2;
+
+export interface Segment {
+  seq: number;
+  frg: number;
+  data: Uint8Array;
+}
+
+export interface Packet {
+  type: PacketType;
+  flags: number;
+  loss: number;
+  srcEpoch: number;
+  dstEpoch: number;
+  pn: number;
+  ack: number;
+  ts: number;
+  echo: number;
+  sacks: [number, number][];
+  segments: Segment[];
+}
+
+export type Decoded = { packet: Packet } | { reason: string };
+
+export function encodedSize(sackCount: number, segments: readonly Segment[]): number {
+  let size = HEADER_SIZE + sackCount * SACK_SIZE + CRC_SIZE;
+  for (const s of segments) size += SEGMENT_HEADER_SIZE + s.data.length;
+  return size;
+}
+
+export function encode(p: Packet): Uint8Array {
+  if (p.sacks.length > MAX_SACK_RANGES || p.segments.length > 255) {
+    throw new RangeError("Cannot encode packet: too many SACK ranges or segments");
+  }
+  const out = new Uint8Array(encodedSize(p.sacks.length, p.segments));
+  const v = new DataView(out.buffer);
+  v.setUint16(0, MAGIC);
+  out[2] = VERSION;
+  out[3] = p.type;
+  out[4] = p.flags;
+  out[5] = p.loss;
+  out[6] = p.sacks.length;
+  out[7] = p.segments.length;
+  v.setUint32(8, p.srcEpoch);
+  v.setUint32(12, p.dstEpoch);
+  v.setUint32(16, p.pn);
+  v.setUint32(20, p.ack);
+  v.setUint32(24, p.ts);
+  v.setUint32(28, p.echo);
+  let o = HEADER_SIZE;
+  for (const [start, end] of p.sacks) {
+    v.setUint32(o, start);
+    v.setUint32(o + 4, end);
+    o += SACK_SIZE;
+  }
+  for (const s of p.segments) {
+    v.setUint32(o, s.seq);
+    v.setUint16(o + 4, s.frg);
+    v.setUint16(o + 6, s.data.length);
+    out.set(s.data, o + SEGMENT_HEADER_SIZE);
+    o += SEGMENT_HEADER_SIZE + s.data.length;
+  }
+  v.setUint32(o, crc32c(out, 0, o));
+  return out;
+}
+
+/** Decodes one datagram. Segment data is copied, so the caller may reuse its buffer. */
+export function decode(bytes: Uint8Array): Decoded {
+  if (bytes.length < HEADER_SIZE + CRC_SIZE) return { reason: "too short" };
+  if (bytes.length > MAX_DATAGRAM) return { reason: "too long" };
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (v.getUint16(0) !== MAGIC) return { reason: "bad magic" };
+  if (bytes[2] !== VERSION) return { reason: `unsupported version ${bytes[2]}` };
+  const end = bytes.length - CRC_SIZE;
+  if (v.getUint32(end) !== crc32c(bytes, 0, end)) return { reason: "bad checksum" };
+  const type = bytes[3];
+  if (type < PacketType.data || type > PacketType.bye) return { reason: `unknown type ${type}` };
+  const sackCount = bytes[6];
+  if (sackCount > MAX_SACK_RANGES) return { reason: "too many SACK ranges" };
+  let o = HEADER_SIZE;
+  if (o + sackCount * SACK_SIZE > end) return { reason: "truncated SACK list" };
+  const sacks: [number, number][] = [];
+  for (let i = 0; i < sackCount; i++, o += SACK_SIZE) {
+    sacks.push([v.getUint32(o), v.getUint32(o + 4)]);
+  }
+  const segments: Segment[] = [];
+  for (let i = 0; i < bytes[7]; i++) {
+    if (o + SEGMENT_HEADER_SIZE > end) return { reason: "truncated segment header" };
+    const len = v.getUint16(o + 6);
+    const start = o + SEGMENT_HEADER_SIZE;
+    if (start + len > end) return { reason: "segment longer than datagram" };
+    segments.push({
+      seq: v.getUint32(o),
+      frg: v.getUint16(o + 4),
+      data: bytes.slice(start, start + len),
+    });
+    o = start + len;
+  }
+  if (o !== end) return { reason: "trailing bytes" };
+  return {
+    packet: {
+      type: type as PacketType,
+      flags: bytes[4],
+      loss: bytes[5],
+      srcEpoch: v.getUint32(8),
+      dstEpoch: v.getUint32(12),
+      pn: v.getUint32(16),
+      ack: v.getUint32(20),
+      ts: v.getUint32(24),
+      echo: v.getUint32(28),
+      sacks,
+      segments,
+    },
+  };
+}

@@ -1,0 +1,107 @@
+import assert from "node:assert/strict";
+import { crc32c } from "../lib/protocol/crc32c.ts";
+import {
+  decode,
+  encode,
+  MAX_SEGMENT_DATA,
+  type Packet,
+  PacketType,
+} from "../lib/protocol/codec.ts";
+import { MAX_DATAGRAM } from "../lib/protocol/constants.ts";
+import { seqAdd, seqDiff, seqLess } from "../lib/protocol/seq.ts";
+import { seededRng } from "../lib/rng.ts";
+
+const SEED = Number(Deno.env.get("CHATNET_TEST_SEED") ?? 20261122);
+
+function sample(): Packet {
+  return {
+    type: PacketType.data,
+    flags: 1,
+    loss: 17,
+    srcEpoch: 0xdeadbeef,
+    dstEpoch: 0x01020304,
+    pn: 0xffffffff,
+    ack: 0xfffffff0,
+    ts: 123456,
+    echo: 654321,
+    sacks: [[0xfffffff2, 0xfffffff5], [3, 9]],
+    segments: [
+      { seq: 0xfffffff1, frg: 2, data: new TextEncoder().encode("héllo") },
+      { seq: 0, frg: 0, data: new Uint8Array(0) },
+    ],
+  };
+}
+
+Deno.test("crc32c matches the standard check value", () => {
+  assert.equal(crc32c(new TextEncoder().encode("123456789")), 0xe3069283);
+  assert.equal(crc32c(new Uint8Array(0)), 0);
+});
+
+Deno.test("encode then decode gives the same packet", () => {
+  const p = sample();
+  const d = decode(encode(p));
+  assert.ok("packet" in d, JSON.stringify(d));
+  assert.deepEqual(d.packet, p);
+});
+
+Deno.test("a full segment fits one datagram", () => {
+  const p = {
+    ...sample(),
+    sacks: Array.from({ length: 8 }, (_, i) => [i, i + 1] as [number, number]),
+  };
+  p.segments = [{ seq: 1, frg: 0, data: new Uint8Array(MAX_SEGMENT_DATA) }];
+  const bytes = encode(p);
+  assert.equal(bytes.length, MAX_DATAGRAM);
+  assert.ok("packet" in decode(bytes));
+});
+
+Deno.test("every single-bit flip is detected and never decodes", () => {
+  const bytes = encode(sample());
+  for (let bit = 0; bit < bytes.length * 8; bit++) {
+    const copy = bytes.slice();
+    copy[bit >> 3] ^= 1 << (bit & 7);
+    const d = decode(copy);
+    assert.ok("reason" in d, `bit ${bit} flipped still decoded`);
+  }
+});
+
+Deno.test("random, truncated and multi-bit-flipped datagrams never throw and never decode", () => {
+  const rng = seededRng(SEED);
+  const valid = encode(sample());
+  for (let i = 0; i < 20_000; i++) {
+    let bytes: Uint8Array;
+    const kind = i % 3;
+    if (kind === 0) {
+      bytes = new Uint8Array(Math.floor(rng() * 1400));
+      for (let j = 0; j < bytes.length; j++) bytes[j] = rng() * 256;
+    } else if (kind === 1) {
+      bytes = valid.subarray(0, Math.floor(rng() * valid.length));
+    } else {
+      bytes = valid.slice();
+      const flips = 1 + Math.floor(rng() * 8);
+      for (let f = 0; f < flips; f++) bytes[Math.floor(rng() * bytes.length)] ^= 1 + rng() * 255;
+    }
+    const d = decode(bytes);
+    assert.ok("reason" in d, `seed ${SEED}, case ${i}: garbage decoded as a packet`);
+  }
+});
+
+Deno.test("a datagram with a valid checksum but inconsistent lengths is rejected", () => {
+  const bytes = encode(sample());
+  // Claim a longer first segment, then fix up the checksum so only the structure is wrong.
+  const v = new DataView(bytes.buffer);
+  const segAt = 32 + 2 * 8;
+  v.setUint16(segAt + 6, 500);
+  v.setUint32(bytes.length - 4, crc32c(bytes, 0, bytes.length - 4));
+  const d = decode(bytes);
+  assert.ok("reason" in d);
+  assert.equal(d.reason, "segment longer than datagram");
+});
+
+Deno.test("sequence comparison survives wraparound", () => {
+  assert.ok(seqLess(0xfffffff0, 5));
+  assert.ok(!seqLess(5, 0xfffffff0));
+  assert.equal(seqDiff(3, 0xfffffffe), 5);
+  assert.equal(seqAdd(0xffffffff, 2), 1);
+  assert.equal(seqDiff(0x7fffffff, 0), 0x7fffffff);
+});

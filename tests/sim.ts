@@ -1,0 +1,162 @@
+/** A virtual-time network for the pure protocol core: two sessions joined by seeded impairments. */
+import { Session, type SessionOptions } from "../lib/protocol/session.ts";
+import { Impairment, type ImpairSpec } from "../lib/net/impair.ts";
+
+export interface SimSide {
+  session: Session;
+  received: string[];
+  delivered: number[];
+  peerEvents: string[];
+  sentCount: number;
+}
+
+interface Event {
+  at: number;
+  order: number;
+  run: () => void;
+}
+
+/** A binary min-heap of events ordered by time, then by insertion. */
+class Agenda {
+  #heap: Event[] = [];
+  #order = 0;
+
+  get size(): number {
+    return this.#heap.length;
+  }
+
+  peekAt(): number {
+    return this.#heap[0]?.at ?? Infinity;
+  }
+
+  add(at: number, run: () => void): void {
+    const h = this.#heap;
+    h.push({ at, order: this.#order++, run });
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!before(h[i], h[p])) break;
+      [h[i], h[p]] = [h[p], h[i]];
+      i = p;
+    }
+  }
+
+  pop(): Event {
+    const h = this.#heap;
+    const top = h[0];
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1, r = l + 1;
+        let m = i;
+        if (l < h.length && before(h[l], h[m])) m = l;
+        if (r < h.length && before(h[r], h[m])) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m], h[i]];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+function before(a: Event, b: Event): boolean {
+  return a.at < b.at || (a.at === b.at && a.order < b.order);
+}
+
+export interface NetOptions {
+  /** Impairment of A→B and B→A datagrams (seeds are derived per direction). */
+  impair: ImpairSpec;
+  epochA?: number;
+  epochB?: number;
+  initialSeq?: number;
+}
+
+export class SimNet {
+  now = 0;
+  agenda = new Agenda();
+  a: SimSide;
+  b: SimSide;
+  #links: [Impairment, Impairment];
+  #o: NetOptions;
+  /** When false, datagrams to that side vanish (the process is "down"). */
+  up = { a: true, b: true };
+
+  constructor(options: NetOptions) {
+    this.#o = options;
+    this.#links = [
+      new Impairment(options.impair),
+      new Impairment({ ...options.impair, seed: options.impair.seed * 31 + 7 }),
+    ];
+    this.a = this.#side("a", options.epochA ?? 0xaaaa0001);
+    this.b = this.#side("b", options.epochB ?? 0xbbbb0001);
+  }
+
+  /** Replaces one side with a fresh incarnation (a restart); its queue is lost. */
+  restart(name: "a" | "b", epoch: number): void {
+    this[name] = this.#side(name, epoch);
+  }
+
+  #side(name: "a" | "b", epoch: number): SimSide {
+    const side: SimSide = {
+      session: undefined as unknown as Session,
+      received: [],
+      delivered: [],
+      peerEvents: [],
+      sentCount: 0,
+    };
+    const dec = new TextDecoder();
+    const link = this.#links[name === "a" ? 0 : 1];
+    const other = name === "a" ? "b" : "a";
+    const options: SessionOptions = {
+      epoch,
+      initialSeq: this.#o.initialSeq,
+      output: (d) => {
+        const copy = d.slice();
+        for (const { at, data } of link.apply(copy, this.now)) {
+          this.agenda.add(at, () => {
+            if (this.up[other]) this[other].session.input(data, this.now);
+          });
+        }
+      },
+      onMessage: (data) => side.received.push(dec.decode(data)),
+      onDelivered: (tag) => side.delivered.push(tag),
+      onPeer: (state, restarted) => side.peerEvents.push(restarted ? `${state}:restarted` : state),
+    };
+    side.session = new Session(options);
+    return side;
+  }
+
+  send(name: "a" | "b", text: string): void {
+    const side = this[name];
+    side.session.send(new TextEncoder().encode(text), ++side.sentCount, this.now);
+  }
+
+  /** Runs until `done()` holds or `limit` ms of virtual time pass; returns whether done. */
+  run(done: () => boolean, limit: number): boolean {
+    const end = this.now + limit;
+    while (!done()) {
+      const next = Math.min(
+        this.agenda.peekAt(),
+        this.up.a ? this.a.session.nextDeadline() : Infinity,
+        this.up.b ? this.b.session.nextDeadline() : Infinity,
+      );
+      if (next > end) {
+        this.now = end;
+        return done();
+      }
+      this.now = Math.max(this.now, next);
+      while (this.agenda.peekAt() <= this.now) this.agenda.pop().run();
+      if (this.up.a) this.a.session.tick(this.now);
+      if (this.up.b) this.b.session.tick(this.now);
+    }
+    return true;
+  }
+
+  /** Schedules `fn` at virtual time `at`. */
+  at(at: number, fn: () => void): void {
+    this.agenda.add(at, fn);
+  }
+}
