@@ -104,10 +104,10 @@ export function decode(bytes: Uint8Array): Decoded {
   if (bytes.length < HEADER_SIZE + CRC_SIZE) return { reason: "too short" };
   if (bytes.length > MAX_DATAGRAM) return { reason: "too long" };
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (v.getUint16(0) !== MAGIC) return { reason: "bad magic" };
-  if (bytes[2] !== VERSION) return { reason: `unsupported version ${bytes[2]}` };
   const end = bytes.length - CRC_SIZE;
   if (v.getUint32(end) !== crc32c(bytes, 0, end)) return { reason: "bad checksum" };
+  if (v.getUint16(0) !== MAGIC) return { reason: "bad magic" };
+  if (bytes[2] !== VERSION) return { reason: `unsupported version ${bytes[2]}` };
   const type = bytes[3];
   if (type < PacketType.data || type > PacketType.bye) return { reason: `unknown type ${type}` };
   const sackCount = bytes[6];

@@ -1,0 +1,137 @@
+/** Turns argv into a Config, or a one-line error. Pure: no I/O, no name resolution. */
+import { parseArgs } from "node:util";
+import { OPTIONS } from "./options.ts";
+import { type ImpairSpec, parseSim } from "../net/impair.ts";
+
+export interface Config {
+  mode: "chat" | "demo" | "help" | "version";
+  port: number;
+  peerHost: string;
+  peerPort: number;
+  /** Empty means all interfaces of the peer's address family. */
+  bind: string;
+  name: string;
+  json: boolean;
+  sim?: ImpairSpec;
+  timeoutMs: number;
+}
+
+export const DEMO_SIM = "loss=30%,delay=20ms,jitter=10ms,dup=5%,corrupt=5%,reorder=10%";
+
+export function parseCli(argv: string[], env: { user?: string } = {}): Config | string {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: Object.fromEntries(
+        OPTIONS.map((o) => [
+          o.name,
+          { type: o.arg ? "string" : "boolean", ...(o.short ? { short: o.short } : {}) },
+        ]),
+      ) as Record<string, { type: "string" | "boolean"; short?: string }>,
+    });
+  } catch (e) {
+    return cleanParseError((e as Error).message);
+  }
+  const v = parsed.values as Record<string, string | boolean | undefined>;
+  const pos = parsed.positionals;
+  const base: Config = {
+    mode: "chat",
+    port: 0,
+    peerHost: "",
+    peerPort: 0,
+    bind: "",
+    name: env.user || "anon",
+    json: Boolean(v.json),
+    timeoutMs: 30_000,
+  };
+  if (v.help) return { ...base, mode: "help" };
+  if (v.version) return { ...base, mode: "version" };
+
+  if (typeof v.name === "string") {
+    const name = v.name.trim();
+    if (!name || /[\p{Cc}]/u.test(name)) return "Cannot use --name: it must be visible text";
+    base.name = name;
+  }
+  if (typeof v.timeout === "string") {
+    const t = Number(v.timeout);
+    if (!Number.isFinite(t) || t < 0) {
+      return `Cannot parse --timeout: "${v.timeout}" is not a number of seconds`;
+    }
+    base.timeoutMs = t * 1000;
+  }
+  if (typeof v.bind === "string") {
+    if (!v.bind) return "Cannot use --bind: the address is empty";
+    base.bind = v.bind.replace(/^\[(.*)\]$/, "$1");
+  }
+  if (pos[0] === "demo") {
+    if (pos.length > 1) return `Unexpected argument "${pos[1]}": demo takes no arguments`;
+    const sim = parseSim(typeof v.sim === "string" ? v.sim : DEMO_SIM);
+    if (typeof sim === "string") return sim;
+    return { ...base, mode: "demo", sim };
+  }
+  if (typeof v.sim === "string") {
+    const sim = parseSim(v.sim);
+    if (typeof sim === "string") return sim;
+    base.sim = sim;
+  }
+
+  let portText: string | undefined, peer: { host: string; port: number } | string;
+  if (pos.length === 3) {
+    if (v.port !== undefined || v.peer !== undefined) {
+      return "Cannot mix forms: give either <local_port> <peer_host> <peer_port> or --port and --peer";
+    }
+    portText = pos[0];
+    const port = parsePort(pos[2], "peer port");
+    if (typeof port === "string") return port;
+    peer = { host: pos[1].replace(/^\[(.*)\]$/, "$1"), port };
+  } else if (pos.length === 0) {
+    if (v.port === undefined) return "Missing local port: give --port N (see chatnet --help)";
+    if (v.peer === undefined) {
+      return "Missing peer address: give --peer HOST:PORT (see chatnet --help)";
+    }
+    portText = v.port as string;
+    peer = parseHostPort(v.peer as string);
+  } else {
+    return `Expected 3 arguments <local_port> <peer_host> <peer_port>, got ${pos.length}` +
+      " (see chatnet --help)";
+  }
+  const port = parsePort(portText, "local port");
+  if (typeof port === "string") return port;
+  if (typeof peer === "string") return peer;
+  if (!peer.host) return "Cannot parse peer address: missing host";
+  return { ...base, port, peerHost: peer.host, peerPort: peer.port };
+}
+
+export function parsePort(text: string, what: string): number | string {
+  if (!/^\d+$/.test(text)) return `Cannot parse ${what}: "${text}" is not a number`;
+  const n = Number(text);
+  if (n < 1 || n > 65535) return `Cannot parse ${what}: ${n} is outside 1-65535`;
+  return n;
+}
+
+/** "host:port", "1.2.3.4:5", "[::1]:5". */
+export function parseHostPort(text: string): { host: string; port: number } | string {
+  const m = /^\[([^\]]*)\]:(.*)$/.exec(text) ?? /^([^:]*):([^:]*)$/.exec(text);
+  if (!m) {
+    return text.includes(":") && !text.startsWith("[")
+      ? "Cannot parse peer address: put an IPv6 address in brackets, as [::1]:9000"
+      : "Cannot parse peer address: missing port";
+  }
+  const [, host, portText] = m;
+  if (!host) return "Cannot parse peer address: missing host";
+  if (!portText) return "Cannot parse peer address: missing port";
+  const port = parsePort(portText, "peer port");
+  if (typeof port === "string") return port;
+  return { host, port };
+}
+
+function cleanParseError(message: string): string {
+  const unknown = /Unknown option '([^']+)'/.exec(message);
+  if (unknown) return `Unknown option ${unknown[1]} (see chatnet --help)`;
+  const missing = /Option '(-\w, )?(--[\w-]+)[^']*' argument missing/.exec(message);
+  if (missing) return `Missing value for ${missing[2]}`;
+  return message.split("\n")[0].replace(/\.$/, "");
+}

@@ -1,0 +1,64 @@
+/** The command-line options, once: parsing, `--help` and the man page all read this table. */
+export interface OptionSpec {
+  name: string;
+  short?: string;
+  /** The value's placeholder; absent for a switch. */
+  arg?: string;
+  help: string;
+}
+
+export const OPTIONS: OptionSpec[] = [
+  { name: "port", short: "p", arg: "N", help: "UDP port to chat on (1-65535)" },
+  {
+    name: "peer",
+    arg: "HOST:PORT",
+    help: "the other peer: 192.0.2.7:9000, [2001:db8::7]:9000, host:9000",
+  },
+  {
+    name: "bind",
+    arg: "ADDR",
+    help: "local address to bind (default: all interfaces, 0.0.0.0 or ::)",
+  },
+  { name: "name", arg: "NICK", help: "your name as the peer sees it (default: $USER)" },
+  { name: "json", help: "JSON lines on stdin and stdout (see README: the JSON contract)" },
+  {
+    name: "sim",
+    arg: "SPEC",
+    help:
+      'impair outgoing datagrams, e.g. "loss=20%,delay=40ms,jitter=20ms,dup=5%,corrupt=5%,reorder=10%,seed=7"',
+  },
+  {
+    name: "timeout",
+    arg: "SECONDS",
+    help: "at end of input, how long to wait for delivery before giving up (default 30)",
+  },
+  { name: "help", short: "h", help: "show this help" },
+  { name: "version", short: "V", help: "show the version" },
+];
+
+export const USAGE = [
+  "chatnet <local_port> <peer_host> <peer_port>",
+  "chatnet --port N --peer HOST:PORT [options]",
+  "chatnet demo [--sim SPEC]",
+];
+
+export const SUMMARY =
+  "Peer-to-peer chat over UDP with its own reliability layer: every message arrives exactly once, " +
+  "in order and intact, even when the network loses, duplicates, corrupts or reorders datagrams.";
+
+export function helpText(): string {
+  const left = (o: OptionSpec) =>
+    `${o.short ? `-${o.short}, ` : "    "}--${o.name}${o.arg ? ` ${o.arg}` : ""}`;
+  const width = Math.max(...OPTIONS.map((o) => left(o).length)) + 2;
+  return [
+    SUMMARY,
+    "",
+    "Usage:",
+    ...USAGE.map((u) => `  ${u}`),
+    "",
+    "Options:",
+    ...OPTIONS.map((o) => `  ${left(o).padEnd(width)}${o.help}`),
+    "",
+    "In a terminal, type /help for commands. Piped, each input line is a message.",
+  ].join("\n");
+}

@@ -1,0 +1,69 @@
+/**
+ * The one event vocabulary. The `--json` contract prints these objects as they are; the terminal
+ * and pipe interfaces render them. Commands go the other way.
+ */
+import type { SessionStats } from "./protocol/session.ts";
+
+export interface ReadyEvent {
+  type: "ready";
+  /** Our UDP port and bind address, the configured peer, our name. */
+  port: number;
+  bind: string;
+  peer: string;
+  name: string;
+  encrypted: false;
+  sim?: string;
+}
+export interface SentEvent {
+  type: "sent";
+  id: number;
+  text: string;
+}
+export interface DeliveredEvent {
+  type: "delivered";
+  id: number;
+}
+export interface MessageEvent {
+  type: "message";
+  id: number;
+  text: string;
+  from: string;
+  name: string;
+  at: string;
+}
+export interface PeerEvent {
+  type: "peer";
+  state: "online" | "offline";
+  /** The peer came back as a new process; unacknowledged messages are being sent again. */
+  restarted?: boolean;
+}
+export interface StatsEvent extends SessionStats {
+  type: "stats";
+  foreign: number;
+  sendErrors: number;
+  pending: number;
+}
+export interface ErrorEvent {
+  type: "error";
+  code: string;
+  message: string;
+}
+
+export type ChatEvent =
+  | ReadyEvent
+  | SentEvent
+  | DeliveredEvent
+  | MessageEvent
+  | PeerEvent
+  | StatsEvent
+  | ErrorEvent;
+
+export type Command =
+  | { type: "send"; text: string }
+  | { type: "stats" }
+  | { type: "quit" };
+
+/** Formats an address the way users type it: IPv6 in brackets. */
+export function formatAddress(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}

@@ -1,0 +1,47 @@
+/** From a parsed Config to a bound Peer, with every failure worded as one line. */
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
+import { Peer } from "./peer.ts";
+import type { Config } from "./cli/args.ts";
+
+/** Resolves a host name or literal to an IP address, or says why it cannot. */
+export async function resolveHost(host: string): Promise<string | { error: string }> {
+  if (isIP(host)) return host;
+  try {
+    return (await lookup(host)).address;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    const why = code === "ENOTFOUND" ? "no such host" : (e as Error).message;
+    return { error: `Cannot resolve peer host "${host}": ${why}` };
+  }
+}
+
+export async function openPeer(c: Config): Promise<Peer | string> {
+  const ip = await resolveHost(c.peerHost);
+  if (typeof ip !== "string") return ip.error;
+  // Deno binds to 127.0.0.1 unless told otherwise; a chat peer must listen on all interfaces.
+  const bind = c.bind || (isIP(ip) === 6 ? "::" : "0.0.0.0");
+  if (c.bind && !isIP(bind)) return `Cannot use --bind: "${c.bind}" is not an IP address`;
+  try {
+    return new Peer({
+      bind,
+      port: c.port,
+      peerIp: ip,
+      peerPort: c.peerPort,
+      name: c.name,
+      sim: c.sim,
+    });
+  } catch (e) {
+    return bindError(e, bind, c.port);
+  }
+}
+
+export function bindError(e: unknown, bind: string, port: number): string {
+  const where = `Cannot listen on UDP ${bind.includes(":") ? `[${bind}]` : bind}:${port}`;
+  if (e instanceof Deno.errors.AddrInUse) return `${where}: port already in use`;
+  if (e instanceof Deno.errors.PermissionDenied) {
+    return `${where}: permission denied${port < 1024 ? " (ports below 1024 need root)" : ""}`;
+  }
+  if (e instanceof Deno.errors.AddrNotAvailable) return `${where}: no such address on this host`;
+  return `${where}: ${(e as Error).message}`;
+}

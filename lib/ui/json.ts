@@ -1,0 +1,78 @@
+/**
+ * The `--json` interface: commands as JSON lines on stdin, events as JSON lines on stdout.
+ * A bad line gets an error event and nothing else happens.
+ */
+import type { ChatEvent, Command, ErrorEvent } from "../events.ts";
+import type { Out } from "./output.ts";
+import type { ChatPeer } from "./peer_handle.ts";
+
+export function parseCommand(line: string): Command | ErrorEvent {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return badInput("Cannot parse input line: not JSON");
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    return badInput("Cannot parse input line: expected a JSON object");
+  }
+  const o = v as Record<string, unknown>;
+  switch (o.type) {
+    case "send":
+      if (typeof o.text !== "string") return badInput('Cannot send: "text" must be a string');
+      return { type: "send", text: o.text };
+    case "stats":
+    case "quit":
+      return { type: o.type };
+    case "file":
+      return {
+        type: "error",
+        code: "unsupported",
+        message: "Cannot send file: file transfer is not available in this version",
+      };
+    default:
+      return badInput(`Unknown command type: ${JSON.stringify(o.type ?? null)}`);
+  }
+}
+
+function badInput(message: string): ErrorEvent {
+  return { type: "error", code: "bad_input", message };
+}
+
+export interface LineOptions {
+  peer: ChatPeer;
+  input: AsyncIterable<string>;
+  out: Out;
+  /** Where diagnostics go (stderr). */
+  log: Out;
+  timeoutMs: number;
+}
+
+/** Runs until quit or end of input, then waits for delivery; resolves to the exit code. */
+export async function runJson(o: LineOptions): Promise<number> {
+  const print = (e: ChatEvent) => o.out.write(JSON.stringify(e) + "\n");
+  o.peer.on(print);
+  o.peer.start();
+  for await (const line of o.input) {
+    if (!line.trim()) continue;
+    const c = parseCommand(line);
+    if (c.type === "error") print(c);
+    else if (c.type === "send") o.peer.send(c.text);
+    else if (c.type === "stats") print(o.peer.stats());
+    else break;
+  }
+  return await finish(o);
+}
+
+/** Waits up to the timeout for everything sent to be delivered, then leaves. */
+export async function finish(o: LineOptions): Promise<number> {
+  const delivered = await o.peer.drained(o.timeoutMs);
+  const left = o.peer.pending;
+  o.peer.close();
+  if (delivered) return 0;
+  o.log.write(
+    `chatnet: gave up after ${o.timeoutMs / 1000} s: ${left} message${left === 1 ? "" : "s"} ` +
+      "not delivered\n",
+  );
+  return 1;
+}

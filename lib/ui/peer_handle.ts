@@ -1,0 +1,7 @@
+/** What an interface may do with the running peer: listen, command, and nothing else. */
+import type { Peer } from "../peer.ts";
+
+export type ChatPeer = Pick<
+  Peer,
+  "on" | "start" | "send" | "stats" | "drained" | "close" | "pending" | "online"
+>;

@@ -1,0 +1,54 @@
+/** chatnet: parses the command line and wires the parts together. Nothing else lives here. */
+import { parseCli } from "./lib/cli/args.ts";
+import { helpText } from "./lib/cli/options.ts";
+import { VERSION } from "./lib/version.ts";
+import { openPeer } from "./lib/start.ts";
+import { runDemo } from "./lib/demo.ts";
+import { fileOut, readLines } from "./lib/ui/output.ts";
+import { runJson } from "./lib/ui/json.ts";
+import { runPipe } from "./lib/ui/pipe.ts";
+import { runTerminal } from "./lib/ui/terminal.ts";
+
+const out = fileOut(Deno.stdout);
+const log = fileOut(Deno.stderr);
+
+function fail(message: string): never {
+  log.write(`chatnet: ${message}\n`);
+  Deno.exit(2);
+}
+
+async function main(): Promise<number> {
+  const config = parseCli(Deno.args, { user: Deno.env.get("USER") });
+  if (typeof config === "string") fail(config);
+  if (config.mode === "help") return out.write(helpText() + "\n"), 0;
+  if (config.mode === "version") return out.write(`chatnet ${VERSION}\n`), 0;
+  if (config.mode === "demo") return await runDemo(config.sim!, out);
+
+  const peer = await openPeer(config);
+  if (typeof peer === "string") fail(peer);
+  const interactive = Deno.stdin.isTerminal() && Deno.stdout.isTerminal() && !config.json;
+  if (interactive) {
+    return await runTerminal({
+      peer,
+      out,
+      color: !Deno.env.get("NO_COLOR"),
+      columns: () => Deno.consoleSize().columns,
+      rows: () => Deno.consoleSize().rows,
+      stdin: Deno.stdin,
+    });
+  }
+  Deno.addSignalListener("SIGINT", () => {
+    peer.close();
+    Deno.exit(130);
+  });
+  const lines = {
+    peer,
+    input: readLines(Deno.stdin.readable),
+    out,
+    log,
+    timeoutMs: config.timeoutMs,
+  };
+  return config.json ? await runJson(lines) : await runPipe(lines);
+}
+
+Deno.exit(await main());

@@ -1,0 +1,102 @@
+/** Runs `chatnet` (main.ts) as a real child process and collects what it prints. */
+import { readLines } from "../lib/ui/output.ts";
+
+export const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+// deno-lint-ignore no-explicit-any
+export type Json = any;
+
+export class ChatProc {
+  child: Deno.ChildProcess;
+  lines: string[] = [];
+  stderr = "";
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #done: Promise<void>;
+  #waiters: (() => void)[] = [];
+
+  constructor(args: string[], env: Record<string, string> = {}) {
+    const child = this.child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", MAIN, ...args],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1", ...env },
+    }).spawn();
+    this.#writer = this.child.stdin.getWriter();
+    const out = (async () => {
+      for await (const line of readLines(child.stdout)) {
+        this.lines.push(line);
+        this.#waiters.splice(0).forEach((w) => w());
+      }
+    })();
+    const err = (async () => {
+      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+        this.stderr += chunk;
+      }
+    })();
+    this.#done = Promise.all([out, err]).then(() => {});
+  }
+
+  /** Parsed JSON events printed so far (in --json mode). */
+  get events(): Json[] {
+    return this.lines.map((l) => JSON.parse(l));
+  }
+
+  of(type: string): Json[] {
+    return this.events.filter((e) => e.type === type);
+  }
+
+  async write(text: string): Promise<void> {
+    await this.#writer.write(new TextEncoder().encode(text));
+  }
+
+  async command(c: Json): Promise<void> {
+    await this.write(JSON.stringify(c) + "\n");
+  }
+
+  async closeStdin(): Promise<void> {
+    await this.#writer.close().catch(() => {});
+  }
+
+  /** Waits until `cond()` holds, failing with `what` after `ms`. */
+  async until(cond: () => boolean, what: string, ms = 60_000): Promise<void> {
+    const end = Date.now() + ms;
+    while (!cond()) {
+      if (Date.now() > end) {
+        throw new Error(`Timed out waiting for ${what}; stderr: ${this.stderr}`);
+      }
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, 50);
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  async exit(): Promise<Deno.CommandStatus> {
+    const status = await this.child.status;
+    await this.#done;
+    return status;
+  }
+
+  kill(): void {
+    try {
+      this.child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }
+}
+
+/** Runs chatnet to completion with no input; returns exit code, stdout and stderr. */
+export async function runOnce(
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", MAIN, ...args],
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}

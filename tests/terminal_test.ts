@@ -1,0 +1,153 @@
+import assert from "node:assert/strict";
+import { TerminalUi } from "../lib/ui/terminal.ts";
+import type { ChatPeer } from "../lib/ui/peer_handle.ts";
+import type { ChatEvent, StatsEvent } from "../lib/events.ts";
+import { zeroStats } from "../lib/protocol/arq.ts";
+
+const keys = (s: string) => new TextEncoder().encode(s);
+
+function setup(options: { color?: boolean; columns?: number } = {}) {
+  let written = "";
+  const sent: string[] = [];
+  const peer = {
+    online: true,
+    pending: 0,
+    on() {},
+    start() {},
+    send(text: string) {
+      sent.push(text);
+      return sent.length;
+    },
+    stats: (): StatsEvent => ({
+      type: "stats",
+      ...zeroStats(),
+      corrupt: 3,
+      malformed: 0,
+      reflected: 0,
+      stale: 0,
+      datagramsIn: 10,
+      peerRestarts: 0,
+      foreign: 2,
+      sendErrors: 0,
+      pending: 0,
+    }),
+    drained: () => Promise.resolve(true),
+    close() {},
+  } as unknown as ChatPeer;
+  const ui = new TerminalUi({
+    peer,
+    out: { write: (t) => void (written += t) },
+    color: options.color ?? false,
+    columns: () => options.columns ?? 80,
+    rows: () => 24,
+  });
+  return {
+    ui,
+    sent,
+    peer,
+    take() {
+      const w = written;
+      written = "";
+      return w;
+    },
+  };
+}
+
+const message = (text: string, id = 7): ChatEvent => ({
+  type: "message",
+  id,
+  text,
+  from: "192.0.2.7:9001",
+  name: "bob",
+  at: new Date(2026, 10, 22, 9, 5, 3).toISOString(),
+});
+
+Deno.test("an incoming message never disturbs the line being typed", () => {
+  const t = setup();
+  t.ui.onKeys(keys("hel"));
+  t.take();
+  t.ui.onEvent(message("hi there"));
+  assert.equal(
+    t.take(),
+    "\r\x1b[2K[09:05:03] bob@192.0.2.7:9001 #7: hi there\r\n" + "\r\x1b[2K● > hel\r\x1b[7C",
+  );
+  t.ui.onKeys(keys("lo\r"));
+  assert.deepEqual(t.sent, ["hello"]);
+  assert.match(t.take(), /● > \r\x1b\[4C$/);
+});
+
+Deno.test("your message shows as pending, then its mark turns into a tick in place", () => {
+  const t = setup();
+  t.ui.onEvent({ type: "sent", id: 1, text: "ping" });
+  const line = t.take();
+  assert.match(line, /^\r\x1b\[2K\[\d\d:\d\d:\d\d\] you #1: ping …\r\n/);
+  t.ui.onEvent(message("one"));
+  t.ui.onEvent(message("two"));
+  t.take();
+  t.ui.onEvent({ type: "delivered", id: 1 });
+  const markColumn = "[00:00:00] you #1: ping ".length + 1;
+  // Up three rows (the mark's row, two messages below it), to the mark's column, write ✓, back down.
+  assert.equal(
+    t.take(),
+    `\r\x1b[2K\x1b[3A\x1b[${markColumn}G✓\x1b[3B\r` + "\r\x1b[2K● > \r\x1b[4C",
+  );
+});
+
+Deno.test("a tick for a line that wrapped lands on the right row", () => {
+  const t = setup({ columns: 20 });
+  t.ui.onEvent({ type: "sent", id: 1, text: "a long message that wraps" });
+  t.take();
+  t.ui.onEvent({ type: "delivered", id: 1 });
+  // "[hh:mm:ss] you #1: a long message that wraps …" is 46 columns: rows 0-2, mark on row 2.
+  assert.match(t.take(), /^\r\x1b\[2K\x1b\[1A\x1b\[6G✓\x1b\[1B\r/);
+});
+
+Deno.test("escape sequences from the peer are shown, not obeyed", () => {
+  const t = setup();
+  t.ui.onEvent(message("\x1b[2Jgotcha\x07"));
+  const out = t.take();
+  assert.ok(out.includes("^[[2Jgotcha^G"), JSON.stringify(out));
+  assert.ok(!out.includes("\x1b[2J"));
+});
+
+Deno.test("commands: /stats, unknown commands, // sends a slash, /quit", () => {
+  const t = setup();
+  t.ui.onKeys(keys("/stats\r"));
+  const stats = t.take();
+  assert.match(stats, /RTT 0\.0 ms/);
+  assert.match(stats, /corrupt 3, malformed 0, foreign 2/);
+  t.ui.onKeys(keys("/frobnicate\r"));
+  assert.match(t.take(), /Unknown command \/frobnicate: type \/help for the list/);
+  t.ui.onKeys(keys("//not a command\r"));
+  assert.deepEqual(t.sent, ["/not a command"]);
+  t.ui.onKeys(keys("/quit\r"));
+  assert.equal(t.ui.quit, "wait");
+});
+
+Deno.test("line editing: arrows, backspace, Ctrl-U, Ctrl-W and history", () => {
+  const t = setup();
+  t.ui.onKeys(keys("helo\x1b[D\x1b[Dl\x1b[F!\r"));
+  assert.deepEqual(t.sent, ["hello!"]);
+  t.ui.onKeys(keys("one two\x17three\r"));
+  assert.deepEqual(t.sent, ["hello!", "one three"]);
+  t.ui.onKeys(keys("junk\x15\x1b[A\x1b[A\r"));
+  assert.deepEqual(t.sent, ["hello!", "one three", "hello!"]);
+  t.ui.onKeys(keys("x\x7f\x7fy\r"));
+  assert.deepEqual(t.sent.at(-1), "y");
+});
+
+Deno.test("an escape sequence split across reads is still understood", () => {
+  const t = setup();
+  t.ui.onKeys(keys("ab\x1b["));
+  t.ui.onKeys(keys("Dc\r"));
+  assert.deepEqual(t.sent, ["acb"]);
+});
+
+Deno.test("colour only when asked (NO_COLOR turns it off)", () => {
+  const plain = setup({ color: false });
+  plain.ui.onEvent({ type: "peer", state: "offline" });
+  assert.ok(!/\x1b\[3\dm/.test(plain.take()));
+  const coloured = setup({ color: true });
+  coloured.ui.onEvent({ type: "peer", state: "offline" });
+  assert.ok(/\x1b\[33m/.test(coloured.take()));
+});
