@@ -7,6 +7,7 @@ import { runDemo } from "./lib/demo.ts";
 import { fileOut, readLines } from "./lib/ui/output.ts";
 import { runJson } from "./lib/ui/json.ts";
 import { runPipe } from "./lib/ui/pipe.ts";
+import { runSend } from "./lib/ui/send.ts";
 import { runTerminal } from "./lib/ui/terminal.ts";
 
 const out = fileOut(Deno.stdout);
@@ -26,7 +27,8 @@ async function main(): Promise<number> {
 
   const peer = await openPeer(config);
   if (typeof peer === "string") fail(peer);
-  const interactive = Deno.stdin.isTerminal() && Deno.stdout.isTerminal() && !config.json;
+  const interactive = Deno.stdin.isTerminal() && Deno.stdout.isTerminal() && !config.json &&
+    config.send.length === 0;
   if (interactive) {
     return await runTerminal({
       peer,
@@ -48,6 +50,7 @@ async function main(): Promise<number> {
     log,
     timeoutMs: config.timeoutMs,
   };
+  if (config.send.length) return await runSend({ ...lines, paths: config.send });
   return config.json ? await runJson(lines) : await runPipe(lines);
 }
 

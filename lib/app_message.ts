@@ -1,6 +1,7 @@
 /**
  * What travels inside the reliable stream: one application message per protocol message.
  *   text: kind 1, id u32, name length u8, name (UTF-8), text (UTF-8)
+ *   file control: kind 2, JSON (lib/files/control.ts)
  * Decoding never throws; a malformed message comes back as a reason.
  */
 export interface TextMessage {
@@ -10,9 +11,15 @@ export interface TextMessage {
   text: string;
 }
 
-export type AppMessage = TextMessage;
+export interface ControlMessage {
+  kind: "control";
+  json: string;
+}
+
+export type AppMessage = TextMessage | ControlMessage;
 
 const KIND_TEXT = 1;
+const KIND_CONTROL = 2;
 /** Names are labels, not content: 64 bytes is plenty and keeps the header small. */
 export const MAX_NAME_BYTES = 64;
 
@@ -31,7 +38,18 @@ export function encodeText(m: Omit<TextMessage, "kind">): Uint8Array {
   return out;
 }
 
+export function encodeControl(json: string): Uint8Array {
+  const body = encoder.encode(json);
+  const out = new Uint8Array(1 + body.length);
+  out[0] = KIND_CONTROL;
+  out.set(body, 1);
+  return out;
+}
+
 export function decodeApp(bytes: Uint8Array): AppMessage | string {
+  if (bytes[0] === KIND_CONTROL) {
+    return { kind: "control", json: decoder.decode(bytes.subarray(1)) };
+  }
   if (bytes.length < 6) return "application message too short";
   if (bytes[0] !== KIND_TEXT) return `unknown application message kind ${bytes[0]}`;
   const nameEnd = 6 + bytes[5];

@@ -42,11 +42,46 @@ export interface StatsEvent extends SessionStats {
   foreign: number;
   sendErrors: number;
   pending: number;
+  /** TCP file port: connections refused (not the peer), bad headers, over the limit. */
+  tcpRefused: number;
+  tcpBadHeader: number;
+  tcpOverloaded: number;
 }
 export interface ErrorEvent {
   type: "error";
   code: string;
   message: string;
+  /** For file errors: the transfer and its name. */
+  id?: string;
+  name?: string;
+}
+export type Direction = "send" | "receive";
+export interface FileStartEvent {
+  type: "file_start";
+  id: string;
+  name: string;
+  size: number;
+  /** Bytes already there (a resumed transfer). */
+  offset: number;
+  direction: Direction;
+}
+export interface ProgressEvent {
+  type: "progress";
+  id: string;
+  name: string;
+  direction: Direction;
+  bytes: number;
+  size: number;
+  speed: number;
+  eta: number | null;
+}
+export interface FileDoneEvent {
+  type: "file_sent" | "file_received";
+  id: string;
+  name: string;
+  path: string;
+  size: number;
+  sha256: string;
 }
 
 export type ChatEvent =
@@ -56,10 +91,14 @@ export type ChatEvent =
   | MessageEvent
   | PeerEvent
   | StatsEvent
-  | ErrorEvent;
+  | ErrorEvent
+  | FileStartEvent
+  | ProgressEvent
+  | FileDoneEvent;
 
 export type Command =
   | { type: "send"; text: string }
+  | { type: "file"; path: string }
   | { type: "stats" }
   | { type: "quit" };
 

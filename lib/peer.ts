@@ -1,12 +1,15 @@
 /**
- * The running peer: one Session fed by one UdpLink, driven by one timer. It turns commands into
- * protocol messages and protocol callbacks into ChatEvents for whichever interface listens.
+ * The running peer: one Session fed by one UdpLink, driven by one timer, plus the file transfers
+ * on a TCP listener. It turns commands into protocol messages and protocol callbacks into
+ * ChatEvents for whichever interface listens.
  */
 import { Session } from "./protocol/session.ts";
 import { MAX_MESSAGE } from "./protocol/constants.ts";
 import { UdpLink } from "./net/udp.ts";
 import { describeSim, type ImpairSpec } from "./net/impair.ts";
-import { decodeApp, encodeText, MAX_NAME_BYTES } from "./app_message.ts";
+import { decodeApp, encodeControl, encodeText, MAX_NAME_BYTES } from "./app_message.ts";
+import { Transfers } from "./files/transfers.ts";
+import { parseControl } from "./files/control.ts";
 import { type ChatEvent, formatAddress, type StatsEvent } from "./events.ts";
 
 export interface PeerOptions {
@@ -16,6 +19,21 @@ export interface PeerOptions {
   peerPort: number;
   name: string;
   sim?: ImpairSpec;
+  /** TCP port for incoming files; the peer learns it from our accepts. */
+  filePort: number;
+  downloads: string;
+  maxFileSize: number;
+}
+
+/** A port that could not be bound, and which protocol it was for. */
+export class BindError extends Error {
+  constructor(
+    readonly protocol: "UDP" | "TCP",
+    readonly port: number,
+    override readonly cause: unknown,
+  ) {
+    super(`Cannot bind ${protocol} port ${port}`);
+  }
 }
 
 /** Text bytes a message may carry: the protocol limit less the application header. */
@@ -33,22 +51,53 @@ export class Peer {
   #closed = false;
   #badMessages = 0;
   #drainWaiters: (() => void)[] = [];
+  #undelivered = new Set<number>();
+  #files: Transfers;
 
-  /** Binds the UDP port; throws the Deno error (AddrInUse, PermissionDenied…) if it cannot. */
+  /** Binds the UDP and TCP ports; throws a BindError if either is taken or not allowed. */
   constructor(options: PeerOptions) {
     this.#o = options;
-    this.#link = new UdpLink(options);
+    try {
+      this.#link = new UdpLink(options);
+    } catch (e) {
+      throw new BindError("UDP", options.port, e);
+    }
+    let listener: Deno.Listener;
+    try {
+      listener = Deno.listen({ hostname: options.bind, port: options.filePort });
+    } catch (e) {
+      this.#link.close();
+      throw new BindError("TCP", options.filePort, e);
+    }
     this.#from = formatAddress(options.peerIp, options.peerPort);
+    this.#files = new Transfers({
+      downloads: options.downloads,
+      filePort: (listener.addr as Deno.NetAddr).port,
+      peerIp: options.peerIp,
+      maxFileSize: options.maxFileSize,
+      sendControl: (c) => {
+        this.#session.send(encodeControl(JSON.stringify(c)), 0, performance.now());
+        this.#arm();
+      },
+      emit: (e) => this.#emit(e),
+      isPeerOnline: () => this.#session.online,
+    }, listener);
     this.#session = new Session({
       epoch: randomEpoch(),
       output: (d) => this.#link.send(d),
       onMessage: (data) => this.#onMessage(data),
       onDelivered: (id) => {
-        this.#emit({ type: "delivered", id });
+        // Tag 0 marks file-control messages: internal, never reported.
+        if (id !== 0) {
+          this.#undelivered.delete(id);
+          this.#emit({ type: "delivered", id });
+        }
         if (this.#session.pending === 0) this.#drainWaiters.splice(0).forEach((w) => w());
       },
-      onPeer: (state, restarted) =>
-        this.#emit(restarted ? { type: "peer", state, restarted } : { type: "peer", state }),
+      onPeer: (state, restarted) => {
+        this.#emit(restarted ? { type: "peer", state, restarted } : { type: "peer", state });
+        if (state === "online") this.#files.onPeerOnline();
+      },
     });
   }
 
@@ -60,9 +109,14 @@ export class Peer {
     return this.#session.online;
   }
 
-  /** Messages sent but not yet acknowledged. */
+  /** Chat messages sent but not yet acknowledged. */
   get pending(): number {
-    return this.#session.pending;
+    return this.#undelivered.size;
+  }
+
+  /** File transfers not yet finished, in either direction. */
+  get transfers(): number {
+    return this.#files.active;
   }
 
   on(listener: (e: ChatEvent) => void): void {
@@ -84,7 +138,13 @@ export class Peer {
       this.#session.input(d, performance.now());
       this.#arm();
     });
+    this.#files.serve();
     this.#tick();
+  }
+
+  /** Offers files or folders to the peer; progress and results arrive as events. */
+  sendFiles(paths: string[]): Promise<void> {
+    return this.#files.send(paths);
   }
 
   /** Sends a chat message; returns its id, or undefined (with an error event) if it is refused. */
@@ -100,6 +160,7 @@ export class Peer {
       return undefined;
     }
     const id = this.#nextId++;
+    this.#undelivered.add(id);
     this.#emit({ type: "sent", id, text });
     this.#session.send(encodeText({ id, name: this.#o.name, text }), id, performance.now());
     this.#arm();
@@ -114,12 +175,15 @@ export class Peer {
       foreign: this.#link.counts.foreign,
       sendErrors: this.#link.counts.sendErrors,
       pending: this.pending,
+      tcpRefused: this.#files.counts.refused,
+      tcpBadHeader: this.#files.counts.badHeader,
+      tcpOverloaded: this.#files.counts.overloaded,
     };
   }
 
   /** Resolves true once everything sent is acknowledged, false if `timeoutMs` passes first. */
   drained(timeoutMs: number): Promise<boolean> {
-    if (this.pending === 0) return Promise.resolve(true);
+    if (this.#session.pending === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);
       this.#drainWaiters.push(() => {
@@ -136,10 +200,17 @@ export class Peer {
     this.#session.close(performance.now());
     clearTimeout(this.#timer);
     this.#link.close();
+    this.#files.close();
   }
 
   #onMessage(data: Uint8Array): void {
     const m = decodeApp(data);
+    if (typeof m !== "string" && m.kind === "control") {
+      const c = parseControl(m.json);
+      if (typeof c === "string") this.#badMessages++;
+      else this.#files.onControl(c);
+      return;
+    }
     if (typeof m === "string") {
       this.#badMessages++;
       return;

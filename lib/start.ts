@@ -1,7 +1,7 @@
 /** From a parsed Config to a bound Peer, with every failure worded as one line. */
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
-import { Peer } from "./peer.ts";
+import { BindError, Peer } from "./peer.ts";
 import type { Config } from "./cli/args.ts";
 
 /** Resolves a host name or literal to an IP address, or says why it cannot. */
@@ -30,14 +30,21 @@ export async function openPeer(c: Config): Promise<Peer | string> {
       peerPort: c.peerPort,
       name: c.name,
       sim: c.sim,
+      filePort: c.filePort || c.port,
+      downloads: c.downloads,
+      maxFileSize: c.maxFileSize,
     });
   } catch (e) {
-    return bindError(e, bind, c.port);
+    if (!(e instanceof BindError)) throw e;
+    return bindError(e.cause, { protocol: e.protocol, bind, port: e.port });
   }
 }
 
-export function bindError(e: unknown, bind: string, port: number): string {
-  const where = `Cannot listen on UDP ${bind.includes(":") ? `[${bind}]` : bind}:${port}`;
+export function bindError(
+  e: unknown,
+  { protocol, bind, port }: { protocol: string; bind: string; port: number },
+): string {
+  const where = `Cannot listen on ${protocol} ${bind.includes(":") ? `[${bind}]` : bind}:${port}`;
   if (e instanceof Deno.errors.AddrInUse) return `${where}: port already in use`;
   if (e instanceof Deno.errors.PermissionDenied) {
     return `${where}: permission denied${port < 1024 ? " (ports below 1024 need root)" : ""}`;

@@ -2,6 +2,14 @@
 import { readLines } from "../lib/ui/output.ts";
 
 export const MAIN = new URL("../main.ts", import.meta.url).pathname;
+/** The permissions chatnet needs (as in deno.json's tasks): never -A. */
+export const PERMISSIONS = [
+  "--allow-net",
+  "--allow-env",
+  "--allow-read",
+  "--allow-write",
+  "--allow-sys=statfs",
+];
 
 // deno-lint-ignore no-explicit-any
 export type Json = any;
@@ -16,7 +24,7 @@ export class ChatProc {
 
   constructor(args: string[], env: Record<string, string> = {}) {
     const child = this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", MAIN, ...args],
+      args: ["run", ...PERMISSIONS, MAIN, ...args],
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -93,7 +101,7 @@ export async function runOnce(
   args: string[],
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", MAIN, ...args],
+    args: ["run", ...PERMISSIONS, MAIN, ...args],
     stdin: "null",
     env: { NO_COLOR: "1" },
   }).output();

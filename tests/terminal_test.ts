@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { TerminalUi } from "../lib/ui/terminal.ts";
+import { splitPaths, TerminalUi } from "../lib/ui/terminal.ts";
 import type { ChatPeer } from "../lib/ui/peer_handle.ts";
 import type { ChatEvent, StatsEvent } from "../lib/events.ts";
 import { zeroStats } from "../lib/protocol/arq.ts";
@@ -9,11 +9,17 @@ const keys = (s: string) => new TextEncoder().encode(s);
 function setup(options: { color?: boolean; columns?: number } = {}) {
   let written = "";
   const sent: string[] = [];
+  const sentFiles: string[] = [];
   const peer = {
     online: true,
     pending: 0,
     on() {},
     start() {},
+    sendFiles(paths: string[]) {
+      sentFiles.push(...paths);
+      return Promise.resolve();
+    },
+    transfers: 0,
     send(text: string) {
       sent.push(text);
       return sent.length;
@@ -30,6 +36,9 @@ function setup(options: { color?: boolean; columns?: number } = {}) {
       foreign: 2,
       sendErrors: 0,
       pending: 0,
+      tcpRefused: 0,
+      tcpBadHeader: 0,
+      tcpOverloaded: 0,
     }),
     drained: () => Promise.resolve(true),
     close() {},
@@ -44,6 +53,7 @@ function setup(options: { color?: boolean; columns?: number } = {}) {
   return {
     ui,
     sent,
+    sentFiles,
     peer,
     take() {
       const w = written;
@@ -150,4 +160,49 @@ Deno.test("colour only when asked (NO_COLOR turns it off)", () => {
   const coloured = setup({ color: true });
   coloured.ui.onEvent({ type: "peer", state: "offline" });
   assert.ok(/\x1b\[33m/.test(coloured.take()));
+});
+
+Deno.test("/send takes several paths, with quotes and escaped spaces", () => {
+  const t = setup();
+  t.ui.onKeys(keys('/send a.txt "my photos" b\\ c.pdf\r'));
+  assert.deepEqual(t.sentFiles, ["a.txt", "my photos", "b c.pdf"]);
+  t.ui.onKeys(keys("/send\r"));
+  assert.match(t.take(), /Usage: \/send PATH/);
+  assert.deepEqual(splitPaths(` 'x y'  z `), ["x y", "z"]);
+});
+
+Deno.test("a progress bar sits above the prompt and messages print above it", () => {
+  const t = setup({ columns: 100 });
+  t.ui.onEvent({
+    type: "progress",
+    id: "f1",
+    name: "big.iso",
+    direction: "receive",
+    bytes: 512 * 2 ** 20,
+    size: 2 ** 30,
+    speed: 100 * 2 ** 20,
+    eta: 5,
+  });
+  const bar = t.take();
+  assert.match(
+    bar,
+    /^\r\x1b\[2K↓ big\.iso \[█+░+\] 50% 512 MiB\/1 GiB 100 MiB\/s ETA 00:05\r\n\r\x1b\[2K● > /,
+  );
+  t.ui.onEvent(message("during the transfer"));
+  // Up over the one bar line, clear, the message, then the bar and prompt again.
+  assert.match(
+    t.take(),
+    /^\r\x1b\[2K\x1b\[1A\r\x1b\[J\r\x1b\[2K\[09:05:03\] bob@192\.0\.2\.7:9001 #7: during the transfer\r\n\r\x1b\[2K↓ big\.iso/,
+  );
+  t.ui.onEvent({
+    type: "file_received",
+    id: "f1",
+    name: "big.iso",
+    path: "/dl/big.iso",
+    size: 2 ** 30,
+    sha256: "ab".repeat(32),
+  });
+  const done = t.take();
+  assert.match(done, /✓ Received big\.iso → \/dl\/big\.iso \(1 GiB, SHA-256 abababababababab…\)/);
+  assert.ok(!done.slice(done.indexOf("✓")).includes("big.iso ["), "the bar is gone");
 });

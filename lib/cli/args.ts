@@ -14,7 +14,15 @@ export interface Config {
   json: boolean;
   sim?: ImpairSpec;
   timeoutMs: number;
+  /** 0 means the same number as `port`. */
+  filePort: number;
+  downloads: string;
+  maxFileSize: number;
+  /** Paths for the one-shot --send mode (empty: chat). */
+  send: string[];
 }
+
+const DEFAULT_MAX_FILE_SIZE = 64 * 2 ** 30;
 
 export const DEMO_SIM = "loss=30%,delay=20ms,jitter=10ms,dup=5%,corrupt=5%,reorder=10%";
 
@@ -28,15 +36,23 @@ export function parseCli(argv: string[], env: { user?: string } = {}): Config | 
       options: Object.fromEntries(
         OPTIONS.map((o) => [
           o.name,
-          { type: o.arg ? "string" : "boolean", ...(o.short ? { short: o.short } : {}) },
+          {
+            type: o.arg ? "string" : "boolean",
+            ...(o.short ? { short: o.short } : {}),
+            ...(o.multiple ? { multiple: true } : {}),
+          },
         ]),
-      ) as Record<string, { type: "string" | "boolean"; short?: string }>,
+      ) as Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>,
     });
   } catch (e) {
     return cleanParseError((e as Error).message);
   }
   const v = parsed.values as Record<string, string | boolean | undefined>;
-  const pos = parsed.positionals;
+  const send = (parsed.values as { send?: string[] }).send ?? [];
+  // With --send, paths may also follow the address arguments: --send a.txt b.txt.
+  const needed = parsed.positionals.length >= 3 && /^\d+$/.test(parsed.positionals[0]) ? 3 : 0;
+  const pos = send.length ? parsed.positionals.slice(0, needed) : parsed.positionals;
+  if (send.length) send.push(...parsed.positionals.slice(needed));
   const base: Config = {
     mode: "chat",
     port: 0,
@@ -46,6 +62,10 @@ export function parseCli(argv: string[], env: { user?: string } = {}): Config | 
     name: env.user || "anon",
     json: Boolean(v.json),
     timeoutMs: 30_000,
+    filePort: 0,
+    downloads: ".",
+    maxFileSize: DEFAULT_MAX_FILE_SIZE,
+    send,
   };
   if (v.help) return { ...base, mode: "help" };
   if (v.version) return { ...base, mode: "version" };
@@ -61,6 +81,22 @@ export function parseCli(argv: string[], env: { user?: string } = {}): Config | 
       return `Cannot parse --timeout: "${v.timeout}" is not a number of seconds`;
     }
     base.timeoutMs = t * 1000;
+  }
+  if (typeof v["file-port"] === "string") {
+    const p = parsePort(v["file-port"], "--file-port");
+    if (typeof p === "string") return p;
+    base.filePort = p;
+  }
+  if (typeof v.downloads === "string") {
+    if (!v.downloads) return "Cannot use --downloads: the folder name is empty";
+    base.downloads = v.downloads;
+  }
+  if (typeof v["max-file-size"] === "string") {
+    const size = parseSize(v["max-file-size"]);
+    if (size === undefined) {
+      return `Cannot parse --max-file-size: "${v["max-file-size"]}" is not a size like 500M or 20G`;
+    }
+    base.maxFileSize = size;
   }
   if (typeof v.bind === "string") {
     if (!v.bind) return "Cannot use --bind: the address is empty";
@@ -103,6 +139,14 @@ export function parseCli(argv: string[], env: { user?: string } = {}): Config | 
   if (typeof peer === "string") return peer;
   if (!peer.host) return "Cannot parse peer address: missing host";
   return { ...base, port, peerHost: peer.host, peerPort: peer.port };
+}
+
+/** "1234", "500K", "20M", "1.5G", "2T" (binary units) to bytes. */
+export function parseSize(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(text.trim());
+  if (!m) return undefined;
+  const unit = { "": 0, K: 1, M: 2, G: 3, T: 4 }[m[2].toUpperCase() as "" | "K" | "M" | "G" | "T"];
+  return Math.floor(Number(m[1]) * 1024 ** unit);
 }
 
 export function parsePort(text: string, what: string): number | string {

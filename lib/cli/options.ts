@@ -4,6 +4,8 @@ export interface OptionSpec {
   short?: string;
   /** The value's placeholder; absent for a switch. */
   arg?: string;
+  /** May be given more than once. */
+  multiple?: boolean;
   help: string;
 }
 
@@ -28,6 +30,23 @@ export const OPTIONS: OptionSpec[] = [
       'impair outgoing datagrams, e.g. "loss=20%,delay=40ms,jitter=20ms,dup=5%,corrupt=5%,reorder=10%,seed=7"',
   },
   {
+    name: "file-port",
+    arg: "N",
+    help: "TCP port for incoming files (default: the same number as --port)",
+  },
+  { name: "downloads", arg: "DIR", help: "where received files go (default: the current folder)" },
+  {
+    name: "max-file-size",
+    arg: "SIZE",
+    help: "decline incoming files larger than this, e.g. 500M or 20G (default 64G)",
+  },
+  {
+    name: "send",
+    arg: "PATH",
+    multiple: true,
+    help: "send these files or folders, wait until the peer has verified them, then exit",
+  },
+  {
     name: "timeout",
     arg: "SECONDS",
     help: "at end of input, how long to wait for delivery before giving up (default 30)",
@@ -39,6 +58,7 @@ export const OPTIONS: OptionSpec[] = [
 export const USAGE = [
   "chatnet <local_port> <peer_host> <peer_port>",
   "chatnet --port N --peer HOST:PORT [options]",
+  "chatnet <local_port> <peer_host> <peer_port> --send PATH...",
   "chatnet demo [--sim SPEC]",
 ];
 
@@ -59,6 +79,7 @@ export function helpText(): string {
     "Options:",
     ...OPTIONS.map((o) => `  ${left(o).padEnd(width)}${o.help}`),
     "",
-    "In a terminal, type /help for commands. Piped, each input line is a message.",
+    "In a terminal, type /help for commands (/send PATH sends files). Piped, each input line is",
+    "a message. Exit codes: 0 done, 1 messages or files not delivered, 2 bad usage.",
   ].join("\n");
 }

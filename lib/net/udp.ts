@@ -4,6 +4,7 @@
  */
 import { Impairment, type ImpairSpec } from "./impair.ts";
 import { MAX_DATAGRAM } from "../protocol/constants.ts";
+import { sameIp } from "./address.ts";
 
 export interface UdpOptions {
   bind: string;
@@ -91,10 +92,4 @@ export class UdpLink {
     this.#conn.send(data, { transport: "udp", hostname: this.#o.peerIp, port: this.#o.peerPort })
       .catch(() => this.counts.sendErrors++);
   }
-}
-
-/** Compares addresses, treating an IPv4-mapped IPv6 address as the IPv4 one. */
-function sameIp(a: string, b: string): boolean {
-  const strip = (s: string) => s.toLowerCase().replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, "");
-  return strip(a) === strip(b);
 }

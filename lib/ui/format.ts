@@ -1,5 +1,5 @@
 /** Human wording shared by the terminal and the demo. */
-import type { StatsEvent } from "../events.ts";
+import type { ProgressEvent, StatsEvent } from "../events.ts";
 
 const ms = new Intl.NumberFormat("en", { maximumFractionDigits: 1, minimumFractionDigits: 1 });
 const pct = new Intl.NumberFormat("en", { style: "percent", maximumFractionDigits: 1 });
@@ -15,10 +15,47 @@ export function formatStats(s: StatsEvent): string[] {
     `redundant copies ${int.format(s.redundant)}`,
     `dropped: duplicates ${int.format(s.duplicates)}, corrupt ${int.format(s.corrupt)}, ` +
     `malformed ${int.format(s.malformed)}, foreign ${int.format(s.foreign)}, ` +
-    `stale ${int.format(s.stale)}, reflected ${int.format(s.reflected)}`,
+    `stale ${int.format(s.stale)}, reflected ${int.format(s.reflected)}; TCP refused ` +
+    `${int.format(s.tcpRefused)}, bad headers ${int.format(s.tcpBadHeader)}, ` +
+    `over the limit ${int.format(s.tcpOverloaded)}`,
     `loss seen: inbound ${pct.format(s.lossIn)}, outbound ${pct.format(s.lossOut)}; ` +
     `datagrams in ${int.format(s.datagramsIn)}, out ${int.format(s.datagramsOut)}`,
   ];
+}
+
+const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
+const oneDecimal = new Intl.NumberFormat("en", { maximumFractionDigits: 1 });
+
+/** 1536 → "1.5 KiB". */
+export function formatBytes(n: number): string {
+  let u = 0;
+  while (n >= 1024 && u < UNITS.length - 1) {
+    n /= 1024;
+    u++;
+  }
+  return `${oneDecimal.format(n)} ${UNITS[u]}`;
+}
+
+function formatEta(s: number | null): string {
+  if (s === null) return "--:--";
+  const h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, sec = s % 60;
+  const mmss = `${String(m).padStart(2, "0")}:${String(sec).padStart(2, "0")}`;
+  return h ? `${h}:${mmss}` : mmss;
+}
+
+/** "↑ report.pdf [█████░░░░░] 48% 12.1 MiB/25.2 MiB 8.4 MiB/s ETA 00:02", fitted to `width`. */
+export function formatBar(e: ProgressEvent, width: number): string {
+  const pct = e.size ? Math.floor((e.bytes / e.size) * 100) : 100;
+  const tail = ` ${pct}% ${formatBytes(e.bytes)}/${formatBytes(e.size)} ` +
+    `${formatBytes(e.speed)}/s ETA ${formatEta(e.eta)}`;
+  const arrow = e.direction === "send" ? "↑" : "↓";
+  const room = Math.max(10, width - tail.length - 4);
+  const name = Array.from(e.name).length > room / 2
+    ? "…" + Array.from(e.name).slice(-Math.floor(room / 2) + 1).join("")
+    : e.name;
+  const cells = Math.max(5, room - Array.from(name).length - 2);
+  const full = Math.round((pct / 100) * cells);
+  return `${arrow} ${name} [${"█".repeat(full)}${"░".repeat(cells - full)}]${tail}`;
 }
 
 /** Local wall-clock time as HH:MM:SS. */

@@ -25,11 +25,10 @@ export function parseCommand(line: string): Command | ErrorEvent {
     case "quit":
       return { type: o.type };
     case "file":
-      return {
-        type: "error",
-        code: "unsupported",
-        message: "Cannot send file: file transfer is not available in this version",
-      };
+      if (typeof o.path !== "string" || !o.path) {
+        return badInput('Cannot send file: "path" must be a non-empty string');
+      }
+      return { type: "file", path: o.path };
     default:
       return badInput(`Unknown command type: ${JSON.stringify(o.type ?? null)}`);
   }
@@ -58,14 +57,20 @@ export async function runJson(o: LineOptions): Promise<number> {
     const c = parseCommand(line);
     if (c.type === "error") print(c);
     else if (c.type === "send") o.peer.send(c.text);
+    else if (c.type === "file") await o.peer.sendFiles([c.path]);
     else if (c.type === "stats") print(o.peer.stats());
     else break;
   }
   return await finish(o);
 }
 
-/** Waits up to the timeout for everything sent to be delivered, then leaves. */
+/** Waits up to the timeout for everything sent (messages and files) to be delivered, then leaves. */
 export async function finish(o: LineOptions): Promise<number> {
+  if (o.peer.transfers > 0 && !await transfersDone(o.peer, o.timeoutMs)) {
+    o.log.write(`chatnet: gave up on ${o.peer.transfers} unfinished file transfer(s)\n`);
+    o.peer.close();
+    return 1;
+  }
   const delivered = await o.peer.drained(o.timeoutMs);
   const left = o.peer.pending;
   o.peer.close();
@@ -75,4 +80,21 @@ export async function finish(o: LineOptions): Promise<number> {
       "not delivered\n",
   );
   return 1;
+}
+
+/** Resolves true when no transfer is left, false once the peer has been offline for `timeoutMs`. */
+export function transfersDone(peer: ChatPeer, timeoutMs: number): Promise<boolean> {
+  let offlineSince = peer.online ? Infinity : performance.now();
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      if (peer.transfers === 0) return stop(true);
+      if (peer.online) offlineSince = Infinity;
+      else if (offlineSince === Infinity) offlineSince = performance.now();
+      else if (performance.now() - offlineSince > timeoutMs) stop(false);
+    }, 100);
+    const stop = (done: boolean) => {
+      clearInterval(timer);
+      resolve(done);
+    };
+  });
 }

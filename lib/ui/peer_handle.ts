@@ -3,5 +3,14 @@ import type { Peer } from "../peer.ts";
 
 export type ChatPeer = Pick<
   Peer,
-  "on" | "start" | "send" | "stats" | "drained" | "close" | "pending" | "online"
+  | "on"
+  | "start"
+  | "send"
+  | "sendFiles"
+  | "stats"
+  | "drained"
+  | "close"
+  | "pending"
+  | "online"
+  | "transfers"
 >;

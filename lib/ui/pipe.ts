@@ -9,6 +9,7 @@ export async function runPipe(o: LineOptions): Promise<number> {
     if (e.type === "message") o.out.write(e.text + "\n");
     else if (e.type === "peer") o.log.write(`chatnet: peer ${e.state}\n`);
     else if (e.type === "error") o.log.write(`chatnet: ${e.message}\n`);
+    else if (e.type === "file_received") o.log.write(`chatnet: received ${e.name} → ${e.path}\n`);
   });
   o.peer.start();
   for await (const line of o.input) o.peer.send(line);

@@ -4,7 +4,7 @@
  */
 import { styleText } from "node:util";
 import type { ChatEvent } from "../events.ts";
-import { clock, formatStats, visible } from "./format.ts";
+import { clock, formatBar, formatBytes, formatStats, visible } from "./format.ts";
 import type { Out } from "./output.ts";
 import type { ChatPeer } from "./peer_handle.ts";
 import { VERSION } from "../version.ts";
@@ -24,6 +24,7 @@ type Style = Parameters<typeof styleText>[0];
 
 const HELP = [
   "/help            this list",
+  "/send PATH...    send files or folders (quote names with spaces)",
   "/stats           RTT, RTO, in flight, retransmissions, drops",
   "/quit            leave (waits briefly for undelivered messages); also Ctrl-D",
   "//text           send a message that starts with /",
@@ -41,6 +42,9 @@ export class TerminalUi {
   #own = new Map<number, { row: number; plain: string }>();
   #decoder = new TextDecoder();
   #pendingEscape = "";
+  /** Progress bars of transfers in progress, drawn between the messages and the prompt. */
+  #bars = new Map<string, string>();
+  #barsDrawn = 0;
   quit: "" | "wait" | "now" = "";
 
   constructor(options: TerminalOptions) {
@@ -82,7 +86,29 @@ export class TerminalUi {
         for (const l of formatStats(e)) this.print(l, "dim");
         break;
       case "error":
-        this.print(`error: ${e.message}`, "red");
+        if (e.id) this.#bars.delete(e.id);
+        this.print(`error: ${e.message}`, e.code === "transfer_interrupted" ? "yellow" : "red");
+        break;
+      case "file_start": {
+        const what = `${e.direction === "send" ? "↑ Sending" : "↓ Receiving"} ${visible(e.name)}`;
+        const resume = e.offset ? `, resuming at ${formatBytes(e.offset)}` : "";
+        this.print(`${what} (${formatBytes(e.size)}${resume})`, "dim");
+        break;
+      }
+      case "progress":
+        this.#bars.set(e.id, visible(formatBar(e, this.#o.columns() - 1)));
+        this.redraw();
+        break;
+      case "file_sent":
+      case "file_received":
+        this.#bars.delete(e.id);
+        this.print(
+          e.type === "file_sent"
+            ? `✓ Sent ${visible(e.name)} (${formatBytes(e.size)}); the peer verified its SHA-256`
+            : `✓ Received ${visible(e.name)} → ${visible(e.path)} (${formatBytes(e.size)}, ` +
+              `SHA-256 ${e.sha256.slice(0, 16)}…)`,
+          "green",
+        );
         break;
     }
   }
@@ -136,13 +162,29 @@ export class TerminalUi {
     const styled = headLength && headStyle
       ? this.#style(text.slice(0, headLength), headStyle) + text.slice(headLength)
       : this.#style(text, style);
-    this.#o.out.write("\r\x1b[2K" + styled.replaceAll("\n", "\r\n") + "\r\n");
+    const clear = this.#clearBars() + "\r\x1b[2K";
+    this.#o.out.write(clear + styled.replaceAll("\n", "\r\n") + "\r\n");
     this.#row += this.#rowsOf(text);
-    this.redraw();
+    this.#drawBottom();
   }
 
-  /** Draws the prompt and the input line, scrolled so the cursor shows. */
+  /** Draws the progress bars, the prompt and the input line (scrolled so the cursor shows). */
   redraw(): void {
+    this.#o.out.write(this.#clearBars());
+    this.#drawBottom();
+  }
+
+  /** Moves up over the bars drawn last time and clears to the end of the screen. */
+  #clearBars(): string {
+    const n = this.#barsDrawn;
+    this.#barsDrawn = 0;
+    return n ? `\r\x1b[2K\x1b[${n}A\r\x1b[J` : "";
+  }
+
+  #drawBottom(): void {
+    const bars = [...this.#bars.values()].map((b) => `\r\x1b[2K${this.#style(b, "cyan")}\r\n`);
+    this.#barsDrawn = bars.length;
+    this.#o.out.write(bars.join(""));
     const pending = this.#o.peer.pending;
     const dot = this.#o.peer.online ? this.#style("●", "green") : this.#style("○", "yellow");
     const promptPlain = `${pending ? `(${pending} pending) ` : ""}> `;
@@ -166,7 +208,7 @@ export class TerminalUi {
     if (!text.trim()) return;
     this.#history.push(text);
     this.#historyAt = this.#history.length;
-    if (text.startsWith("/") && !text.startsWith("//")) return this.#command(text);
+    if (text.startsWith("/") && !text.startsWith("//")) return this.#command(text.trim());
     this.#o.peer.send(text.startsWith("//") ? text.slice(1) : text);
   }
 
@@ -179,6 +221,12 @@ export class TerminalUi {
       case "/stats":
         this.onEvent(this.#o.peer.stats());
         break;
+      case "/send": {
+        const paths = splitPaths(text.slice(cmd.length));
+        if (paths.length === 0) this.print("Usage: /send PATH... (files or folders)", "red");
+        else this.#o.peer.sendFiles(paths);
+        break;
+      }
       case "/quit":
       case "/exit":
         this.quit = "wait";
@@ -227,7 +275,7 @@ export class TerminalUi {
     const last = Array.from(lines[lines.length - 1]).length - 1;
     const markRow = own.row + lines.slice(0, -1).reduce((n, l) => n + this.#rowsOf(l), 0) +
       Math.floor(last / cols);
-    const up = this.#row - markRow;
+    const up = this.#row - markRow + this.#barsDrawn;
     if (up <= 0 || up >= this.#o.rows()) return this.redraw();
     this.#o.out.write(
       `\r\x1b[2K\x1b[${up}A\x1b[${(last % cols) + 1}G${this.#style("✓", "green")}\x1b[${up}B\r`,
@@ -246,6 +294,15 @@ export class TerminalUi {
   #style(text: string, style: Style | ""): string {
     return this.#o.color && style ? styleText(style, text, { validateStream: false }) : text;
   }
+}
+
+/** Splits `a "b c" d\ e` into paths, honouring quotes and backslash-escaped spaces. */
+export function splitPaths(text: string): string[] {
+  const out: string[] = [];
+  for (const m of text.matchAll(/"([^"]*)"|'([^']*)'|((?:\\.|\S)+)/g)) {
+    out.push(m[1] ?? m[2] ?? m[3].replace(/\\(.)/g, "$1"));
+  }
+  return out;
 }
 
 function indent(text: string, by: number): string {

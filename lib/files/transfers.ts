@@ -1,0 +1,514 @@
+/**
+ * File transfers in both directions. Negotiation rides the reliable chat stream (offer → accept
+ * or decline → done); bytes ride TCP (lib/net/file_stream.ts). A transfer that breaks is offered
+ * again, and the receiver resumes from its `.part` once the sender has checked the prefix hash.
+ */
+import { createHash, type Hash } from "node:crypto";
+import { statfs } from "node:fs/promises";
+import { basename, join, relative, resolve, sep } from "node:path";
+import type { ChatEvent } from "../events.ts";
+import { type FileControl, newTransferId } from "./control.ts";
+import { numbered, safeRelativePath } from "./names.ts";
+import { sameIp } from "../net/address.ts";
+import { Progress } from "./progress.ts";
+import {
+  decodeHeader,
+  encodeHeader,
+  hashPrefix,
+  HEADER_BYTES,
+  pump,
+  readExactly,
+  TRAILER_BYTES,
+  watchdog,
+  writeAll,
+} from "../net/file_stream.ts";
+
+export interface TransferOptions {
+  downloads: string;
+  /** Our TCP port for incoming files, told to the peer in every accept. */
+  filePort: number;
+  peerIp: string;
+  maxFileSize: number;
+  sendControl: (c: FileControl) => void;
+  emit: (e: ChatEvent) => void;
+  isPeerOnline: () => boolean;
+}
+
+/** A connection must send its header this soon, and no stream may stall longer than IDLE_MS. */
+const HEADER_MS = 10_000;
+const IDLE_MS = 30_000;
+/** Connections still sending their header at once; more are closed on arrival. */
+const MAX_UNIDENTIFIED = 32;
+/** A broken transfer is offered again after this long (once the peer is online). */
+const RETRY_MS = 1_000;
+
+interface Outgoing {
+  id: string;
+  path: string;
+  name: string;
+  size: number;
+  retry?: ReturnType<typeof setTimeout>;
+  waitingForPeer: boolean;
+}
+
+interface Incoming {
+  id: string;
+  name: string;
+  size: number;
+  dir: string;
+  base: string;
+  partPath: string;
+  offset: number;
+  hash: Hash;
+  file: Deno.FsFile;
+  /** Bumped when the transfer is offered again, so a stale connection's ending is ignored. */
+  generation: number;
+  conn?: Deno.Conn;
+}
+
+export class Transfers {
+  #o: TransferOptions;
+  #listener: Deno.Listener;
+  #out = new Map<string, Outgoing>();
+  #in = new Map<string, Incoming>();
+  /** .part paths reserved by offers being handled or transfers in progress. */
+  #parts = new Set<string>();
+  #unidentified = 0;
+  #closed = false;
+  counts = { refused: 0, badHeader: 0, overloaded: 0 };
+
+  constructor(options: TransferOptions, listener: Deno.Listener) {
+    this.#o = options;
+    this.#listener = listener;
+  }
+
+  /** Transfers not yet finished, in either direction. */
+  get active(): number {
+    return this.#out.size + this.#in.size;
+  }
+
+  /** Accepts TCP connections until closed. */
+  async serve(): Promise<void> {
+    while (!this.#closed) {
+      let conn: Deno.Conn;
+      try {
+        conn = await this.#listener.accept();
+      } catch {
+        if (this.#closed) return;
+        continue;
+      }
+      this.#onConnection(conn).catch(() => {});
+    }
+  }
+
+  /** Offers files and folders (a folder's files keep their paths relative to it). */
+  async send(paths: string[]): Promise<void> {
+    for (const p of paths) {
+      let files: { path: string; name: string; size: number }[];
+      try {
+        files = await expand(p);
+      } catch (e) {
+        this.#error("file_not_found", `Cannot send ${p}: ${reason(e)}`);
+        continue;
+      }
+      for (const f of files) {
+        const t: Outgoing = { id: newTransferId(), ...f, waitingForPeer: false };
+        this.#out.set(t.id, t);
+        this.#o.sendControl({ op: "offer", id: t.id, name: t.name, size: t.size });
+      }
+    }
+  }
+
+  onControl(c: FileControl): void {
+    switch (c.op) {
+      case "offer":
+        this.#onOffer(c).catch((e) => this.#decline(c.id, `cannot store ${c.name}: ${reason(e)}`));
+        return;
+      case "accept":
+        this.#onAccept(c).catch(() => {});
+        return;
+      case "decline": {
+        const t = this.#out.get(c.id);
+        if (!t) return;
+        this.#out.delete(c.id);
+        this.#error("declined", `The peer declined ${t.name}: ${c.reason}`, t);
+        return;
+      }
+      case "done": {
+        const t = this.#out.get(c.id);
+        if (!t) return;
+        this.#out.delete(c.id);
+        if (c.ok) {
+          this.#o.emit({
+            type: "file_sent",
+            id: t.id,
+            name: t.name,
+            path: t.path,
+            size: t.size,
+            sha256: c.sha256,
+          });
+        } else {
+          this.#error("transfer_failed", `The peer could not verify ${t.name}: ${c.reason}`, t);
+        }
+      }
+    }
+  }
+
+  /** The peer is back: offer again whatever broke while it was away. */
+  onPeerOnline(): void {
+    for (const t of this.#out.values()) {
+      if (t.waitingForPeer) {
+        t.waitingForPeer = false;
+        this.#o.sendControl({ op: "offer", id: t.id, name: t.name, size: t.size });
+      }
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    try {
+      this.#listener.close();
+    } catch { /* already closed */ }
+    for (const t of this.#out.values()) clearTimeout(t.retry);
+    for (const t of this.#in.values()) {
+      t.conn?.close();
+      tryClose(t.file);
+    }
+  }
+
+  // ---- sending ----
+
+  async #onAccept(c: Extract<FileControl, { op: "accept" }>): Promise<void> {
+    const t = this.#out.get(c.id);
+    if (!t) return;
+    let file: Deno.FsFile | undefined, conn: Deno.Conn | undefined;
+    try {
+      file = await Deno.open(t.path, { read: true });
+      const hash = createHash("sha256");
+      let offset = Math.min(c.offset, t.size);
+      // Resume only if the receiver's prefix is byte-for-byte ours.
+      if (offset > 0) {
+        const same = await hashPrefix(file, offset, hash) &&
+          hash.copy().digest("hex") === c.prefix;
+        if (!same) {
+          offset = 0;
+          await file.seek(0, Deno.SeekMode.Start);
+          hash.destroy();
+        }
+      }
+      const h = offset > 0 ? hash : createHash("sha256");
+      conn = await Deno.connect({ hostname: this.#o.peerIp, port: c.port });
+      const dog = watchdog(conn, IDLE_MS);
+      this.#start(t, "send", offset);
+      const progress = new Progress(t.size, offset, performance.now());
+      await writeAll(conn, encodeHeader({ id: t.id, offset, size: t.size }));
+      const failed = await pump({
+        from: file,
+        to: conn,
+        bytes: t.size - offset,
+        hash: h,
+        onBytes: (n) => {
+          dog.touch();
+          this.#progress(t, "send", progress.add(n, performance.now()));
+        },
+      });
+      if (failed) throw new Error(`${t.path} changed while it was being sent`);
+      await writeAll(conn, new Uint8Array(h.digest()));
+      dog.stop();
+      await conn.closeWrite();
+    } catch (e) {
+      if (!this.#out.has(t.id) || this.#closed) return;
+      this.#o.emit({
+        type: "error",
+        code: "transfer_interrupted",
+        message: `Transfer of ${t.name} interrupted (${reason(e)}); it will resume`,
+        id: t.id,
+        name: t.name,
+      });
+      this.#scheduleRetry(t);
+    } finally {
+      if (file) tryClose(file);
+      if (conn) tryClose(conn);
+    }
+  }
+
+  #scheduleRetry(t: Outgoing): void {
+    clearTimeout(t.retry);
+    t.retry = setTimeout(() => {
+      if (!this.#out.has(t.id)) return;
+      if (this.#o.isPeerOnline()) {
+        this.#o.sendControl({ op: "offer", id: t.id, name: t.name, size: t.size });
+      } else t.waitingForPeer = true;
+    }, RETRY_MS);
+  }
+
+  // ---- receiving ----
+
+  async #onOffer(c: Extract<FileControl, { op: "offer" }>): Promise<void> {
+    const parts = safeRelativePath(c.name);
+    if (typeof parts === "string") return this.#decline(c.id, `unsafe name: ${parts}`);
+    if (c.size > this.#o.maxFileSize) {
+      return this.#decline(c.id, `${c.size} bytes is over the ${this.#o.maxFileSize}-byte limit`);
+    }
+    const old = this.#in.get(c.id);
+    if (old) {
+      // Offered again (the connection broke): drop the old stream, keep the .part.
+      old.generation++;
+      old.conn?.close();
+      tryClose(old.file);
+      this.#in.delete(c.id);
+      this.#parts.delete(old.partPath);
+    }
+    const root = resolve(this.#o.downloads);
+    const dir = join(root, ...parts.slice(0, -1));
+    const base = parts[parts.length - 1];
+    // Reserved before the first await, so two offers of one name never share a .part.
+    const partPath = this.#reservePart(dir, base, c.id);
+    let file: Deno.FsFile | undefined;
+    try {
+      await Deno.mkdir(dir, { recursive: true });
+      if (!inside(await Deno.realPath(root), await Deno.realPath(dir))) {
+        this.#parts.delete(partPath);
+        return this.#decline(c.id, "unsafe name: it leads outside the downloads folder");
+      }
+      file = await Deno.open(partPath, { read: true, write: true, create: true });
+      let offset = (await file.stat()).size;
+      if (offset > c.size) {
+        await file.truncate(0);
+        offset = 0;
+      }
+      const fs = await statfs(dir);
+      if (fs.bavail * fs.bsize < c.size - offset) {
+        tryClose(file);
+        this.#parts.delete(partPath);
+        if (offset === 0) await Deno.remove(partPath).catch(() => {});
+        return this.#decline(c.id, "not enough disk space");
+      }
+      const hash = createHash("sha256");
+      if (!await hashPrefix(file, offset, hash)) throw new Error("the partial file shrank");
+      const t: Incoming = {
+        id: c.id,
+        name: parts.join("/"),
+        size: c.size,
+        dir,
+        base,
+        partPath,
+        offset,
+        hash,
+        file,
+        generation: (old?.generation ?? 0) + 1,
+      };
+      this.#in.set(c.id, t);
+      this.#o.sendControl({
+        op: "accept",
+        id: c.id,
+        offset,
+        prefix: hash.copy().digest("hex"),
+        port: this.#o.filePort,
+      });
+    } catch (e) {
+      if (file) tryClose(file);
+      this.#parts.delete(partPath);
+      throw e;
+    }
+  }
+
+  /** `name.part`, unless another transfer is using it: then `name.<id>.part`. */
+  #reservePart(dir: string, base: string, id: string): string {
+    const plain = join(dir, `${base}.part`);
+    const path = this.#parts.has(plain) ? join(dir, `${base}.${id}.part`) : plain;
+    this.#parts.add(path);
+    return path;
+  }
+
+  async #onConnection(conn: Deno.Conn): Promise<void> {
+    const from = conn.remoteAddr as Deno.NetAddr;
+    if (!sameIp(from.hostname, this.#o.peerIp)) {
+      this.counts.refused++;
+      return tryClose(conn);
+    }
+    if (this.#unidentified >= MAX_UNIDENTIFIED) {
+      this.counts.overloaded++;
+      return tryClose(conn);
+    }
+    this.#unidentified++;
+    const dog = watchdog(conn, HEADER_MS);
+    const head = new Uint8Array(HEADER_BYTES);
+    let ok = false;
+    try {
+      ok = await readExactly(conn, head);
+    } catch { /* closed by the watchdog or the peer */ }
+    this.#unidentified--;
+    dog.stop();
+    const h = ok ? decodeHeader(head) : "no header";
+    const t = typeof h === "string" ? undefined : this.#in.get(h.id);
+    if (
+      typeof h === "string" || !t || t.conn || h.size !== t.size ||
+      (h.offset !== t.offset && h.offset !== 0)
+    ) {
+      this.counts.badHeader++;
+      return tryClose(conn);
+    }
+    await this.#receive(t, h.offset, conn);
+  }
+
+  async #receive(t: Incoming, offset: number, conn: Deno.Conn): Promise<void> {
+    const generation = t.generation;
+    t.conn = conn;
+    const dog = watchdog(conn, IDLE_MS);
+    try {
+      if (offset !== t.offset) {
+        // The sender's file differs from our prefix: start over.
+        await t.file.truncate(0);
+        await t.file.seek(0, Deno.SeekMode.Start);
+        t.hash = createHash("sha256");
+        t.offset = 0;
+      }
+      this.#start(t, "receive", offset);
+      const progress = new Progress(t.size, offset, performance.now());
+      const failed = await pump({
+        from: conn,
+        to: t.file,
+        bytes: t.size - offset,
+        hash: t.hash,
+        onBytes: (n) => {
+          dog.touch();
+          this.#progress(t, "receive", progress.add(n, performance.now()));
+        },
+      });
+      const trailer = new Uint8Array(TRAILER_BYTES);
+      if (failed || !await readExactly(conn, trailer)) {
+        throw new Error("the connection ended early");
+      }
+      dog.stop();
+      this.#in.delete(t.id);
+      await this.#finish(t, trailer).catch((e) => {
+        // Everything arrived but could not be stored: say so, so the sender does not wait.
+        tryClose(t.file);
+        this.#error("transfer_failed", `Cannot store ${t.name}: ${reason(e)}`, t);
+        this.#o.sendControl({ op: "done", id: t.id, ok: false, sha256: "", reason: reason(e) });
+      }).finally(() => this.#parts.delete(t.partPath));
+    } catch (e) {
+      dog.stop();
+      if (t.generation !== generation || this.#closed) return;
+      // Keep the .part: the sender offers again and we resume from here.
+      t.conn = undefined;
+      await t.file.syncData().catch(() => {});
+      this.#o.emit({
+        type: "error",
+        code: "transfer_interrupted",
+        message: `Receiving ${t.name} was interrupted (${reason(e)}); it will resume`,
+        id: t.id,
+        name: t.name,
+      });
+    } finally {
+      tryClose(conn);
+    }
+  }
+
+  async #finish(t: Incoming, trailer: Uint8Array): Promise<void> {
+    const sha256 = t.hash.digest("hex");
+    const claimed = Array.from(trailer, (b) => b.toString(16).padStart(2, "0")).join("");
+    if (sha256 !== claimed) {
+      tryClose(t.file);
+      await Deno.remove(t.partPath).catch(() => {});
+      this.#error(
+        "hash_mismatch",
+        `${t.name} arrived corrupted (SHA-256 mismatch); it was discarded`,
+        t,
+      );
+      this.#o.sendControl({ op: "done", id: t.id, ok: false, sha256, reason: "SHA-256 mismatch" });
+      return;
+    }
+    await t.file.syncData();
+    tryClose(t.file);
+    const path = await claimName(t.dir, t.base);
+    await Deno.rename(t.partPath, path);
+    this.#o.emit({ type: "file_received", id: t.id, name: t.name, path, size: t.size, sha256 });
+    this.#o.sendControl({ op: "done", id: t.id, ok: true, sha256 });
+  }
+
+  // ---- shared ----
+
+  #decline(id: string, why: string): void {
+    this.#o.sendControl({ op: "decline", id, reason: why });
+    this.#error("declined", `Declined an incoming file: ${why}`);
+  }
+
+  #start(
+    t: { id: string; name: string; size: number },
+    direction: "send" | "receive",
+    offset: number,
+  ) {
+    this.#o.emit({ type: "file_start", id: t.id, name: t.name, size: t.size, offset, direction });
+  }
+
+  #progress(
+    t: { id: string; name: string },
+    direction: "send" | "receive",
+    r: ReturnType<Progress["add"]>,
+  ): void {
+    if (r) this.#o.emit({ type: "progress", id: t.id, name: t.name, direction, ...r });
+  }
+
+  #error(code: string, message: string, t?: { id: string; name: string }): void {
+    this.#o.emit({ type: "error", code, message, ...(t ? { id: t.id, name: t.name } : {}) });
+  }
+}
+
+/** A file, or every regular file under a folder, with the names the peer will see. */
+async function expand(path: string): Promise<{ path: string; name: string; size: number }[]> {
+  const info = await Deno.stat(path);
+  if (info.isFile) return [{ path, name: basename(resolve(path)), size: info.size }];
+  if (!info.isDirectory) throw new Error("not a file or folder");
+  const top = resolve(path);
+  const prefix = basename(top);
+  const out: { path: string; name: string; size: number }[] = [];
+  const walk = async (dir: string) => {
+    const entries = [];
+    for await (const e of Deno.readDir(dir)) entries.push(e);
+    entries.sort((a, b) => a.name < b.name ? -1 : 1);
+    for (const e of entries) {
+      const full = join(dir, e.name);
+      if (e.isDirectory) await walk(full);
+      else if (e.isFile) {
+        out.push({
+          path: full,
+          name: `${prefix}/${relative(top, full).split(sep).join("/")}`,
+          size: (await Deno.stat(full)).size,
+        });
+      }
+    }
+  };
+  await walk(top);
+  return out;
+}
+
+/** Claims the first free name among "x.ext", "x (1).ext", … by creating it exclusively. */
+async function claimName(dir: string, base: string): Promise<string> {
+  for (let n = 0;; n++) {
+    const candidate = join(dir, numbered(base, n));
+    try {
+      (await Deno.open(candidate, { write: true, createNew: true })).close();
+      return candidate;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    }
+  }
+}
+
+function inside(root: string, path: string): boolean {
+  return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
+}
+
+function tryClose(c: { close(): void }): void {
+  try {
+    c.close();
+  } catch { /* already closed */ }
+}
+
+function reason(e: unknown): string {
+  if (e instanceof Deno.errors.NotFound) return "no such file or folder";
+  if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
+  return (e as Error).message ?? String(e);
+}

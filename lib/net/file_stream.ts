@@ -1,0 +1,102 @@
+/**
+ * The TCP side of file transfer: the stream header, and loops that move bytes with one reused
+ * 1 MiB buffer, hashing as they go (measured here to match socat; stream piping ran at 0.5-0.8×).
+ *
+ *   header (64 bytes): magic "CNF1", transfer id (8), offset u64, size u64, zeros
+ *   then size - offset bytes of the file, then its SHA-256 (32 bytes)
+ */
+import type { Hash } from "node:crypto";
+
+export const HEADER_BYTES = 64;
+export const TRAILER_BYTES = 32;
+export const CHUNK = 1 << 20;
+const MAGIC = [0x43, 0x4e, 0x46, 0x31]; // "CNF1"
+
+export interface StreamHeader {
+  id: string;
+  offset: number;
+  size: number;
+}
+
+export function encodeHeader(h: StreamHeader): Uint8Array {
+  const b = new Uint8Array(HEADER_BYTES);
+  const v = new DataView(b.buffer);
+  b.set(MAGIC, 0);
+  for (let i = 0; i < 8; i++) b[4 + i] = parseInt(h.id.slice(2 * i, 2 * i + 2), 16);
+  v.setBigUint64(12, BigInt(h.offset));
+  v.setBigUint64(20, BigInt(h.size));
+  return b;
+}
+
+export function decodeHeader(b: Uint8Array): StreamHeader | string {
+  if (b.length !== HEADER_BYTES) return "short header";
+  if (MAGIC.some((m, i) => b[i] !== m)) return "bad magic";
+  if (b.subarray(28).some((x) => x !== 0)) return "bad header padding";
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const offset = v.getBigUint64(12), size = v.getBigUint64(20);
+  if (size > BigInt(Number.MAX_SAFE_INTEGER) || offset > size) return "bad offset or size";
+  const id = Array.from(b.subarray(4, 12), (x) => x.toString(16).padStart(2, "0")).join("");
+  return { id, offset: Number(offset), size: Number(size) };
+}
+
+/** Closes a connection that sees no progress for `ms`; `touch()` on every read or write. */
+export function watchdog(conn: Deno.Conn, ms: number): { touch(): void; stop(): void } {
+  let timer = setTimeout(() => conn.close(), ms);
+  return {
+    touch() {
+      clearTimeout(timer);
+      timer = setTimeout(() => conn.close(), ms);
+    },
+    stop: () => clearTimeout(timer),
+  };
+}
+
+/** Writes every byte (a single write may take only part of the buffer). */
+export async function writeAll(w: { write(p: Uint8Array): Promise<number> }, data: Uint8Array) {
+  while (data.length > 0) data = data.subarray(await w.write(data));
+}
+
+/** Fills `buf` completely; false if the stream ends first. */
+export async function readExactly(r: Deno.Conn | Deno.FsFile, buf: Uint8Array): Promise<boolean> {
+  for (let got = 0; got < buf.length;) {
+    const n = await r.read(buf.subarray(got));
+    if (n === null) return false;
+    got += n;
+  }
+  return true;
+}
+
+/** Feeds `length` bytes of `file` from its current position into `hash`; false if it is shorter. */
+export async function hashPrefix(file: Deno.FsFile, length: number, hash: Hash): Promise<boolean> {
+  const buf = new Uint8Array(CHUNK);
+  for (let left = length; left > 0;) {
+    const n = await file.read(buf.subarray(0, Math.min(CHUNK, left)));
+    if (n === null) return false;
+    hash.update(buf.subarray(0, n));
+    left -= n;
+  }
+  return true;
+}
+
+export interface Pump {
+  from: Deno.FsFile | Deno.Conn;
+  to: Deno.FsFile | Deno.Conn;
+  bytes: number;
+  hash: Hash;
+  onBytes: (n: number) => void;
+}
+
+/** Moves exactly `bytes` from one side to the other, hashing them; returns a reason on failure. */
+export async function pump(p: Pump): Promise<string | undefined> {
+  const buf = new Uint8Array(CHUNK);
+  for (let left = p.bytes; left > 0;) {
+    const n = await p.from.read(buf.subarray(0, Math.min(CHUNK, left)));
+    if (n === null) return "the stream ended early";
+    const chunk = buf.subarray(0, n);
+    p.hash.update(chunk);
+    await writeAll(p.to, chunk);
+    left -= n;
+    p.onBytes(n);
+  }
+  return undefined;
+}

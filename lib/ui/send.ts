@@ -1,0 +1,29 @@
+/**
+ * One-shot `--send PATH…`: offer the files, wait until the peer has verified each one, print a
+ * line per file, and exit 0 only if every file arrived intact.
+ */
+import { finish, type LineOptions, transfersDone } from "./json.ts";
+
+const FAILURES = new Set(["declined", "transfer_failed", "hash_mismatch", "file_not_found"]);
+
+export async function runSend(o: LineOptions & { paths: string[] }): Promise<number> {
+  let failed = 0;
+  o.peer.on((e) => {
+    if (e.type === "file_sent") {
+      o.out.write(`sent ${e.name} (${e.size} bytes, sha256 ${e.sha256})\n`);
+    } else if (e.type === "peer") o.log.write(`chatnet: peer ${e.state}\n`);
+    else if (e.type === "error") {
+      if (FAILURES.has(e.code)) failed++;
+      o.log.write(`chatnet: ${e.message}\n`);
+    }
+  });
+  o.peer.start();
+  await o.peer.sendFiles(o.paths);
+  if (!await transfersDone(o.peer, o.timeoutMs)) {
+    o.log.write(`chatnet: gave up: the peer was unreachable for ${o.timeoutMs / 1000} s\n`);
+    o.peer.close();
+    return 1;
+  }
+  const code = await finish(o);
+  return failed ? 1 : code;
+}

@@ -1,0 +1,278 @@
+/** File transfer end to end: real chatnet processes, real TCP and UDP on loopback. */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { ChatProc, type Json, MAIN, PERMISSIONS } from "./proc.ts";
+import { freePorts } from "../lib/demo.ts";
+import { CHUNK, encodeHeader } from "../lib/net/file_stream.ts";
+import { seededRng } from "../lib/rng.ts";
+
+const SEED = Number(Deno.env.get("CHATNET_TEST_SEED") ?? 5);
+
+/** Writes `size` pseudo-random bytes (seeded), 1 MiB at a time. */
+async function makeFile(path: string, size: number, seed = SEED): Promise<string> {
+  const rng = seededRng(seed);
+  const block = new Uint8Array(Math.min(size, CHUNK) || 1);
+  const f = await Deno.open(path, { write: true, create: true, truncate: true });
+  for (let left = size; left > 0;) {
+    const n = Math.min(block.length, left);
+    for (let i = 0; i < n; i += 4) {
+      const r = (rng() * 2 ** 32) >>> 0;
+      block[i] = r, block[i + 1] = r >> 8, block[i + 2] = r >> 16, block[i + 3] = r >> 24;
+    }
+    let chunk = block.subarray(0, n);
+    while (chunk.length) chunk = chunk.subarray(await f.write(chunk));
+    left -= n;
+  }
+  f.close();
+  return await sha256(path);
+}
+
+async function sha256(path: string): Promise<string> {
+  const h = createHash("sha256");
+  const f = await Deno.open(path);
+  const buf = new Uint8Array(CHUNK);
+  for (let n; (n = await f.read(buf)) !== null;) h.update(buf.subarray(0, n));
+  f.close();
+  return h.digest("hex");
+}
+
+interface Pair {
+  a: ChatProc;
+  b: ChatProc;
+  dirA: string;
+  dirB: string;
+  ports: number[];
+  cleanup(): Promise<void>;
+}
+
+function start(dir: string, name: string, port: number, peer: number, extra: string[] = []) {
+  return new ChatProc([
+    "--json",
+    "--name",
+    name,
+    "-p",
+    String(port),
+    "--peer",
+    `127.0.0.1:${peer}`,
+    "--downloads",
+    dir,
+    ...extra,
+  ]);
+}
+
+async function pair(extraB: string[] = []): Promise<Pair> {
+  const root = await Deno.makeTempDir({ prefix: "chatnet-files-" });
+  const dirA = join(root, "a"), dirB = join(root, "b"), src = join(root, "src");
+  for (const d of [dirA, dirB, src]) await Deno.mkdir(d);
+  const ports = freePorts(2);
+  const p: Pair = {
+    a: start(dirA, "alice", ports[0], ports[1]),
+    b: start(dirB, "bob", ports[1], ports[0], extraB),
+    dirA,
+    dirB,
+    ports,
+    async cleanup() {
+      p.a.kill();
+      p.b.kill();
+      await p.a.exit();
+      await p.b.exit();
+      await Deno.remove(root, { recursive: true });
+    },
+  };
+  await p.a.until(() => p.a.of("peer").some((e) => e.state === "online"), "peer online");
+  return p;
+}
+
+const received = (p: ChatProc) => p.of("file_received");
+const srcDir = (p: Pair) => join(p.dirA, "..", "src");
+
+Deno.test("files of 0 B, 1 B, one chunk, one chunk ±1 and 50 MiB arrive byte-identical while messages flow", async () => {
+  const p = await pair();
+  try {
+    const sizes = [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 50 * 2 ** 20];
+    const hashes: Record<string, string> = {};
+    for (const [i, size] of sizes.entries()) {
+      const path = join(srcDir(p), `f${i}.bin`);
+      hashes[`f${i}.bin`] = await makeFile(path, size, SEED + i);
+      await p.a.command({ type: "file", path });
+      await p.a.command({ type: "send", text: `message ${i}` });
+      await p.b.command({ type: "send", text: `reply ${i}` });
+    }
+    await p.b.until(() => received(p.b).length === sizes.length, "all files", 120_000);
+    await p.a.until(() => p.a.of("file_sent").length === sizes.length, "all confirmations");
+    for (const e of received(p.b)) {
+      assert.equal(e.sha256, hashes[e.name], e.name);
+      assert.equal(await sha256(e.path), hashes[e.name], `${e.name} on disk`);
+      assert.equal(e.path, join(p.dirB, e.name));
+    }
+    assert.deepEqual(
+      p.b.of("message").map((m: Json) => m.text),
+      sizes.map((_, i) => `message ${i}`),
+    );
+    await p.a.until(() => p.a.of("message").length === sizes.length, "replies");
+    // Progress events: at most ten a second per transfer, and none after the file is done.
+    const prog = p.b.of("progress").filter((e: Json) => e.name === "f5.bin");
+    assert.ok(prog.every((e: Json) => e.bytes <= e.size && e.direction === "receive"));
+    assert.deepEqual(
+      (await Array.fromAsync(Deno.readDir(p.dirB))).filter((e) => e.name.endsWith(".part")),
+      [],
+    );
+  } finally {
+    await p.cleanup();
+  }
+});
+
+Deno.test("transfers run in both directions at once, folders keep their layout, and names never collide", async () => {
+  const p = await pair();
+  try {
+    const folder = join(srcDir(p), "album");
+    await Deno.mkdir(join(folder, "2026", "june"), { recursive: true });
+    const inFolder = {
+      "album/cover.jpg": await makeFile(join(folder, "cover.jpg"), 300_000, 1),
+      "album/2026/june/beach.jpg": await makeFile(
+        join(folder, "2026", "june", "beach.jpg"),
+        2_000_000,
+        2,
+      ),
+    };
+    const big = await makeFile(join(srcDir(p), "from-b.bin"), 8 * 2 ** 20, 3);
+    const twice = await makeFile(join(srcDir(p), "notes.txt"), 1000, 4);
+    await Deno.writeTextFile(join(p.dirB, "notes.txt"), "already here, must survive");
+    await p.a.command({ type: "file", path: folder });
+    await p.b.command({ type: "file", path: join(srcDir(p), "from-b.bin") });
+    await p.a.command({ type: "file", path: join(srcDir(p), "notes.txt") });
+    await p.a.command({ type: "file", path: join(srcDir(p), "notes.txt") });
+    await p.b.until(() => received(p.b).length === 4, "a's files at b", 60_000);
+    await p.a.until(() => received(p.a).length === 1, "b's file at a", 60_000);
+    assert.equal(received(p.a)[0].sha256, big);
+    for (const [name, hash] of Object.entries(inFolder)) {
+      assert.equal(await sha256(join(p.dirB, ...name.split("/"))), hash, name);
+    }
+    assert.equal(await Deno.readTextFile(join(p.dirB, "notes.txt")), "already here, must survive");
+    const notes = received(p.b).filter((e: Json) => e.name === "notes.txt").map((e: Json) => e.path)
+      .sort();
+    assert.deepEqual(notes, [join(p.dirB, "notes (1).txt"), join(p.dirB, "notes (2).txt")]);
+    for (const n of notes) assert.equal(await sha256(n), twice);
+  } finally {
+    await p.cleanup();
+  }
+});
+
+Deno.test("a receiver killed mid-transfer and restarted resumes the file from its .part", async () => {
+  const p = await pair();
+  try {
+    const size = 256 * 2 ** 20;
+    const path = join(srcDir(p), "movie.bin");
+    const hash = await makeFile(path, size, 9);
+    await p.a.command({ type: "file", path });
+    await p.b.until(
+      () => p.b.of("progress").some((e: Json) => e.bytes >= 16 * 2 ** 20),
+      "some bytes to arrive",
+    );
+    p.b.kill();
+    await p.b.exit();
+    const part = (await Deno.stat(join(p.dirB, "movie.bin.part"))).size;
+    assert.ok(part > 0 && part < size, `part holds ${part} bytes`);
+    p.b = start(p.dirB, "bob", p.ports[1], p.ports[0]);
+    await p.b.until(() => received(p.b).length === 1, "the resumed file", 120_000);
+    const resumed = p.b.of("file_start")[0];
+    assert.ok(resumed.offset >= part - CHUNK && resumed.offset > 0, `resumed at ${resumed.offset}`);
+    assert.equal(received(p.b)[0].sha256, hash);
+    assert.equal(await sha256(join(p.dirB, "movie.bin")), hash);
+    await p.a.until(() => p.a.of("file_sent").length === 1, "the sender's confirmation");
+  } finally {
+    await p.cleanup();
+  }
+});
+
+Deno.test("hostile TCP clients are cut off and counted while a real transfer goes through", async () => {
+  const p = await pair();
+  const conns: Deno.Conn[] = [];
+  try {
+    const port = p.ports[1];
+    // Garbage, a huge claimed size for an unknown transfer, and one that says nothing at all.
+    const garbage = await Deno.connect({ hostname: "127.0.0.1", port });
+    await garbage.write(new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n".padEnd(64, "x")));
+    const huge = await Deno.connect({ hostname: "127.0.0.1", port });
+    await huge.write(encodeHeader({ id: "0123456789abcdef", offset: 0, size: 2 ** 50 }));
+    const silent = await Deno.connect({ hostname: "127.0.0.1", port });
+    conns.push(garbage, huge, silent);
+    const hash = await makeFile(join(srcDir(p), "real.bin"), 3 * 2 ** 20, 12);
+    await p.a.command({ type: "file", path: join(srcDir(p), "real.bin") });
+    await p.b.until(() => received(p.b).length === 1, "the real file");
+    assert.equal(received(p.b)[0].sha256, hash);
+    await p.b.command({ type: "stats" });
+    await p.b.until(() => p.b.of("stats").length === 1, "stats");
+    assert.equal(p.b.of("stats")[0].tcpBadHeader, 2);
+    const entries = (await Array.fromAsync(Deno.readDir(p.dirB))).map((e) => e.name);
+    assert.deepEqual(entries, ["real.bin"]);
+  } finally {
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch { /* closed by chatnet */ }
+    }
+    await p.cleanup();
+  }
+});
+
+Deno.test("a file over --max-file-size is declined and nothing is written", async () => {
+  const p = await pair(["--max-file-size", "1K"]);
+  try {
+    await makeFile(join(srcDir(p), "big.bin"), 4096, 1);
+    await p.a.command({ type: "file", path: join(srcDir(p), "big.bin") });
+    await p.a.until(() => p.a.of("error").some((e: Json) => e.code === "declined"), "the decline");
+    assert.match(
+      p.a.of("error")[0].message,
+      /declined big\.bin: 4096 bytes is over the 1024-byte limit/,
+    );
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(p.dirB)), []);
+  } finally {
+    await p.cleanup();
+  }
+});
+
+Deno.test("--send exits 0 once the peer has verified the files, and 1 for a missing file", async () => {
+  const root = await Deno.makeTempDir({ prefix: "chatnet-send-" });
+  const [pa, pb] = freePorts(2);
+  const b = start(root, "bob", pb, pa);
+  try {
+    const hash = await makeFile(join(root, "doc.pdf"), 100_000, 3);
+    const run = (paths: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          ...PERMISSIONS,
+          MAIN,
+          String(pa),
+          "127.0.0.1",
+          String(pb),
+          "--downloads",
+          join(root, "out"),
+          "--timeout",
+          "5",
+          "--send",
+          ...paths,
+        ],
+        stdin: "null",
+      }).output();
+    await Deno.mkdir(join(root, "out"));
+    const ok = await run([join(root, "doc.pdf")]);
+    const out = new TextDecoder().decode(ok.stdout);
+    assert.equal(ok.code, 0, new TextDecoder().decode(ok.stderr));
+    assert.equal(out, `sent doc.pdf (100000 bytes, sha256 ${hash})\n`);
+    await b.until(() => received(b).length === 1, "the file at bob");
+    assert.equal(received(b)[0].path, join(root, "doc (1).pdf"));
+    const missing = await run([join(root, "nope.txt")]);
+    assert.equal(missing.code, 1);
+    assert.match(
+      new TextDecoder().decode(missing.stderr),
+      /Cannot send .*nope\.txt: no such file or folder/,
+    );
+  } finally {
+    b.kill();
+    await b.exit();
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { numbered, safeRelativePath } from "../lib/files/names.ts";
+import { parseControl } from "../lib/files/control.ts";
+import { decodeHeader, encodeHeader, HEADER_BYTES } from "../lib/net/file_stream.ts";
+import { Progress } from "../lib/files/progress.ts";
+import { parseSize } from "../lib/cli/args.ts";
+
+Deno.test("received names are made safe or refused", () => {
+  assert.deepEqual(safeRelativePath("report.pdf"), ["report.pdf"]);
+  assert.deepEqual(safeRelativePath("photos/2026/a.jpg"), ["photos", "2026", "a.jpg"]);
+  assert.deepEqual(safeRelativePath("bad\x1b[2Jname\n.txt"), ["bad_[2Jname_.txt"]);
+  assert.deepEqual(safeRelativePath("a\\..\\b"), ["a_.._b"]);
+  assert.deepEqual(safeRelativePath("CON.txt"), ["_CON.txt"]);
+  assert.deepEqual(safeRelativePath("trailing. "), ["trailing"]);
+  assert.equal(safeRelativePath("../etc/passwd"), "path climbs out of the downloads folder");
+  assert.equal(safeRelativePath("a/../../b"), "path climbs out of the downloads folder");
+  assert.equal(safeRelativePath("/etc/passwd"), "absolute path");
+  assert.equal(safeRelativePath("C:\\Windows\\x"), "absolute path");
+  assert.equal(safeRelativePath(""), "empty name");
+  assert.equal(safeRelativePath("a//b"), "empty path component");
+  assert.equal(safeRelativePath(Array(40).fill("d").join("/")), "path too deep");
+  const long = safeRelativePath("é".repeat(300));
+  assert.ok(Array.isArray(long) && new TextEncoder().encode(long[0]).length <= 200);
+});
+
+Deno.test("name collisions are numbered before the extension", () => {
+  assert.equal(numbered("report.pdf", 0), "report.pdf");
+  assert.equal(numbered("report.pdf", 2), "report (2).pdf");
+  assert.equal(numbered("archive.tar.gz", 1), "archive.tar (1).gz");
+  assert.equal(numbered(".bashrc", 1), ".bashrc (1)");
+  assert.equal(numbered("README", 3), "README (3)");
+});
+
+Deno.test("file control messages from the peer are validated field by field", () => {
+  const id = "0123456789abcdef";
+  assert.deepEqual(parseControl(JSON.stringify({ op: "offer", id, name: "a", size: 5 })), {
+    op: "offer",
+    id,
+    name: "a",
+    size: 5,
+  });
+  for (
+    const bad of [
+      "nope",
+      "null",
+      JSON.stringify({ op: "offer", id: "../x", name: "a", size: 1 }),
+      JSON.stringify({ op: "offer", id, name: 7, size: 1 }),
+      JSON.stringify({ op: "offer", id, name: "a", size: -1 }),
+      JSON.stringify({ op: "offer", id, name: "a", size: 2 ** 60 }),
+      JSON.stringify({ op: "accept", id, offset: 0, prefix: "zz", port: 1 }),
+      JSON.stringify({ op: "accept", id, offset: 0, prefix: "0".repeat(64), port: 70000 }),
+      JSON.stringify({ op: "launch", id }),
+    ]
+  ) {
+    assert.equal(typeof parseControl(bad), "string", bad);
+  }
+});
+
+Deno.test("the stream header round-trips and rejects garbage", () => {
+  const h = { id: "00ff00ff00ff00ff", offset: 5 * 2 ** 32, size: 6 * 2 ** 32 };
+  assert.deepEqual(decodeHeader(encodeHeader(h)), h);
+  assert.equal(decodeHeader(new Uint8Array(HEADER_BYTES)), "bad magic");
+  const bad = encodeHeader(h);
+  bad[40] = 1;
+  assert.equal(decodeHeader(bad), "bad header padding");
+  const inverted = encodeHeader({ ...h, offset: h.size + 1 });
+  assert.equal(decodeHeader(inverted), "bad offset or size");
+  assert.equal(decodeHeader(new Uint8Array(10)), "short header");
+});
+
+Deno.test("progress reports at most ten times a second, with speed and ETA", () => {
+  const p = new Progress(2000, 0, 0);
+  const at: number[] = [];
+  const reports = [];
+  for (let t = 1; t <= 100; t++) {
+    const r = p.add(10, t * 10);
+    if (r) reports.push(r), at.push(t * 10);
+  }
+  assert.equal(reports.length, 10);
+  assert.ok(at.every((t, i) => i === 0 || t - at[i - 1] >= 100), at.join());
+  const last = reports[reports.length - 1];
+  assert.equal(last.bytes, 910);
+  assert.ok(Math.abs(last.speed - 1000) < 50, `speed ${last.speed}`);
+  assert.equal(last.eta, Math.ceil(1090 / last.speed));
+});
+
+Deno.test("sizes parse with binary units", () => {
+  assert.equal(parseSize("500"), 500);
+  assert.equal(parseSize("1K"), 1024);
+  assert.equal(parseSize("1.5G"), 1.5 * 2 ** 30);
+  assert.equal(parseSize("20GiB"), 20 * 2 ** 30);
+  assert.equal(parseSize("lots"), undefined);
+});
