@@ -276,3 +276,27 @@ Deno.test("--send exits 0 once the peer has verified the files, and 1 for a miss
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("a file over 4 GiB (sparse) crosses intact", async () => {
+  const p = await pair();
+  try {
+    const size = 4 * 2 ** 30 + 65536;
+    const path = join(srcDir(p), "huge.img");
+    const f = await Deno.open(path, { write: true, create: true });
+    await f.truncate(size);
+    await f.seek(size - 1, Deno.SeekMode.Start);
+    await f.write(new Uint8Array([0x42]));
+    await f.seek(2 ** 32 - 10, Deno.SeekMode.Start);
+    await f.write(new TextEncoder().encode("across the 32-bit line"));
+    f.close();
+    const hash = await sha256(path);
+    await p.a.command({ type: "file", path });
+    await p.b.until(() => received(p.b).length === 1, "the 4 GiB file", 300_000);
+    assert.equal(received(p.b)[0].size, size);
+    assert.equal(received(p.b)[0].sha256, hash);
+    assert.equal((await Deno.stat(join(p.dirB, "huge.img"))).size, size);
+    assert.equal(await sha256(join(p.dirB, "huge.img")), hash);
+  } finally {
+    await p.cleanup();
+  }
+});

@@ -17,6 +17,8 @@ export type Json = any;
 export class ChatProc {
   child: Deno.ChildProcess;
   lines: string[] = [];
+  /** performance.now() when each line arrived. */
+  arrivedAt: number[] = [];
   stderr = "";
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #done: Promise<void>;
@@ -34,6 +36,7 @@ export class ChatProc {
     const out = (async () => {
       for await (const line of readLines(child.stdout)) {
         this.lines.push(line);
+        this.arrivedAt.push(performance.now());
         this.#waiters.splice(0).forEach((w) => w());
       }
     })();
@@ -52,6 +55,12 @@ export class ChatProc {
 
   of(type: string): Json[] {
     return this.events.filter((e) => e.type === type);
+  }
+
+  /** When the first event of `type` matching `pred` arrived. */
+  timeOf(type: string, pred: (e: Json) => boolean = () => true): number {
+    const i = this.events.findIndex((e) => e.type === type && pred(e));
+    return i < 0 ? NaN : this.arrivedAt[i];
   }
 
   async write(text: string): Promise<void> {

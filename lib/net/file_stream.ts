@@ -86,17 +86,26 @@ export interface Pump {
   onBytes: (n: number) => void;
 }
 
-/** Moves exactly `bytes` from one side to the other, hashing them; returns a reason on failure. */
+/** Moves exactly `bytes` from one side to the other, hashing them; returns a reason on failure.
+ * Two buffers alternate, so the next read is in flight while the last chunk is written. */
 export async function pump(p: Pump): Promise<string | undefined> {
-  const buf = new Uint8Array(CHUNK);
-  for (let left = p.bytes; left > 0;) {
-    const n = await p.from.read(buf.subarray(0, Math.min(CHUNK, left)));
-    if (n === null) return "the stream ended early";
-    const chunk = buf.subarray(0, n);
-    p.hash.update(chunk);
-    await writeAll(p.to, chunk);
-    left -= n;
-    p.onBytes(n);
+  const bufs = [new Uint8Array(CHUNK), new Uint8Array(CHUNK)];
+  let writing: Promise<void> = Promise.resolve();
+  try {
+    for (let left = p.bytes, i = 0; left > 0; i ^= 1) {
+      const n = await p.from.read(bufs[i].subarray(0, Math.min(CHUNK, left)));
+      if (n === null) return "the stream ended early";
+      const chunk = bufs[i].subarray(0, n);
+      p.hash.update(chunk);
+      await writing;
+      writing = writeAll(p.to, chunk);
+      // Handled here so a failed write cannot be an unhandled rejection; awaited above.
+      writing.catch(() => {});
+      left -= n;
+      p.onBytes(n);
+    }
+  } finally {
+    await writing;
   }
   return undefined;
 }
