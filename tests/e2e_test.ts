@@ -12,27 +12,15 @@ function pair(simA: string, simB: string, portsOverride?: [number, number, numbe
   const [pa, pb] = freePorts(2);
   // Each side's peer is normally the other; a relay may stand in between.
   const [peerOfA, peerOfB] = portsOverride ? [portsOverride[2], portsOverride[3]] : [pb, pa];
-  const a = new ChatProc([
-    "--json",
-    "--name",
-    "alice",
-    "-p",
-    String(portsOverride?.[0] ?? pa),
-    "--peer",
-    `127.0.0.1:${peerOfA}`,
-    ...(simA ? ["--sim", simA] : []),
-  ]);
-  const b = new ChatProc([
-    "--json",
-    "--name",
-    "bob",
-    "-p",
-    String(portsOverride?.[1] ?? pb),
-    "--peer",
-    `127.0.0.1:${peerOfB}`,
-    ...(simB ? ["--sim", simB] : []),
-  ]);
-  return { a, b };
+  const side = (name: string, port: number, peer: number, sim: string) =>
+    new ChatProc([
+      ...["--json", "--name", name, "-p", String(port), "--peer", `127.0.0.1:${peer}`],
+      ...(sim ? ["--sim", sim] : []),
+    ]);
+  return {
+    a: side("alice", portsOverride?.[0] ?? pa, peerOfA, simA),
+    b: side("bob", portsOverride?.[1] ?? pb, peerOfB, simB),
+  };
 }
 
 /** Both sides send at once, `gapMs` apart (0: as fast as they can write). */

@@ -93,13 +93,9 @@ interface OutMessage extends PendingMessage {
   lastSeq: number;
 }
 
-export function zeroStats(): ArqStats {
+/** The counters an Arq keeps, all zero. */
+function zeroCounters() {
   return {
-    srtt: 0,
-    rttvar: 0,
-    rto: RTO_INITIAL,
-    inFlight: 0,
-    queued: 0,
     retransmits: 0,
     timeouts: 0,
     fastRetransmits: 0,
@@ -107,9 +103,21 @@ export function zeroStats(): ArqStats {
     redundant: 0,
     duplicates: 0,
     outOfWindow: 0,
+    datagramsOut: 0,
+  };
+}
+
+/** The stats of a stream that has not started. */
+export function zeroStats(): ArqStats {
+  return {
+    srtt: 0,
+    rttvar: 0,
+    rto: RTO_INITIAL,
+    inFlight: 0,
+    queued: 0,
     lossIn: 0,
     lossOut: 0,
-    datagramsOut: 0,
+    ...zeroCounters(),
   };
 }
 
@@ -161,16 +169,7 @@ export class Arq {
   #echo = 0;
   /** While the peer is unreachable only the oldest segment is retried and no new data goes out. */
   probeOnly = false;
-  #stats = {
-    retransmits: 0,
-    timeouts: 0,
-    fastRetransmits: 0,
-    tailProbes: 0,
-    redundant: 0,
-    duplicates: 0,
-    outOfWindow: 0,
-    datagramsOut: 0,
-  };
+  #stats = zeroCounters();
 
   constructor(options: ArqOptions) {
     this.#o = options;
