@@ -1,0 +1,150 @@
+/** The receiving side of Transfers against a raw TCP client playing a (hostile) sender. */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { Transfers } from "../lib/files/transfers.ts";
+import type { FileControl } from "../lib/files/control.ts";
+import type { ChatEvent } from "../lib/events.ts";
+import { encodeHeader, writeAll } from "../lib/net/file_stream.ts";
+
+async function receiver() {
+  const root = await Deno.makeTempDir({ prefix: "chatnet-rx-" });
+  const downloads = join(root, "downloads");
+  await Deno.mkdir(downloads);
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const control: FileControl[] = [];
+  const events: ChatEvent[] = [];
+  const t = new Transfers({
+    downloads,
+    filePort: (listener.addr as Deno.NetAddr).port,
+    peerIp: "127.0.0.1",
+    maxFileSize: 2 ** 30,
+    sendControl: (c) => control.push(c),
+    emit: (e) => events.push(e),
+    isPeerOnline: () => true,
+  }, listener);
+  t.serve();
+  const waitFor = async (pred: () => boolean) => {
+    for (let i = 0; i < 200 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(pred(), "timed out");
+  };
+  return {
+    t,
+    root,
+    downloads,
+    control,
+    events,
+    port: (listener.addr as Deno.NetAddr).port,
+    waitFor,
+  };
+}
+
+async function stream(port: number, id: string, data: Uint8Array, trailer: Uint8Array, offset = 0) {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await writeAll(conn, encodeHeader({ id, offset, size: data.length }));
+  await writeAll(conn, data.subarray(offset));
+  await writeAll(conn, trailer);
+  await conn.closeWrite();
+  return conn;
+}
+
+const sha = (b: Uint8Array) => new Uint8Array(createHash("sha256").update(b).digest());
+const ID = "00112233445566ff";
+
+Deno.test("bytes that do not match their SHA-256 are never renamed into place", async () => {
+  const r = await receiver();
+  try {
+    const data = new TextEncoder().encode("the real content");
+    r.t.onControl({ op: "offer", id: ID, name: "doc.txt", size: data.length });
+    await r.waitFor(() => r.control.length === 1);
+    assert.equal(r.control[0].op, "accept");
+    const conn = await stream(r.port, ID, data, sha(new TextEncoder().encode("something else!!")));
+    await r.waitFor(() => r.control.length === 2);
+    conn.close();
+    assert.deepEqual({ ...r.control[1], sha256: "" }, {
+      op: "done",
+      id: ID,
+      ok: false,
+      sha256: "",
+      reason: "SHA-256 mismatch",
+    });
+    assert.ok(r.events.some((e) => e.type === "error" && e.code === "hash_mismatch"));
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(r.downloads)), []);
+  } finally {
+    r.t.close();
+    await Deno.remove(r.root, { recursive: true });
+  }
+});
+
+Deno.test("names that climb out of the downloads folder are declined and nothing is written", async () => {
+  const r = await receiver();
+  try {
+    const names = ["../escape.txt", "a/../../escape.txt", "/etc/cron.d/evil", "..", "ok/../../x"];
+    names.forEach((name, i) =>
+      r.t.onControl({ op: "offer", id: `00000000000000${i}0`, name, size: 10 })
+    );
+    await r.waitFor(() => r.control.length === names.length);
+    assert.ok(r.control.every((c) => c.op === "decline"), JSON.stringify(r.control));
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(r.root)), [{
+      name: "downloads",
+      isFile: false,
+      isDirectory: true,
+      isSymlink: false,
+    }]);
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(r.downloads)), []);
+    // A symlink planted inside downloads may not lead a name outside it either.
+    await Deno.symlink(r.root, join(r.downloads, "link"));
+    r.t.onControl({ op: "offer", id: "00000000000000aa", name: "link/outside.txt", size: 10 });
+    await r.waitFor(() => r.control.length === names.length + 1);
+    assert.equal(r.control.at(-1)!.op, "decline");
+  } finally {
+    r.t.close();
+    await Deno.remove(r.root, { recursive: true });
+  }
+});
+
+Deno.test("a new offer of the same name resumes from the .part once the prefix is checked", async () => {
+  const r = await receiver();
+  try {
+    const data = crypto.getRandomValues(new Uint8Array(50_000));
+    await Deno.writeFile(join(r.downloads, "song.mp3.part"), data.subarray(0, 20_000));
+    r.t.onControl({ op: "offer", id: ID, name: "song.mp3", size: data.length });
+    await r.waitFor(() => r.control.length === 1);
+    const accept = r.control[0] as Extract<FileControl, { op: "accept" }>;
+    assert.equal(accept.offset, 20_000);
+    assert.equal(
+      accept.prefix,
+      createHash("sha256").update(data.subarray(0, 20_000)).digest("hex"),
+    );
+    const conn = await stream(r.port, ID, data, sha(data), 20_000);
+    await r.waitFor(() => r.control.length === 2);
+    conn.close();
+    assert.equal((r.control[1] as { ok: boolean }).ok, true);
+    assert.deepEqual(await Deno.readFile(join(r.downloads, "song.mp3")), data);
+  } finally {
+    r.t.close();
+    await Deno.remove(r.root, { recursive: true });
+  }
+});
+
+Deno.test("TCP connections from an address other than the peer's are refused", async () => {
+  const socat = await new Deno.Command("socat", { args: ["-V"], stdout: "null" }).output().catch(
+    () => undefined,
+  );
+  if (!socat?.success) {
+    console.log("  skipped: socat is not installed (apt-get install socat)");
+    return;
+  }
+  const r = await receiver();
+  try {
+    // From 127.0.0.2: loopback, but not the peer's address.
+    await new Deno.Command("socat", {
+      args: ["-u", "OPEN:/dev/null", `TCP:127.0.0.1:${r.port},bind=127.0.0.2`],
+      stderr: "null",
+    }).output();
+    await r.waitFor(() => r.t.counts.refused === 1);
+  } finally {
+    r.t.close();
+    await Deno.remove(r.root, { recursive: true });
+  }
+});
