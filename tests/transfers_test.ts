@@ -85,12 +85,8 @@ Deno.test("names that climb out of the downloads folder are declined and nothing
     );
     await r.waitFor(() => r.control.length === names.length);
     assert.ok(r.control.every((c) => c.op === "decline"), JSON.stringify(r.control));
-    assert.deepEqual(await Array.fromAsync(Deno.readDir(r.root)), [{
-      name: "downloads",
-      isFile: false,
-      isDirectory: true,
-      isSymlink: false,
-    }]);
+    const top = (await Array.fromAsync(Deno.readDir(r.root))).map((e) => e.name);
+    assert.deepEqual(top, ["downloads"]);
     assert.deepEqual(await Array.fromAsync(Deno.readDir(r.downloads)), []);
     // A symlink planted inside downloads may not lead a name outside it either.
     await Deno.symlink(r.root, join(r.downloads, "link"));
