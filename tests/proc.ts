@@ -24,13 +24,18 @@ export class ChatProc {
   #done: Promise<void>;
   #waiters: (() => void)[] = [];
 
-  constructor(args: string[], env: Record<string, string> = {}) {
-    const child = this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...PERMISSIONS, MAIN, ...args],
+  /** `prefix` runs it through another command (["ip", "netns", "exec", "ns1"]); `script` runs
+   * another Deno program than chatnet with the same harness. */
+  constructor(args: string[], options: { prefix?: string[]; script?: string } = {}) {
+    const prefix = options.prefix ?? [];
+    const script = options.script ?? MAIN;
+    const argv = [...prefix.slice(1), Deno.execPath(), "run", ...PERMISSIONS, script, ...args];
+    const child = this.child = new Deno.Command(prefix[0] ?? argv.shift()!, {
+      args: argv,
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1", ...env },
+      env: { NO_COLOR: "1" },
     }).spawn();
     this.#writer = this.child.stdin.getWriter();
     const out = (async () => {

@@ -1,0 +1,182 @@
+/**
+ * Two test hosts in network namespaces joined by a veth pair, with kernel-level impairment:
+ * netem where the kernel has it, nftables (random drop and dup on egress) everywhere. Root only.
+ * Addresses are the namespaces' own; nothing leaves this machine.
+ */
+
+export interface Impairment {
+  /** Percent of packets dropped, and duplicated, in each direction. */
+  loss: number;
+  dup: number;
+}
+
+export interface Hosts {
+  nsA: string;
+  nsB: string;
+  ipA: string;
+  ipB: string;
+  /** How the impairment is applied: "netem" or "nftables". */
+  method: string;
+  impair(i: Impairment): Promise<void>;
+  /** Packets dropped and duplicated so far, both directions (nftables only; netem: undefined). */
+  counters(): Promise<{ dropped: number; duplicated: number } | undefined>;
+  /** Prefix that runs a command inside a namespace. */
+  exec(ns: string): string[];
+  cleanup(): Promise<void>;
+}
+
+async function run(
+  cmd: string,
+  args: string[],
+  stdin?: string,
+): Promise<{ ok: boolean; err: string }> {
+  try {
+    const child = new Deno.Command(cmd, {
+      args,
+      stdin: stdin ? "piped" : "null",
+      stdout: "null",
+      stderr: "piped",
+    })
+      .spawn();
+    if (stdin) {
+      const w = child.stdin.getWriter();
+      await w.write(new TextEncoder().encode(stdin));
+      await w.close();
+    }
+    const out = await child.output();
+    return { ok: out.success, err: new TextDecoder().decode(out.stderr).trim() };
+  } catch (e) {
+    return { ok: false, err: (e as Error).message };
+  }
+}
+
+async function must(cmd: string, args: string[], stdin?: string): Promise<void> {
+  const r = await run(cmd, args, stdin);
+  if (!r.ok) throw new Error(`${cmd} ${args.join(" ")}: ${r.err}`);
+}
+
+/** Why namespaces cannot be used here, or undefined when they can. */
+export async function unavailable(): Promise<string | undefined> {
+  if (Deno.uid() !== 0) return "needs root (network namespaces)";
+  for (const tool of ["ip", "nft"]) {
+    if (!(await run("sh", ["-c", `command -v ${tool}`])).ok) {
+      return `${tool} is not installed (apt-get install iproute2 nftables)`;
+    }
+  }
+  const probe = `cnprobe${Deno.pid}`;
+  const r = await run("ip", ["netns", "add", probe]);
+  if (!r.ok) return `cannot create a network namespace: ${r.err}`;
+  await run("ip", ["netns", "del", probe]);
+  return undefined;
+}
+
+let created = 0;
+
+/** Builds hosts A (10.77.N.1) and B (10.77.N.2) joined by a veth pair. */
+export async function makeHosts(): Promise<Hosts> {
+  const tag = `${Deno.pid % 100000}x${created++}`;
+  const subnet = 10 + (created % 200);
+  const nsA = `cn${tag}a`, nsB = `cn${tag}b`, vA = `cv${tag}a`, vB = `cv${tag}b`;
+  const ipA = `10.77.${subnet}.1`, ipB = `10.77.${subnet}.2`;
+  const cleanup = async () => {
+    await run("ip", ["netns", "del", nsA]);
+    await run("ip", ["netns", "del", nsB]);
+  };
+  try {
+    await must("ip", ["netns", "add", nsA]);
+    await must("ip", ["netns", "add", nsB]);
+    await must("ip", ["link", "add", vA, "type", "veth", "peer", "name", vB]);
+    await must("ip", ["link", "set", vA, "netns", nsA]);
+    await must("ip", ["link", "set", vB, "netns", nsB]);
+    for (const [ns, dev, ip] of [[nsA, vA, ipA], [nsB, vB, ipB]]) {
+      await must("ip", ["-n", ns, "addr", "add", `${ip}/24`, "dev", dev]);
+      await must("ip", ["-n", ns, "link", "set", dev, "up"]);
+      await must("ip", ["-n", ns, "link", "set", "lo", "up"]);
+    }
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+  const netem = await run("ip", [
+    "netns",
+    "exec",
+    nsA,
+    "tc",
+    "qdisc",
+    "add",
+    "dev",
+    vA,
+    "root",
+    "netem",
+    "loss",
+    "0%",
+  ]);
+  const method = netem.ok ? "netem" : "nftables";
+  if (!netem.ok) {
+    console.log(`  netem unavailable (${netem.err.split("\n")[0]}); impairing with nftables`);
+  }
+  const impair = async ({ loss, dup }: Impairment) => {
+    for (const [ns, dev] of [[nsA, vA], [nsB, vB]]) {
+      if (method === "netem") {
+        await must("ip", [
+          "netns",
+          "exec",
+          ns,
+          "tc",
+          "qdisc",
+          "replace",
+          "dev",
+          dev,
+          "root",
+          "netem",
+          "loss",
+          `${loss}%`,
+          "duplicate",
+          `${dup}%`,
+        ]);
+        continue;
+      }
+      await run("ip", ["netns", "exec", ns, "nft", "delete", "table", "netdev", "chatnet_impair"]);
+      await must(
+        "ip",
+        ["netns", "exec", ns, "nft", "-f", "-"],
+        [
+          "table netdev chatnet_impair {",
+          "  chain egress {",
+          `    type filter hook egress device "${dev}" priority 0;`,
+          loss > 0 ? `    numgen random mod 100 < ${loss} counter drop` : "",
+          dup > 0 ? `    numgen random mod 100 < ${dup} counter dup to "${dev}"` : "",
+          "  }",
+          "}",
+        ].join("\n"),
+      );
+    }
+  };
+  const counters = async () => {
+    if (method !== "nftables") return undefined;
+    let dropped = 0, duplicated = 0;
+    for (const ns of [nsA, nsB]) {
+      const out = await new Deno.Command("ip", {
+        args: ["netns", "exec", ns, "nft", "list", "table", "netdev", "chatnet_impair"],
+      })
+        .output();
+      for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
+        const m = /counter packets (\d+)/.exec(line);
+        if (m && line.includes("drop")) dropped += Number(m[1]);
+        else if (m && line.includes("dup")) duplicated += Number(m[1]);
+      }
+    }
+    return { dropped, duplicated };
+  };
+  return {
+    nsA,
+    nsB,
+    ipA,
+    ipB,
+    method,
+    impair,
+    counters,
+    exec: (ns) => ["ip", "netns", "exec", ns],
+    cleanup,
+  };
+}
