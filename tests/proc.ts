@@ -53,9 +53,14 @@ export class ChatProc {
     this.#done = Promise.all([out, err]).then(() => {});
   }
 
-  /** Parsed JSON events printed so far (in --json mode). */
+  #parsed: Json[] = [];
+
+  /** Parsed JSON events printed so far (in --json mode); each line is parsed once. */
   get events(): Json[] {
-    return this.lines.map((l) => JSON.parse(l));
+    for (let i = this.#parsed.length; i < this.lines.length; i++) {
+      this.#parsed.push(JSON.parse(this.lines[i]));
+    }
+    return this.#parsed;
   }
 
   of(type: string): Json[] {

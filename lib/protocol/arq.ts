@@ -8,10 +8,12 @@
  * settle Karn's ambiguity exactly: an ACK echoes the transmission that caused it, original or
  * retransmission, so no sample is ever attributed to the wrong one; RACK-style fast retransmit when a
  * segment sent later has been acknowledged; one tail-loss probe per flight; token-bucket pacing;
- * and loss-adaptive redundancy (small datagrams sent twice while the peer reports loss).
+ * and loss-adaptive redundancy: while the peer reports loss, small datagrams are sent twice and
+ * carry copies of the newest unacknowledged segments.
  * Receiving: duplicate suppression, a reorder buffer, fragment reassembly, immediate ACKs.
  */
 import {
+  BUNDLE_MAX,
   CLOCK_GRANULARITY,
   LOSS_EWMA,
   LOSS_GRACE,
@@ -64,6 +66,8 @@ export interface ArqStats {
   fastRetransmits: number;
   tailProbes: number;
   redundant: number;
+  /** Copies of unacknowledged segments carried in later datagrams. */
+  bundled: number;
   duplicates: number;
   outOfWindow: number;
   lossIn: number;
@@ -104,6 +108,7 @@ function zeroCounters() {
     duplicates: 0,
     outOfWindow: 0,
     datagramsOut: 0,
+    bundled: 0,
   };
 }
 
@@ -253,7 +258,7 @@ export class Arq {
       }
       if (segs.length === 0) break;
       for (const s of segs) this.#transmit(s, now);
-      this.#emit(PacketType.data, sacks, segs);
+      this.#emit(PacketType.data, sacks, this.#bundle(segs, size));
       this.#tokens -= 1;
       sent = true;
     }
@@ -352,6 +357,23 @@ export class Arq {
   }
 
   #now = 0;
+
+  /** Adds copies of the newest unacknowledged segments while loss is measured and room lasts. */
+  #bundle(segs: OutSegment[], size: number): OutSegment[] {
+    if (this.#lossOut < REDUNDANCY_LOSS) return segs;
+    const out = segs.slice();
+    for (let i = this.#flight.length - 1, n = 0; i >= 0 && n < BUNDLE_MAX; i--) {
+      const s = this.#flight[i];
+      if (s.acked || segs.includes(s)) continue;
+      const extra = SEGMENT_HEADER_SIZE + s.data.length;
+      if (size + extra > REDUNDANCY_MAX_BYTES) break;
+      out.push(s);
+      size += extra;
+      n++;
+      this.#stats.bundled++;
+    }
+    return out;
+  }
 
   #refill(now: number): void {
     this.#now = now;

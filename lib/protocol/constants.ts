@@ -45,6 +45,10 @@ export const PACE_PER_MS = 20;
 export const REDUNDANCY_LOSS = 0.02;
 /** Datagrams at most this large are duplicated under loss; bulk is left to retransmission. */
 export const REDUNDANCY_MAX_BYTES = 600;
+/** Under loss, a datagram with new data also carries copies of up to this many of the newest
+ * unacknowledged segments (while it stays within REDUNDANCY_MAX_BYTES), so a message lost in one
+ * datagram arrives with the next one, an inter-message gap later instead of an RTO later. */
+export const BUNDLE_MAX = 4;
 /** Inbound loss is measured over windows of this many packet numbers; each window's figure moves
  * the estimate by LOSS_EWMA. Small windows let the estimate settle within seconds at chat rates. */
 export const LOSS_WINDOW = 8;

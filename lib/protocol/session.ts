@@ -35,7 +35,7 @@ export interface SessionStats extends ArqStats {
   peerRestarts: number;
 }
 
-type CarriedStat = "retransmits" | "duplicates" | "redundant" | "datagramsOut";
+type CarriedStat = "retransmits" | "duplicates" | "redundant" | "bundled" | "datagramsOut";
 
 export class Session {
   #o: SessionOptions;
@@ -59,6 +59,7 @@ export class Session {
     retransmits: 0,
     duplicates: 0,
     redundant: 0,
+    bundled: 0,
     datagramsOut: 0,
   };
 
@@ -135,6 +136,7 @@ export class Session {
       retransmits: a.retransmits + c.retransmits,
       duplicates: a.duplicates + c.duplicates,
       redundant: a.redundant + c.redundant,
+      bundled: a.bundled + c.bundled,
       datagramsOut: a.datagramsOut + c.datagramsOut,
       ...this.#counts,
     };

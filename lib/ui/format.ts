@@ -12,7 +12,7 @@ export function formatStats(s: StatsEvent): string[] {
     `unacknowledged messages ${int.format(s.pending)}`,
     `retransmissions ${int.format(s.retransmits)} (fast ${int.format(s.fastRetransmits)}, ` +
     `timeouts ${int.format(s.timeouts)}, tail probes ${int.format(s.tailProbes)}), ` +
-    `redundant copies ${int.format(s.redundant)}`,
+    `redundant datagrams ${int.format(s.redundant)}, bundled copies ${int.format(s.bundled)}`,
     `dropped: duplicates ${int.format(s.duplicates)}, corrupt ${int.format(s.corrupt)}, ` +
     `malformed ${int.format(s.malformed)}, foreign ${int.format(s.foreign)}, ` +
     `stale ${int.format(s.stale)}, reflected ${int.format(s.reflected)}; TCP refused ` +

@@ -57,7 +57,10 @@ async function must(cmd: string, args: string[], stdin?: string): Promise<void> 
 
 /** Why namespaces cannot be used here, or undefined when they can. */
 export async function unavailable(): Promise<string | undefined> {
-  if (Deno.uid() !== 0) return "needs root (network namespaces)";
+  const id = await new Deno.Command("id", { args: ["-u"], stdout: "piped" }).output().catch(() =>
+    undefined
+  );
+  if (new TextDecoder().decode(id?.stdout).trim() !== "0") return "needs root (network namespaces)";
   for (const tool of ["ip", "nft"]) {
     if (!(await run("sh", ["-c", `command -v ${tool}`])).ok) {
       return `${tool} is not installed (apt-get install iproute2 nftables)`;
@@ -71,6 +74,73 @@ export async function unavailable(): Promise<string | undefined> {
 }
 
 let created = 0;
+
+export interface DelayLink {
+  delay: number;
+  jitter: number;
+  loss: number;
+  dup: number;
+  corrupt: number;
+}
+
+/** Hosts A and B joined through tapfwd.py, a userspace netem-like link, instead of a veth. */
+export async function makeDelayHosts(
+  seed = 1,
+): Promise<Hosts & { link(l: DelayLink): Promise<void> }> {
+  const tag = `${Deno.pid % 100000}x${created++}`;
+  const subnet = 10 + (created % 200);
+  const nsA = `cn${tag}a`, nsB = `cn${tag}b`, tA = `ct${tag}a`, tB = `ct${tag}b`;
+  const ipA = `10.78.${subnet}.1`, ipB = `10.78.${subnet}.2`;
+  const fwd = new Deno.Command("python3", {
+    args: [new URL("./tapfwd.py", import.meta.url).pathname, tA, tB, String(seed)],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const control = fwd.stdin.getWriter();
+  const reader = fwd.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const first = await reader.read();
+  const cleanup = async () => {
+    await control.close().catch(() => {});
+    try {
+      fwd.kill();
+    } catch { /* gone */ }
+    await fwd.status;
+    await run("ip", ["netns", "del", nsA]);
+    await run("ip", ["netns", "del", nsB]);
+  };
+  try {
+    if (!first.value?.includes("ready")) throw new Error("tapfwd.py did not start");
+    await must("ip", ["netns", "add", nsA]);
+    await must("ip", ["netns", "add", nsB]);
+    for (const [ns, dev, ip] of [[nsA, tA, ipA], [nsB, tB, ipB]]) {
+      await must("ip", ["link", "set", dev, "netns", ns]);
+      await must("ip", ["-n", ns, "addr", "add", `${ip}/24`, "dev", dev]);
+      await must("ip", ["-n", ns, "link", "set", dev, "up"]);
+      await must("ip", ["-n", ns, "link", "set", "lo", "up"]);
+    }
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+  const link = async (l: DelayLink) => {
+    await control.write(
+      new TextEncoder().encode(`${l.delay} ${l.jitter} ${l.loss} ${l.dup} ${l.corrupt}\n`),
+    );
+  };
+  return {
+    nsA,
+    nsB,
+    ipA,
+    ipB,
+    method: "tapfwd",
+    impair: ({ loss, dup }) => link({ delay: 0, jitter: 0, loss, dup, corrupt: 0 }),
+    counters: () => Promise.resolve(undefined),
+    link,
+    exec: (ns) => ["ip", "netns", "exec", ns],
+    cleanup,
+  };
+}
 
 /** Builds hosts A (10.77.N.1) and B (10.77.N.2) joined by a veth pair. */
 export async function makeHosts(): Promise<Hosts> {

@@ -1,0 +1,269 @@
+/**
+ * One-way chat latency and goodput, ChatNet against a plain TCP chat (TCP_NODELAY) and the old
+ * app's stop-and-wait, on two kernel paths between network namespaces:
+ *   fast:  a veth pair, loss by nftables (netem where the kernel has it);
+ *   delay: tests/netns/tapfwd.py, 25±5 ms each way, loss in the forwarder.
+ * A message's latency is from writing it to the sender's stdin to reading it from the receiver's
+ * stdout, the same harness for every protocol. Needs root.
+ *
+ *   deno task bench:latency            (BENCH_MESSAGES=300 per run by default)
+ */
+import { ChatProc, type Json } from "../tests/proc.ts";
+import { type Hosts, makeDelayHosts, makeHosts, unavailable } from "../tests/netns/netns.ts";
+
+const LOSSES = [0, 5, 10, 20];
+const MESSAGES = Number(Deno.env.get("BENCH_MESSAGES") ?? 300);
+const GAP_MS = 20;
+const STOP_AND_WAIT_MESSAGES = 15;
+const GOODPUT_MESSAGES = 500;
+
+type Proto = "chatnet" | "tcp" | "stopwait";
+const PROTOS: Proto[] = ["chatnet", "tcp", "stopwait"];
+
+interface Result {
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  /** Messages per second from first write to last arrival. */
+  rate: number;
+  /** CPU time of both processes per delivered message, µs. */
+  cpuUs: number;
+  exact: boolean;
+}
+
+function start(h: Hosts, proto: Proto): [ChatProc, ChatProc] {
+  const bench = (name: string) => new URL(`./${name}`, import.meta.url).pathname;
+  const at = (ns: string, args: string[], script?: string) =>
+    new ChatProc(args, { prefix: h.exec(ns), script });
+  if (proto === "chatnet") {
+    const args = (
+      peer: string,
+    ) => ["--json", "-p", "7000", "--peer", `${peer}:7000`, "--downloads", "/tmp"];
+    return [at(h.nsA, args(h.ipB)), at(h.nsB, args(h.ipA))];
+  }
+  if (proto === "tcp") {
+    const receiver = at(h.nsB, ["listen", "7100"], bench("tcp_chat.ts"));
+    return [at(h.nsA, ["connect", h.ipB, "7100"], bench("tcp_chat.ts")), receiver];
+  }
+  return [
+    at(h.nsA, ["7200", h.ipB, "7200"], bench("stop_and_wait.ts")),
+    at(h.nsB, ["7200", h.ipA, "7200"], bench("stop_and_wait.ts")),
+  ];
+}
+
+/** Time the process has run on a CPU, in ns (/proc/PID/schedstat; ticks are too coarse). */
+function cpuNs(pid: number): number {
+  try {
+    return Number(Deno.readTextFileSync(`/proc/${pid}/schedstat`).split(" ")[0]);
+  } catch {
+    return NaN;
+  }
+}
+
+const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor(xs.length * p))];
+
+async function measure(h: Hosts, proto: Proto, count: number, gap: number): Promise<Result> {
+  const [s, r] = start(h, proto);
+  try {
+    const ready = proto === "chatnet"
+      ? () => s.of("peer").some((e: Json) => e.state === "online")
+      : () => s.of("ready").length > 0 && r.of("ready").length > 0;
+    await s.until(ready, `${proto} ready`, 60_000);
+    const cpu0 = cpuNs(s.child.pid) + cpuNs(r.child.pid);
+    const sentAt: number[] = [];
+    const t0 = performance.now();
+    for (let i = 0; i < count; i++) {
+      sentAt[i] = performance.now();
+      if (proto === "chatnet") await s.command({ type: "send", text: `m${i}` });
+      else await s.write(`m${i}\n`);
+      if (gap) await new Promise((res) => setTimeout(res, gap));
+    }
+    await r.until(() => r.of("message").length >= count, `${proto}: ${count} messages`, 300_000);
+    const cpu = cpuNs(s.child.pid) + cpuNs(r.child.pid) - cpu0;
+    const arrivals = r.lines.flatMap((line, i) => {
+      const e = JSON.parse(line);
+      return e.type === "message" ? [{ text: e.text as string, at: r.arrivedAt[i] }] : [];
+    });
+    const latency = arrivals.map((a) => a.at - sentAt[Number(a.text.slice(1))]).sort((x, y) =>
+      x - y
+    );
+    return {
+      p50: pct(latency, 0.5),
+      p90: pct(latency, 0.9),
+      p99: pct(latency, 0.99),
+      max: latency[latency.length - 1],
+      rate: count / ((arrivals[arrivals.length - 1].at - t0) / 1000),
+      cpuUs: cpu / 1000 / count,
+      exact: arrivals.length === count && arrivals.every((a, i) => a.text === `m${i}`),
+    };
+  } finally {
+    s.kill();
+    r.kill();
+    await s.exit();
+    await r.exit();
+  }
+}
+
+interface LinkReport {
+  name: string;
+  latency: Record<Proto, Result>[];
+  goodput: { chatnet: Result; tcp: Result };
+}
+
+async function runLink(
+  name: string,
+  hosts: Hosts,
+  setLoss: (loss: number) => Promise<void>,
+): Promise<LinkReport> {
+  const latency: Record<Proto, Result>[] = [];
+  try {
+    for (const loss of LOSSES) {
+      await setLoss(loss);
+      const row = {} as Record<Proto, Result>;
+      for (const proto of PROTOS) {
+        row[proto] = await measure(
+          hosts,
+          proto,
+          proto === "stopwait" ? STOP_AND_WAIT_MESSAGES : MESSAGES,
+          GAP_MS,
+        );
+      }
+      latency.push(row);
+      console.log(
+        `  ${name} ${loss}% loss: ${
+          PROTOS.map((p) => `${p} p99 ${row[p].p99.toFixed(1)} ms`).join(", ")
+        }`,
+      );
+    }
+    await setLoss(20);
+    const goodput = {
+      chatnet: await measure(hosts, "chatnet", GOODPUT_MESSAGES, 0),
+      tcp: await measure(hosts, "tcp", GOODPUT_MESSAGES, 0),
+    };
+    return { name, latency, goodput };
+  } finally {
+    await hosts.cleanup();
+  }
+}
+
+function table(r: LinkReport): string {
+  const f = (x: number) => x >= 100 ? x.toFixed(0) : x.toFixed(1);
+  const lines = [
+    `${r.name}: one-way latency in ms (p50 / p90 / p99 / max), ${MESSAGES} messages ${GAP_MS} ms apart`,
+    "| loss | ChatNet | TCP (NODELAY) | stop-and-wait | p99 ChatNet/TCP | p50 ChatNet/TCP |",
+    "| ---: | --- | --- | --- | ---: | ---: |",
+  ];
+  r.latency.forEach((row, i) => {
+    const cell = (x: Result) =>
+      `${f(x.p50)} / ${f(x.p90)} / ${f(x.p99)} / ${f(x.max)}${x.exact ? "" : " (!)"}`;
+    lines.push(
+      `| ${LOSSES[i]}% | ${cell(row.chatnet)} | ${cell(row.tcp)} | ${cell(row.stopwait)} | ` +
+        `${(row.chatnet.p99 / row.tcp.p99).toFixed(2)} | ${
+          (row.chatnet.p50 / row.tcp.p50).toFixed(2)
+        } |`,
+    );
+  });
+  const g = r.goodput;
+  lines.push(
+    "",
+    `Goodput at 20% loss (${GOODPUT_MESSAGES} messages at once): ChatNet ${
+      g.chatnet.rate.toFixed(0)
+    } msg/s, ` +
+      `TCP ${g.tcp.rate.toFixed(0)} msg/s, ratio ${(g.chatnet.rate / g.tcp.rate).toFixed(2)}`,
+    `CPU per delivered message (both ChatNet processes): ${
+      r.latency[0].chatnet.cpuUs.toFixed(0)
+    } µs at 0% loss, ` +
+      `${r.latency[3].chatnet.cpuUs.toFixed(0)} µs at 20% (TCP chat: ${
+        r.latency[0].tcp.cpuUs.toFixed(0)
+      } and ` +
+      `${r.latency[3].tcp.cpuUs.toFixed(0)} µs)`,
+  );
+  return lines.join("\n");
+}
+
+/** p99 against loss, log scale, one panel per link. */
+function chart(reports: LinkReport[]): string {
+  const W = 420, H = 300, M = { l: 60, r: 20, t: 40, b: 50 };
+  const colors: Record<Proto, string> = { chatnet: "#1a7f37", tcp: "#0969da", stopwait: "#cf222e" };
+  const labels: Record<Proto, string> = {
+    chatnet: "ChatNet",
+    tcp: "TCP (NODELAY)",
+    stopwait: "stop-and-wait 500 ms",
+  };
+  const all = reports.flatMap((r) => r.latency.flatMap((row) => PROTOS.map((p) => row[p].p99)));
+  const lo = Math.pow(10, Math.floor(Math.log10(Math.max(0.1, Math.min(...all)))));
+  const hi = Math.pow(10, Math.ceil(Math.log10(Math.max(...all))));
+  const y = (v: number) =>
+    M.t +
+    (H - M.t - M.b) *
+      (1 - (Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo)));
+  const x = (i: number) => M.l + (W - M.l - M.r) * (i / (LOSSES.length - 1));
+  const panels = reports.map((r, k) => {
+    const ticks = [];
+    for (let v = lo; v <= hi; v *= 10) {
+      ticks.push(
+        `<line x1="${M.l}" x2="${W - M.r}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/>` +
+          `<text x="${M.l - 6}" y="${y(v) + 4}" text-anchor="end">${
+            v >= 1000 ? `${v / 1000} s` : `${v} ms`
+          }</text>`,
+      );
+    }
+    const xl = LOSSES.map((l, i) =>
+      `<text x="${x(i)}" y="${H - M.b + 18}" text-anchor="middle">${l}%</text>`
+    );
+    const lines = PROTOS.map((p) => {
+      const pts = r.latency.map((row, i) => `${x(i).toFixed(1)},${y(row[p].p99).toFixed(1)}`).join(
+        " ",
+      );
+      const dots = r.latency.map((row, i) =>
+        `<circle cx="${x(i)}" cy="${y(row[p].p99)}" r="3" fill="${colors[p]}"/>`
+      ).join("");
+      return `<polyline points="${pts}" fill="none" stroke="${
+        colors[p]
+      }" stroke-width="2"/>${dots}`;
+    });
+    return `<g transform="translate(${k * W},0)"><text x="${
+      W / 2
+    }" y="22" text-anchor="middle" font-weight="bold">` +
+      `${r.name}</text>${ticks.join("")}${xl.join("")}<text x="${W / 2}" y="${
+        H - 12
+      }" text-anchor="middle">` +
+      `loss each way</text>${lines.join("")}</g>`;
+  });
+  const legend = PROTOS.map((p, i) =>
+    `<rect x="${M.l + i * 200}" y="${H + 4}" width="14" height="4" fill="${colors[p]}"/>` +
+    `<text x="${M.l + i * 200 + 20}" y="${H + 10}">${labels[p]}</text>`
+  );
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W * reports.length}" height="${
+    H + 20
+  }" ` +
+    `font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/>` +
+    `<text x="10" y="14" font-size="11" fill="#555">p99 one-way chat latency</text>` +
+    `${panels.join("")}${legend.join("")}</svg>\n`;
+}
+
+const reason = await unavailable();
+if (reason) {
+  console.log(`bench/latency.ts skipped: ${reason}`);
+  Deno.exit(0);
+}
+const fast = await makeHosts();
+console.log(`Fast link: veth, impaired by ${fast.method}`);
+const reports = [
+  await runLink(`veth + ${fast.method}`, fast, (loss) => fast.impair({ loss, dup: 0 })),
+];
+const slow = await makeDelayHosts(7);
+reports.push(
+  await runLink(
+    "TAP forwarder, 25±5 ms each way",
+    slow,
+    (loss) => slow.link({ delay: 25, jitter: 5, loss, dup: 0, corrupt: 0 }),
+  ),
+);
+const text = reports.map(table).join("\n\n");
+console.log("\n" + text);
+const out = new URL("./", import.meta.url).pathname;
+await Deno.writeTextFile(`${out}latency.svg`, chart(reports));
+await Deno.writeTextFile(`${out}latency.md`, text + "\n");
+console.log(`\nWrote bench/latency.svg and bench/latency.md`);
