@@ -15,6 +15,8 @@
 import {
   BUNDLE_MAX,
   CLOCK_GRANULARITY,
+  COALESCE_FLIGHT,
+  COALESCE_MS,
   LOSS_EWMA,
   LOSS_GRACE,
   LOSS_WINDOW,
@@ -154,6 +156,8 @@ export class Arq {
   #minRtt = Infinity;
   #rackSentAt = -Infinity;
   #probeAt = Infinity;
+  /** When coalesced new data must go out at the latest. */
+  #coalesceAt = Infinity;
   #tokens = PACE_BURST;
   #tokensAt = -Infinity;
   #pn = 0;
@@ -202,7 +206,8 @@ export class Arq {
       this.#sndNext = seqAdd(this.#sndNext, 1);
     }
     this.#messages.push({ tag, data, lastSeq: seqAdd(this.#sndNext, -1) });
-    this.flush(now);
+    if (this.#flight.length < COALESCE_FLIGHT) this.flush(now);
+    else if (this.#coalesceAt === Infinity) this.#coalesceAt = now + COALESCE_MS;
   }
 
   /** Messages not yet acknowledged in full, in order: what a new stream must carry again. */
@@ -229,7 +234,7 @@ export class Arq {
   }
 
   nextDeadline(): number {
-    let at = this.#probeAt;
+    let at = Math.min(this.#probeAt, this.#coalesceAt);
     for (const s of this.#flight) if (!s.acked && s.deadline < at) at = s.deadline;
     if (this.#peekNew()) at = Math.min(at, this.#tokensAt);
     if (at === Infinity) return at;
@@ -239,6 +244,7 @@ export class Arq {
   /** Sends what is due: retransmissions, new segments, and an ACK if one is owed or `force`d. */
   flush(now: number, force = false): void {
     this.#refill(now);
+    this.#coalesceAt = Infinity;
     const sacks = this.#sackRanges();
     const base = BASE_SIZE + sacks.length * SACK_BYTES;
     const due = this.#due(now);
@@ -257,8 +263,9 @@ export class Arq {
         segs.push(s);
       }
       if (segs.length === 0) break;
+      const resend = segs.some((s) => s.xmits > 0);
       for (const s of segs) this.#transmit(s, now);
-      this.#emit(PacketType.data, sacks, this.#bundle(segs, size));
+      this.#emit(PacketType.data, sacks, this.#bundle(segs, size), resend);
       this.#tokens -= 1;
       sent = true;
     }
@@ -327,7 +334,9 @@ export class Arq {
     s.deadline = now + s.rto;
   }
 
-  #emit(type: PacketType, sacks: [number, number][], segs: OutSegment[]): void {
+  /** Sends one datagram; under measured loss a small one, or a retransmission of any size, goes
+   * twice (a second loss of the same segment is what makes the tail long). */
+  #emit(type: PacketType, sacks: [number, number][], segs: OutSegment[], resend = false): void {
     const make = () =>
       encode({
         type,
@@ -348,7 +357,7 @@ export class Arq {
     this.#o.output(datagram);
     if (
       type === PacketType.data && this.#lossOut >= REDUNDANCY_LOSS &&
-      datagram.length <= REDUNDANCY_MAX_BYTES
+      (datagram.length <= REDUNDANCY_MAX_BYTES || resend)
     ) {
       this.#stats.redundant++;
       this.#stats.datagramsOut++;
