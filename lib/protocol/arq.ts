@@ -19,6 +19,7 @@ import {
   COALESCE_MS,
   LOSS_EWMA,
   LOSS_GRACE,
+  LOSS_PRIOR,
   LOSS_WINDOW,
   LOSS_WINDOWS_OPEN,
   MAX_DATAGRAM,
@@ -174,7 +175,8 @@ export class Arq {
   #pnSeen: number[] = new Array(LOSS_WINDOWS_OPEN).fill(0);
   /** When a later window first got a datagram; a window is measured LOSS_GRACE after that. */
   #pnClosedAt: number[] = new Array(LOSS_WINDOWS_OPEN).fill(Infinity);
-  #lossIn = 0;
+  #lossIn = LOSS_PRIOR;
+  #lossMeasured = false;
   #echo = 0;
   /** While the peer is unreachable only the oldest segment is retried and no new data goes out. */
   probeOnly = false;
@@ -517,7 +519,9 @@ export class Arq {
     this.#pnSeen.push(0);
     this.#pnClosedAt.shift();
     this.#pnClosedAt.push(Infinity);
-    this.#lossIn += LOSS_EWMA * (1 - seen / LOSS_WINDOW - this.#lossIn);
+    const loss = 1 - seen / LOSS_WINDOW;
+    this.#lossIn = this.#lossMeasured ? this.#lossIn + LOSS_EWMA * (loss - this.#lossIn) : loss;
+    this.#lossMeasured = true;
     this.#pnBase = seqAdd(this.#pnBase, LOSS_WINDOW);
   }
 

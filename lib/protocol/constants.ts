@@ -61,6 +61,10 @@ export const BUNDLE_MAX = 4;
  * the estimate by LOSS_EWMA. Small windows let the estimate settle within seconds at chat rates. */
 export const LOSS_WINDOW = 8;
 export const LOSS_EWMA = 1 / 4;
+/** Assumed inbound loss before the first window is measured. Starting with redundancy on costs a
+ * few duplicate datagrams; starting with it off made the first messages on a lossy link the
+ * slowest of a session. The first measurement replaces it outright. */
+export const LOSS_PRIOR = 0.05;
 /** A window is measured this long after a later one began, so datagrams overtaken by up to 50 ms
  * (jitter, netem reorder) still count as received... */
 export const LOSS_GRACE = 50;
