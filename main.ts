@@ -1,7 +1,7 @@
 /** chatnet: parses the command line and wires the parts together. Nothing else lives here. */
 import { parseCli } from "./lib/cli/args.ts";
 import { helpText } from "./lib/cli/options.ts";
-import { VERSION } from "./lib/version.ts";
+import { buildCommit, VERSION } from "./lib/version.ts";
 import { openPeer } from "./lib/start.ts";
 import { runDemo } from "./lib/demo.ts";
 import { fileOut, readLines } from "./lib/ui/output.ts";
@@ -22,7 +22,9 @@ async function main(): Promise<number> {
   const config = parseCli(Deno.args, { user: Deno.env.get("USER") });
   if (typeof config === "string") fail(config);
   if (config.mode === "help") return out.write(helpText() + "\n"), 0;
-  if (config.mode === "version") return out.write(`chatnet ${VERSION}\n`), 0;
+  if (config.mode === "version") {
+    return out.write(`chatnet ${VERSION} (commit ${buildCommit()})\n`), 0;
+  }
   if (config.mode === "demo") return await runDemo(config.sim!, out);
 
   const peer = await openPeer(config);

@@ -1,0 +1,43 @@
+/** The man page, chatnet(1), written from the same table as --help so the two never drift. */
+import { OPTIONS, SUMMARY, USAGE } from "./options.ts";
+
+/** Escapes text for roff: backslashes, leading dots and quotes, and hyphens in option names. */
+function roff(text: string): string {
+  return text.replaceAll("\\", "\\e").replaceAll("-", "\\-").replace(/^[.']/gm, "\\&$&");
+}
+
+export function manPage(version: string, date: string): string {
+  const lines = [
+    `.TH CHATNET 1 "${date}" "chatnet ${version}" "User Commands"`,
+    ".SH NAME",
+    "chatnet \\- reliable peer-to-peer chat and file transfer over lossy networks",
+    ".SH SYNOPSIS",
+    ...USAGE.flatMap((u) => [".B", roff(u), ".br"]),
+    ".SH DESCRIPTION",
+    roff(SUMMARY),
+    ".PP",
+    roff(
+      "Files go over TCP on the same port number as the chat (see --file-port), with progress, " +
+        "SHA-256 verification and resume. In a terminal, type /help for commands; /send PATH sends " +
+        "files or folders. Piped, each input line is a message.",
+    ),
+    ".SH OPTIONS",
+    ...OPTIONS.flatMap((o) => [
+      ".TP",
+      `.B ${o.short ? `\\-${o.short}, ` : ""}\\-\\-${o.name}${o.arg ? ` \\fI${o.arg}\\fR` : ""}`,
+      roff(o.help),
+    ]),
+    ".SH EXIT STATUS",
+    "0: done; 1: messages or files not delivered; 2: bad usage, or a port that cannot be used.",
+    ".SH EXAMPLES",
+    ".nf",
+    roff("chatnet 12345 192.168.233.128 12346"),
+    roff("chatnet --port 12345 --peer [2001:db8::7]:12346 --name alice"),
+    roff("chatnet 12345 peer.example 12346 --send report.pdf photos/"),
+    roff("chatnet demo"),
+    ".fi",
+    ".SH FIREWALL",
+    roff("Allow the port for UDP (chat) and TCP (files): ufw allow 12345/udp; ufw allow 12345/tcp"),
+  ];
+  return lines.join("\n") + "\n";
+}
