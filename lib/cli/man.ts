@@ -24,7 +24,9 @@ export function manPage(version: string, date: string): string {
     ".SH OPTIONS",
     ...OPTIONS.flatMap((o) => [
       ".TP",
-      `.B ${o.short ? `\\-${o.short}, ` : ""}\\-\\-${o.name}${o.arg ? ` \\fI${o.arg}\\fR` : ""}`,
+      `.B ${o.short ? `\\-${o.short}, ` : ""}\\-\\-${roff(o.name)}${
+        o.arg ? ` \\fI${o.arg}\\fR` : ""
+      }`,
       roff(o.help),
     ]),
     ".SH EXIT STATUS",

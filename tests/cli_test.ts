@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { helpText, OPTIONS } from "../lib/cli/options.ts";
+import { manPage } from "../lib/cli/man.ts";
+import { parseCli } from "../lib/cli/args.ts";
+import { buildCommit } from "../lib/version.ts";
+
+Deno.test("--help and the man page list every option, from one table", () => {
+  const help = helpText();
+  const man = manPage("9.9.9", "2026-01-01");
+  for (const o of OPTIONS) {
+    assert.ok(help.includes(`--${o.name}`), `help lacks --${o.name}`);
+    assert.ok(man.includes(`\\-\\-${o.name.replaceAll("-", "\\-")}`), `man page lacks --${o.name}`);
+    if (o.short) assert.ok(man.includes(`\\-${o.short},`), `man page lacks -${o.short}`);
+  }
+  assert.match(man, /^\.TH CHATNET 1 "2026-01-01" "chatnet 9\.9\.9"/);
+});
+
+Deno.test("--send takes paths after the address arguments as well", () => {
+  const c = parseCli(["9000", "10.0.0.2", "9001", "--send", "a.txt", "b dir"]);
+  assert.ok(typeof c !== "string");
+  assert.deepEqual([c.port, c.peerHost, c.peerPort, c.send], [9000, "10.0.0.2", 9001, [
+    "a.txt",
+    "b dir",
+  ]]);
+  const flags = parseCli(["-p", "9000", "--peer", "h:1", "--send", "x", "--send", "y"]);
+  assert.ok(typeof flags !== "string");
+  assert.deepEqual(flags.send, ["x", "y"]);
+});
+
+Deno.test("file options are validated with one-line errors", () => {
+  const bad = (args: string[]) => parseCli(["9000", "h", "9001", ...args]);
+  assert.equal(bad(["--file-port", "0"]), "Cannot parse --file-port: 0 is outside 1-65535");
+  assert.equal(
+    bad(["--max-file-size", "lots"]),
+    'Cannot parse --max-file-size: "lots" is not a size like 500M or 20G',
+  );
+  assert.equal(bad(["--downloads", ""]), "Cannot use --downloads: the folder name is empty");
+});
+
+Deno.test("a checkout knows its commit", () => {
+  assert.match(buildCommit(), /^([0-9a-f]{12}|unknown)/);
+});
