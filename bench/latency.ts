@@ -16,8 +16,8 @@ const MESSAGES = Number(Deno.env.get("BENCH_MESSAGES") ?? 300);
 const GAP_MS = 20;
 const STOP_AND_WAIT_MESSAGES = 15;
 const GOODPUT_MESSAGES = 2000;
-/** Goodput under loss swings widely run to run (one TCP RTO is 200 ms): median of three. */
-const GOODPUT_ROUNDS = 3;
+/** Goodput under loss swings widely run to run (one TCP RTO is 200 ms): median of five. */
+const GOODPUT_ROUNDS = 5;
 
 type Proto = "chatnet" | "tcp" | "stopwait";
 const PROTOS: Proto[] = ["chatnet", "tcp", "stopwait"];

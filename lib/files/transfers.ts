@@ -34,9 +34,11 @@ export interface TransferOptions {
   isPeerOnline: () => boolean;
 }
 
-/** A connection must send its header this soon, and no stream may stall longer than IDLE_MS. */
+/** A connection must send its header this soon, and no stream may stall longer than IDLE_MS.
+ * A stalled stream is cheap to replace: the file is offered again and resumes from its .part on
+ * a fresh connection, whose retransmission timer has not backed off. */
 const HEADER_MS = 10_000;
-const IDLE_MS = 30_000;
+const IDLE_MS = 10_000;
 /** Connections still sending their header at once; more are closed on arrival. */
 const MAX_UNIDENTIFIED = 32;
 /** A broken transfer is offered again after this long (once the peer is online). */

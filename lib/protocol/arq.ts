@@ -89,6 +89,8 @@ interface OutSegment {
   acked: boolean;
   /** Marked lost by RACK or the tail probe: retransmit without backing off. */
   lost: boolean;
+  /** A whole message of at most REDUNDANCY_MAX_BYTES: what "send small messages twice" means. */
+  small: boolean;
 }
 
 export interface PendingMessage {
@@ -204,6 +206,7 @@ export class Arq {
         deadline: Infinity,
         acked: false,
         lost: false,
+        small: count === 1 && data.length <= REDUNDANCY_MAX_BYTES,
       });
       this.#sndNext = seqAdd(this.#sndNext, 1);
     }
@@ -336,8 +339,10 @@ export class Arq {
     s.deadline = now + s.rto;
   }
 
-  /** Sends one datagram; under measured loss a small one, or a retransmission of any size, goes
-   * twice (a second loss of the same segment is what makes the tail long). */
+  /** Sends one datagram. Under measured loss it goes twice when it is small, when it holds only
+   * small messages (a burst of chat lines packed together), or when it is a retransmission (a
+   * second loss of the same segment is what makes the tail long). Fragments of long messages are
+   * left to retransmission. */
   #emit(type: PacketType, sacks: [number, number][], segs: OutSegment[], resend = false): void {
     const make = () =>
       encode({
@@ -359,7 +364,7 @@ export class Arq {
     this.#o.output(datagram);
     if (
       type === PacketType.data && this.#lossOut >= REDUNDANCY_LOSS &&
-      (datagram.length <= REDUNDANCY_MAX_BYTES || resend)
+      (datagram.length <= REDUNDANCY_MAX_BYTES || resend || segs.every((s) => s.small))
     ) {
       this.#stats.redundant++;
       this.#stats.datagramsOut++;
