@@ -75,6 +75,17 @@ export async function unavailable(): Promise<string | undefined> {
 
 let created = 0;
 
+/** Creates each namespace, moves its device in, gives it its address and brings it up. */
+async function placeHosts(hosts: [ns: string, dev: string, ip: string][]): Promise<void> {
+  for (const [ns, dev, ip] of hosts) {
+    await must("ip", ["netns", "add", ns]);
+    await must("ip", ["link", "set", dev, "netns", ns]);
+    await must("ip", ["-n", ns, "addr", "add", `${ip}/24`, "dev", dev]);
+    await must("ip", ["-n", ns, "link", "set", dev, "up"]);
+    await must("ip", ["-n", ns, "link", "set", "lo", "up"]);
+  }
+}
+
 export interface DelayLink {
   delay: number;
   jitter: number;
@@ -111,14 +122,7 @@ export async function makeDelayHosts(
   };
   try {
     if (!first.value?.includes("ready")) throw new Error("tapfwd.py did not start");
-    await must("ip", ["netns", "add", nsA]);
-    await must("ip", ["netns", "add", nsB]);
-    for (const [ns, dev, ip] of [[nsA, tA, ipA], [nsB, tB, ipB]]) {
-      await must("ip", ["link", "set", dev, "netns", ns]);
-      await must("ip", ["-n", ns, "addr", "add", `${ip}/24`, "dev", dev]);
-      await must("ip", ["-n", ns, "link", "set", dev, "up"]);
-      await must("ip", ["-n", ns, "link", "set", "lo", "up"]);
-    }
+    await placeHosts([[nsA, tA, ipA], [nsB, tB, ipB]]);
   } catch (e) {
     await cleanup();
     throw e;
@@ -153,16 +157,8 @@ export async function makeHosts(): Promise<Hosts> {
     await run("ip", ["netns", "del", nsB]);
   };
   try {
-    await must("ip", ["netns", "add", nsA]);
-    await must("ip", ["netns", "add", nsB]);
     await must("ip", ["link", "add", vA, "type", "veth", "peer", "name", vB]);
-    await must("ip", ["link", "set", vA, "netns", nsA]);
-    await must("ip", ["link", "set", vB, "netns", nsB]);
-    for (const [ns, dev, ip] of [[nsA, vA, ipA], [nsB, vB, ipB]]) {
-      await must("ip", ["-n", ns, "addr", "add", `${ip}/24`, "dev", dev]);
-      await must("ip", ["-n", ns, "link", "set", dev, "up"]);
-      await must("ip", ["-n", ns, "link", "set", "lo", "up"]);
-    }
+    await placeHosts([[nsA, vA, ipA], [nsB, vB, ipB]]);
   } catch (e) {
     await cleanup();
     throw e;
