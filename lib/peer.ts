@@ -168,10 +168,11 @@ export class Peer {
   }
 
   stats(): StatsEvent {
+    const session = this.#session.stats();
     return {
       type: "stats",
-      ...this.#session.stats(),
-      malformed: this.#session.stats().malformed + this.#badMessages,
+      ...session,
+      malformed: session.malformed + this.#badMessages,
       foreign: this.#link.counts.foreign,
       sendErrors: this.#link.counts.sendErrors,
       pending: this.pending,

@@ -111,9 +111,18 @@ Deno.test("files of 0 B, 1 B, one chunk, one chunk ±1 and 50 MiB arrive byte-id
       sizes.map((_, i) => `message ${i}`),
     );
     await p.a.until(() => p.a.of("message").length === sizes.length, "replies");
-    // Progress events: at most ten a second per transfer, and none after the file is done.
-    const prog = p.b.of("progress").filter((e: Json) => e.name === "f5.bin");
-    assert.ok(prog.every((e: Json) => e.bytes <= e.size && e.direction === "receive"));
+    // Progress events (rate-limited, see the unit test): growing, and none after the file is done.
+    const events = p.b.events;
+    const done = events.findIndex((e: Json) => e.type === "file_received" && e.name === "f5.bin");
+    const prog = events.map((e: Json, i: number) => ({ e, i }))
+      .filter(({ e }) => e.type === "progress" && e.name === "f5.bin");
+    assert.ok(
+      prog.every(({ e, i }, k) =>
+        e.direction === "receive" && e.bytes <= e.size && i < done &&
+        (k === 0 || e.bytes > prog[k - 1].e.bytes)
+      ),
+      JSON.stringify(prog.map(({ e }) => e.bytes)),
+    );
     assert.deepEqual(
       (await Array.fromAsync(Deno.readDir(p.dirB))).filter((e) => e.name.endsWith(".part")),
       [],

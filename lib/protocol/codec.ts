@@ -32,8 +32,6 @@ export type PacketType = typeof PacketType[keyof typeof PacketType];
 
 /** The ack/sack fields are meaningful. */
 export const FLAG_ACK = 1;
-/** The sender asks for an immediate acknowledgement (keepalive). */
-export const FLAG_PING = 2;
 
 export interface Segment {
   seq: number;
