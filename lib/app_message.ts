@@ -1,11 +1,14 @@
 /**
  * What travels inside the reliable stream: one application message per protocol message.
- *   text: kind 1, id u32, name length u8, name (UTF-8), text (UTF-8)
+ *   text: kind 1, origin u32, id u32, name length u8, name (UTF-8), text (UTF-8)
+ *     (origin names the sender's state directory and id counts up within it, so a receiver
+ *     recognises a message it already delivered even across restarts of either side)
  *   file control: kind 2, JSON (lib/files/control.ts)
  * Decoding never throws; a malformed message comes back as a reason.
  */
 export interface TextMessage {
   kind: "text";
+  origin: number;
   id: number;
   name: string;
   text: string;
@@ -20,6 +23,8 @@ export type AppMessage = TextMessage | ControlMessage;
 
 const KIND_TEXT = 1;
 const KIND_CONTROL = 2;
+/** Bytes before the name in a text message. */
+export const TEXT_HEADER_BYTES = 10;
 /** Names are labels, not content: 64 bytes is plenty and keeps the header small. */
 export const MAX_NAME_BYTES = 64;
 
@@ -29,12 +34,14 @@ const decoder = new TextDecoder();
 export function encodeText(m: Omit<TextMessage, "kind">): Uint8Array {
   const name = encoder.encode(m.name).subarray(0, MAX_NAME_BYTES);
   const text = encoder.encode(m.text);
-  const out = new Uint8Array(6 + name.length + text.length);
+  const out = new Uint8Array(TEXT_HEADER_BYTES + name.length + text.length);
+  const view = new DataView(out.buffer);
   out[0] = KIND_TEXT;
-  new DataView(out.buffer).setUint32(1, m.id);
-  out[5] = name.length;
-  out.set(name, 6);
-  out.set(text, 6 + name.length);
+  view.setUint32(1, m.origin);
+  view.setUint32(5, m.id);
+  out[9] = name.length;
+  out.set(name, TEXT_HEADER_BYTES);
+  out.set(text, TEXT_HEADER_BYTES + name.length);
   return out;
 }
 
@@ -50,14 +57,16 @@ export function decodeApp(bytes: Uint8Array): AppMessage | string {
   if (bytes[0] === KIND_CONTROL) {
     return { kind: "control", json: decoder.decode(bytes.subarray(1)) };
   }
-  if (bytes.length < 6) return "application message too short";
+  if (bytes.length < TEXT_HEADER_BYTES) return "application message too short";
   if (bytes[0] !== KIND_TEXT) return `unknown application message kind ${bytes[0]}`;
-  const nameEnd = 6 + bytes[5];
+  const nameEnd = TEXT_HEADER_BYTES + bytes[9];
   if (nameEnd > bytes.length) return "name longer than message";
+  const view = new DataView(bytes.buffer, bytes.byteOffset);
   return {
     kind: "text",
-    id: new DataView(bytes.buffer, bytes.byteOffset).getUint32(1),
-    name: decoder.decode(bytes.subarray(6, nameEnd)),
+    origin: view.getUint32(1),
+    id: view.getUint32(5),
+    name: decoder.decode(bytes.subarray(TEXT_HEADER_BYTES, nameEnd)),
     text: decoder.decode(bytes.subarray(nameEnd)),
   };
 }

@@ -18,6 +18,8 @@ export interface SentEvent {
   type: "sent";
   id: number;
   text: string;
+  /** The peer is offline: the message waits (in the journal) until it is back. */
+  queued?: true;
 }
 export interface DeliveredEvent {
   type: "delivered";
@@ -31,6 +33,17 @@ export interface MessageEvent {
   name: string;
   at: string;
 }
+/** A line of the stored conversation, replayed at start or on request: never new. */
+export interface HistoryEvent {
+  type: "history";
+  dir: "in" | "out";
+  id: number;
+  name: string;
+  text: string;
+  at: string;
+  /** For our own messages: whether the peer has it. */
+  delivered?: boolean;
+}
 export interface PeerEvent {
   type: "peer";
   state: "online" | "offline";
@@ -42,6 +55,8 @@ export interface StatsEvent extends SessionStats {
   foreign: number;
   sendErrors: number;
   pending: number;
+  /** Messages the peer sent again after a restart that were already shown, so dropped. */
+  alreadyShown: number;
   /** TCP file port: connections refused (not the peer), bad headers, over the limit. */
   tcpRefused: number;
   tcpBadHeader: number;
@@ -89,6 +104,7 @@ export type ChatEvent =
   | SentEvent
   | DeliveredEvent
   | MessageEvent
+  | HistoryEvent
   | PeerEvent
   | StatsEvent
   | ErrorEvent
@@ -100,6 +116,7 @@ export type Command =
   | { type: "send"; text: string }
   | { type: "file"; path: string }
   | { type: "stats" }
+  | { type: "history"; count: number }
   | { type: "quit" };
 
 /** Formats an address the way users type it: IPv6 in brackets. */

@@ -7,10 +7,18 @@ import { Session } from "./protocol/session.ts";
 import { MAX_MESSAGE } from "./protocol/constants.ts";
 import { UdpLink } from "./net/udp.ts";
 import { describeSim, type ImpairSpec } from "./net/impair.ts";
-import { decodeApp, encodeControl, encodeText, MAX_NAME_BYTES } from "./app_message.ts";
+import {
+  decodeApp,
+  encodeControl,
+  encodeText,
+  MAX_NAME_BYTES,
+  TEXT_HEADER_BYTES,
+} from "./app_message.ts";
 import { Transfers } from "./files/transfers.ts";
 import { parseControl } from "./files/control.ts";
 import { type ChatEvent, formatAddress, type StatsEvent } from "./events.ts";
+import { Journal } from "./store/journal.ts";
+import type { History, HistoryEntry } from "./store/history.ts";
 
 export interface PeerOptions {
   bind: string;
@@ -23,6 +31,13 @@ export interface PeerOptions {
   filePort: number;
   downloads: string;
   maxFileSize: number;
+  /** Outbox and receive cursor; in memory when absent. */
+  journal?: Journal;
+  history?: History;
+  /** History lines replayed at start (default 10). */
+  historyLines?: number;
+  /** Said once at start, e.g. what was repaired in the state directory. */
+  notices?: string[];
 }
 
 /** A port that could not be bound, and which protocol it was for. */
@@ -37,7 +52,7 @@ export class BindError extends Error {
 }
 
 /** Text bytes a message may carry: the protocol limit less the application header. */
-export const MAX_TEXT_BYTES = MAX_MESSAGE - 6 - MAX_NAME_BYTES;
+export const MAX_TEXT_BYTES = MAX_MESSAGE - TEXT_HEADER_BYTES - MAX_NAME_BYTES;
 
 export class Peer {
   #o: PeerOptions;
@@ -46,10 +61,15 @@ export class Peer {
   #listeners: ((e: ChatEvent) => void)[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
-  #nextId = 1;
   #from: string;
   #closed = false;
   #badMessages = 0;
+  #alreadyShown = 0;
+  #journal: Journal;
+  #history?: History;
+  /** While a datagram is handled: what it makes us send, and the messages it delivered. */
+  #held: Uint8Array[] | undefined;
+  #arrived: ChatEvent[] = [];
   #drainWaiters: (() => void)[] = [];
   #undelivered = new Set<number>();
   #files: Transfers;
@@ -57,6 +77,8 @@ export class Peer {
   /** Binds the UDP and TCP ports; throws a BindError if either is taken or not allowed. */
   constructor(options: PeerOptions) {
     this.#o = options;
+    this.#journal = options.journal ?? Journal.memory();
+    this.#history = options.history;
     try {
       this.#link = new UdpLink(options);
     } catch (e) {
@@ -81,14 +103,23 @@ export class Peer {
       },
       emit: (e) => this.#emit(e),
       isPeerOnline: () => this.#session.online,
+      onOutgoing: (f, active) => {
+        if (active) this.#journal.fileStarted(f);
+        else this.#journal.fileEnded(f.id);
+      },
     }, listener);
     this.#session = new Session({
       epoch: randomEpoch(),
-      output: (d) => this.#link.send(d),
+      output: (d) => {
+        if (this.#held) return void this.#held.push(d);
+        this.#commit();
+        this.#link.send(d);
+      },
       onMessage: (data) => this.#onMessage(data),
       onDelivered: (id) => {
         // Tag 0 marks file-control messages: internal, never reported.
         if (id !== 0) {
+          this.#journal.acked(id);
           this.#undelivered.delete(id);
           this.#emit({ type: "delivered", id });
         }
@@ -123,7 +154,8 @@ export class Peer {
     this.#listeners.push(listener);
   }
 
-  /** Announces itself and starts receiving. */
+  /** Announces itself, replays recent history, queues what an earlier run left unsent, and
+   * starts receiving. */
   start(): void {
     this.#emit({
       type: "ready",
@@ -134,8 +166,20 @@ export class Peer {
       encrypted: false,
       ...(this.#o.sim ? { sim: describeSim(this.#o.sim) } : {}),
     });
+    for (const message of this.#o.notices ?? []) {
+      this.#emit({ type: "error", code: "state_repaired", message });
+    }
+    this.showHistory(this.#o.historyLines ?? 10);
+    const now = performance.now();
+    for (const m of this.#journal.pending()) {
+      this.#undelivered.add(m.id);
+      this.#session.send(this.#encode(m), m.id, now);
+    }
+    void this.#files.resume(this.#journal.files());
     this.#link.receive((d) => {
+      this.#held = [];
       this.#session.input(d, performance.now());
+      this.#release();
       this.#arm();
     });
     this.#files.serve();
@@ -159,12 +203,26 @@ export class Peer {
       });
       return undefined;
     }
-    const id = this.#nextId++;
+    const name = this.#o.name;
+    const id = this.#journal.addOut(name, text);
+    this.#record({ dir: "out", id, name, text, at: new Date().toISOString() });
+    this.#commit();
     this.#undelivered.add(id);
-    this.#emit({ type: "sent", id, text });
-    this.#session.send(encodeText({ id, name: this.#o.name, text }), id, performance.now());
+    this.#emit(this.online ? { type: "sent", id, text } : { type: "sent", id, text, queued: true });
+    this.#session.send(this.#encode({ id, name, text }), id, performance.now());
     this.#arm();
     return id;
+  }
+
+  /** Emits the last `n` history entries as `history` events (none without history). */
+  showHistory(n: number): void {
+    for (const h of this.#history?.last(n) ?? []) {
+      const delivered = h.dir === "out"
+        ? !this.#undelivered.has(h.id) &&
+          !this.#journal.pending().some((m) => m.id === h.id)
+        : undefined;
+      this.#emit({ type: "history", ...h, ...(delivered === undefined ? {} : { delivered }) });
+    }
   }
 
   stats(): StatsEvent {
@@ -173,6 +231,7 @@ export class Peer {
       type: "stats",
       ...session,
       malformed: session.malformed + this.#badMessages,
+      alreadyShown: this.#alreadyShown,
       foreign: this.#link.counts.foreign,
       sendErrors: this.#link.counts.sendErrors,
       pending: this.pending,
@@ -202,6 +261,8 @@ export class Peer {
     clearTimeout(this.#timer);
     this.#link.close();
     this.#files.close();
+    this.#history?.close();
+    this.#journal.close();
   }
 
   #onMessage(data: Uint8Array): void {
@@ -216,14 +277,38 @@ export class Peer {
       this.#badMessages++;
       return;
     }
-    this.#emit({
-      type: "message",
-      id: m.id,
-      text: m.text,
-      from: this.#from,
-      name: m.name,
-      at: new Date().toISOString(),
-    });
+    // A message delivered before a restart of either side comes again: count it, show it once.
+    if (!this.#journal.accept(m.origin, m.id)) {
+      this.#alreadyShown++;
+      return;
+    }
+    const at = new Date().toISOString();
+    this.#record({ dir: "in", id: m.id, name: m.name, text: m.text, at });
+    const from = this.#from;
+    this.#arrived.push({ type: "message", id: m.id, text: m.text, from, name: m.name, at });
+  }
+
+  /** After a datagram: the journal goes to disk, then the messages it delivered are shown, and
+   * only then do the replies (ACKs above all) leave. A crash can never ACK what was not kept. */
+  #release(): void {
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    this.#commit();
+    for (const e of this.#arrived.splice(0)) this.#emit(e);
+    for (const d of held) this.#link.send(d);
+  }
+
+  #encode(m: { id: number; name: string; text: string }): Uint8Array {
+    return encodeText({ origin: this.#journal.origin, ...m });
+  }
+
+  #record(h: HistoryEntry): void {
+    this.#history?.append(h);
+  }
+
+  #commit(): void {
+    this.#history?.sync();
+    this.#journal.commit();
   }
 
   #tick = () => {

@@ -3,6 +3,9 @@ import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { BindError, Peer } from "./peer.ts";
 import type { Config } from "./cli/args.ts";
+import { Journal } from "./store/journal.ts";
+import { History } from "./store/history.ts";
+import { defaultStateDir } from "./store/state_dir.ts";
 
 /** Resolves a host name or literal to an IP address, or says why it cannot. */
 export async function resolveHost(host: string): Promise<string | { error: string }> {
@@ -22,8 +25,11 @@ export async function openPeer(c: Config): Promise<Peer | string> {
   // Deno binds to 127.0.0.1 unless told otherwise; a chat peer must listen on all interfaces.
   const bind = c.bind || (isIP(ip) === 6 ? "::" : "0.0.0.0");
   if (c.bind && !isIP(bind)) return `Cannot use --bind: "${c.bind}" is not an IP address`;
+  const state = openState(c);
+  if ("error" in state) return state.error;
   try {
     return new Peer({
+      ...state,
       bind,
       port: c.port,
       peerIp: ip,
@@ -35,8 +41,37 @@ export async function openPeer(c: Config): Promise<Peer | string> {
       maxFileSize: c.maxFileSize,
     });
   } catch (e) {
+    state.journal.close();
+    state.history?.close();
     if (!(e instanceof BindError)) throw e;
     return bindError(e.cause, { protocol: e.protocol, bind, port: e.port });
+  }
+}
+
+/** The journal and history in the state directory, created (private to the user) if needed. */
+function openState(
+  c: Config,
+): { journal: Journal; history?: History; notices: string[] } | { error: string } {
+  const dir = c.stateDir ||
+    defaultStateDir({ XDG_STATE_HOME: env("XDG_STATE_HOME"), HOME: env("HOME") }, c);
+  if (typeof dir !== "string") return dir;
+  try {
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const { journal, notices } = Journal.open(dir);
+    return { journal, notices, history: c.history ? new History(dir) : undefined };
+  } catch (e) {
+    const why = e instanceof Deno.errors.PermissionDenied
+      ? "permission denied"
+      : (e as Error).message;
+    return { error: `Cannot use state directory ${dir}: ${why}` };
+  }
+}
+
+function env(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
   }
 }
 

@@ -14,7 +14,7 @@ export const PERMISSIONS = [
   "--allow-net",
   "--allow-read",
   "--allow-write",
-  "--allow-env=USER,NO_COLOR",
+  "--allow-env=USER,NO_COLOR,HOME,XDG_STATE_HOME",
   "--allow-sys=statfs",
 ];
 /** Files read at run time, embedded into the binary. */

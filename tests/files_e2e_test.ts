@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { ChatProc, type Json, MAIN, PERMISSIONS } from "./proc.ts";
+import { ChatProc, type Json, MAIN, PERMISSIONS, tempStateHome } from "./proc.ts";
 import { freePorts } from "../lib/demo.ts";
 import { CHUNK, encodeHeader } from "../lib/net/file_stream.ts";
 import { seededRng } from "../lib/rng.ts";
@@ -246,6 +246,7 @@ Deno.test("--send exits 0 once the peer has verified the files, and 1 for a miss
   const root = await Deno.makeTempDir({ prefix: "chatnet-send-" });
   const [pa, pb] = freePorts(2);
   const b = start(root, "bob", pb, pa);
+  const state = tempStateHome();
   try {
     const hash = await makeFile(join(root, "doc.pdf"), 100_000, 3);
     const run = (paths: string[]) =>
@@ -265,6 +266,7 @@ Deno.test("--send exits 0 once the peer has verified the files, and 1 for a miss
           ...paths,
         ],
         stdin: "null",
+        env: { XDG_STATE_HOME: state },
       }).output();
     await Deno.mkdir(join(root, "out"));
     const ok = await run([join(root, "doc.pdf")]);

@@ -14,6 +14,23 @@ export const PERMISSIONS = [
 // deno-lint-ignore no-explicit-any
 export type Json = any;
 
+const stateHomes: string[] = [];
+globalThis.addEventListener("unload", () => {
+  for (const d of stateHomes) {
+    try {
+      Deno.removeSync(d, { recursive: true });
+    } catch { /* gone already */ }
+  }
+});
+
+/** A fresh $XDG_STATE_HOME, removed when the tests end: each process starts with no journal or
+ * history unless a test hands the same one to a restarted process. */
+export function tempStateHome(): string {
+  const d = Deno.makeTempDirSync({ prefix: "chatnet-state-" });
+  stateHomes.push(d);
+  return d;
+}
+
 export class ChatProc {
   child: Deno.ChildProcess;
   lines: string[] = [];
@@ -26,7 +43,10 @@ export class ChatProc {
 
   /** `prefix` runs it through another command (["ip", "netns", "exec", "ns1"]); `script` runs
    * another Deno program than chatnet with the same harness. */
-  constructor(args: string[], options: { prefix?: string[]; script?: string } = {}) {
+  constructor(
+    args: string[],
+    options: { prefix?: string[]; script?: string; stateHome?: string } = {},
+  ) {
     const prefix = options.prefix ?? [];
     const script = options.script ?? MAIN;
     const argv = [...prefix.slice(1), Deno.execPath(), "run", ...PERMISSIONS, script, ...args];
@@ -35,7 +55,7 @@ export class ChatProc {
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", XDG_STATE_HOME: options.stateHome ?? tempStateHome() },
     }).spawn();
     this.#writer = this.child.stdin.getWriter();
     const out = (async () => {
@@ -122,7 +142,7 @@ export async function runOnce(
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", ...PERMISSIONS, MAIN, ...args],
     stdin: "null",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", XDG_STATE_HOME: tempStateHome() },
   }).output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };

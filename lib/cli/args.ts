@@ -20,6 +20,9 @@ export interface Config {
   maxFileSize: number;
   /** Paths for the one-shot --send mode (empty: chat). */
   send: string[];
+  /** Empty means the default under $XDG_STATE_HOME or ~/.local/state. */
+  stateDir: string;
+  history: boolean;
 }
 
 const DEFAULT_MAX_FILE_SIZE = 64 * 2 ** 30;
@@ -66,6 +69,8 @@ export function parseCli(argv: string[], env: { user?: string } = {}): Config | 
     downloads: ".",
     maxFileSize: DEFAULT_MAX_FILE_SIZE,
     send,
+    stateDir: "",
+    history: !v["no-history"],
   };
   if (v.help) return { ...base, mode: "help" };
   if (v.version) return { ...base, mode: "version" };
@@ -90,6 +95,10 @@ export function parseCli(argv: string[], env: { user?: string } = {}): Config | 
   if (typeof v.downloads === "string") {
     if (!v.downloads) return "Cannot use --downloads: the folder name is empty";
     base.downloads = v.downloads;
+  }
+  if (typeof v["state-dir"] === "string") {
+    if (!v["state-dir"]) return "Cannot use --state-dir: the folder name is empty";
+    base.stateDir = v["state-dir"];
   }
   if (typeof v["max-file-size"] === "string") {
     const size = parseSize(v["max-file-size"]);

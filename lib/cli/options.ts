@@ -51,6 +51,13 @@ export const OPTIONS: OptionSpec[] = [
     arg: "SECONDS",
     help: "at end of input, how long to wait for delivery before giving up (default 30)",
   },
+  {
+    name: "state-dir",
+    arg: "DIR",
+    help:
+      "journal and history (default: $XDG_STATE_HOME/chatnet/<port>-<peer>, or ~/.local/state/…)",
+  },
+  { name: "no-history", help: "keep no conversation history (the journal is kept regardless)" },
   { name: "help", short: "h", help: "show this help" },
   { name: "version", short: "V", help: "show the version" },
 ];

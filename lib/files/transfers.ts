@@ -32,6 +32,16 @@ export interface TransferOptions {
   sendControl: (c: FileControl) => void;
   emit: (e: ChatEvent) => void;
   isPeerOnline: () => boolean;
+  /** A file starts being sent (`active`), or its transfer ended: for the journal. */
+  onOutgoing?: (f: OutgoingFile, active: boolean) => void;
+}
+
+export interface OutgoingFile {
+  id: string;
+  /** Absolute, so a restarted process finds it again. */
+  path: string;
+  name: string;
+  size: number;
 }
 
 /** A connection must send its header this soon, and no stream may stall longer than IDLE_MS.
@@ -116,6 +126,7 @@ export class Transfers {
       for (const f of files) {
         const t: Outgoing = { id: newTransferId(), ...f, waitingForPeer: false };
         this.#out.set(t.id, t);
+        this.#o.onOutgoing?.({ id: t.id, path: t.path, name: t.name, size: t.size }, true);
         this.#o.sendControl({ op: "offer", id: t.id, name: t.name, size: t.size });
       }
     }
@@ -132,14 +143,14 @@ export class Transfers {
       case "decline": {
         const t = this.#out.get(c.id);
         if (!t) return;
-        this.#out.delete(c.id);
+        this.#end(t);
         this.#error("declined", `The peer declined ${t.name}: ${c.reason}`, t);
         return;
       }
       case "done": {
         const t = this.#out.get(c.id);
         if (!t) return;
-        this.#out.delete(c.id);
+        this.#end(t);
         if (c.ok) {
           this.#o.emit({
             type: "file_sent",
@@ -154,6 +165,30 @@ export class Transfers {
         }
       }
     }
+  }
+
+  /** Files an earlier run was sending: offered again once the peer is online, and the receiver
+   * resumes from its .part. A file that is gone or changed size is given up with an error. */
+  async resume(files: OutgoingFile[]): Promise<void> {
+    for (const f of files) {
+      const t: Outgoing = { ...f, waitingForPeer: true };
+      try {
+        const size = (await Deno.stat(f.path)).size;
+        if (size !== f.size) throw new Error(`its size changed from ${f.size} to ${size} bytes`);
+      } catch (e) {
+        this.#o.onOutgoing?.(f, false);
+        this.#error("file_not_found", `Cannot resume sending ${f.path}: ${reason(e)}`, t);
+        continue;
+      }
+      this.#out.set(t.id, t);
+      if (this.#o.isPeerOnline()) this.onPeerOnline();
+    }
+  }
+
+  #end(t: Outgoing): void {
+    this.#out.delete(t.id);
+    clearTimeout(t.retry);
+    this.#o.onOutgoing?.({ id: t.id, path: t.path, name: t.name, size: t.size }, false);
   }
 
   /** The peer is back: offer again whatever broke while it was away. */
@@ -461,7 +496,7 @@ export class Transfers {
 /** A file, or every regular file under a folder, with the names the peer will see. */
 async function expand(path: string): Promise<{ path: string; name: string; size: number }[]> {
   const info = await Deno.stat(path);
-  if (info.isFile) return [{ path, name: basename(resolve(path)), size: info.size }];
+  if (info.isFile) return [{ path: resolve(path), name: basename(resolve(path)), size: info.size }];
   if (!info.isDirectory) throw new Error("not a file or folder");
   const top = resolve(path);
   const prefix = basename(top);

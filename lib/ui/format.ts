@@ -15,7 +15,8 @@ export function formatStats(s: StatsEvent): string[] {
     `redundant datagrams ${int.format(s.redundant)}, bundled copies ${int.format(s.bundled)}`,
     `dropped: duplicates ${int.format(s.duplicates)}, corrupt ${int.format(s.corrupt)}, ` +
     `malformed ${int.format(s.malformed)}, foreign ${int.format(s.foreign)}, ` +
-    `stale ${int.format(s.stale)}, reflected ${int.format(s.reflected)}; TCP refused ` +
+    `stale ${int.format(s.stale)}, reflected ${int.format(s.reflected)}, shown before ` +
+    `${int.format(s.alreadyShown)}; TCP refused ` +
     `${int.format(s.tcpRefused)}, bad headers ${int.format(s.tcpBadHeader)}, ` +
     `over the limit ${int.format(s.tcpOverloaded)}`,
     `loss seen: inbound ${pct.format(s.lossIn)}, outbound ${pct.format(s.lossOut)}; ` +

@@ -24,6 +24,13 @@ export function parseCommand(line: string): Command | ErrorEvent {
     case "stats":
     case "quit":
       return { type: o.type };
+    case "history": {
+      const count = o.count ?? 20;
+      if (!Number.isSafeInteger(count) || (count as number) < 0) {
+        return badInput('Cannot show history: "count" must be a whole number');
+      }
+      return { type: "history", count: count as number };
+    }
     case "file":
       if (typeof o.path !== "string" || !o.path) {
         return badInput('Cannot send file: "path" must be a non-empty string');
@@ -59,6 +66,7 @@ export async function runJson(o: LineOptions): Promise<number> {
     else if (c.type === "send") o.peer.send(c.text);
     else if (c.type === "file") await o.peer.sendFiles([c.path]);
     else if (c.type === "stats") print(o.peer.stats());
+    else if (c.type === "history") o.peer.showHistory(c.count);
     else break;
   }
   return await finish(o);

@@ -8,6 +8,7 @@ export type ChatPeer = Pick<
   | "send"
   | "sendFiles"
   | "stats"
+  | "showHistory"
   | "drained"
   | "close"
   | "pending"

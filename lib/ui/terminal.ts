@@ -26,6 +26,7 @@ const HELP = [
   "/help            this list",
   "/send PATH...    send files or folders (quote names with spaces)",
   "/stats           RTT, RTO, in flight, retransmissions, drops",
+  "/history [N]     show the last N messages of the conversation (default 20)",
   "/quit            leave (waits briefly for undelivered messages); also Ctrl-D",
   "//text           send a message that starts with /",
   "Keys: ←/→ Home/End move, ↑/↓ recall, Ctrl-U clear, Ctrl-W delete word, Ctrl-C leave now",
@@ -39,7 +40,8 @@ export class TerminalUi {
   #historyAt = 0;
   /** Rows written above the prompt so far; own messages remember where they started. */
   #row = 0;
-  #own = new Map<number, { row: number; plain: string }>();
+  /** Own messages still waiting for ✓: where the line starts, its text, its mark's length. */
+  #own = new Map<number, { row: number; plain: string; mark: number }>();
   #decoder = new TextDecoder();
   #pendingEscape = "";
   /** Progress bars of transfers in progress, drawn between the messages and the prompt. */
@@ -62,8 +64,19 @@ export class TerminalUi {
         this.print("Waiting for the peer… Type /help for commands.", "dim");
         break;
       case "sent":
-        this.#printOwn(e.id, e.text);
+        this.#printOwn(e.id, e.text, e.queued ? "… queued" : "…");
         break;
+      case "history": {
+        const who = e.dir === "out" ? "you" : visible(e.name);
+        const head = `[${clock(e.at)}] ${who} #${e.id}: `;
+        const mark = e.dir === "in" ? "" : e.delivered ? "✓" : "… queued";
+        const plain = head + indent(visible(e.text), head.length) + (mark && " " + mark);
+        if (e.delivered === false) {
+          this.#own.set(e.id, { row: this.#row, plain, mark: mark.length });
+        }
+        this.print(plain, "dim");
+        break;
+      }
       case "delivered":
         this.#markDelivered(e.id);
         break;
@@ -221,6 +234,12 @@ export class TerminalUi {
       case "/stats":
         this.onEvent(this.#o.peer.stats());
         break;
+      case "/history": {
+        const n = text.split(/\s+/)[1] ?? "20";
+        if (!/^\d+$/.test(n)) this.print("Usage: /history [N]", "red");
+        else this.#o.peer.showHistory(Number(n));
+        break;
+      }
       case "/send": {
         const paths = splitPaths(text.slice(cmd.length));
         if (paths.length === 0) this.print("Usage: /send PATH... (files or folders)", "red");
@@ -259,9 +278,9 @@ export class TerminalUi {
     return head + indent(visible(text), head.length) + " " + mark;
   }
 
-  #printOwn(id: number, text: string): void {
-    const plain = this.#ownLine(id, text, "…");
-    this.#own.set(id, { row: this.#row, plain });
+  #printOwn(id: number, text: string, mark: string): void {
+    const plain = this.#ownLine(id, text, mark);
+    this.#own.set(id, { row: this.#row, plain, mark: mark.length });
     this.print(plain, "");
   }
 
@@ -272,13 +291,14 @@ export class TerminalUi {
     if (!own) return;
     const cols = this.#o.columns();
     const lines = own.plain.split("\n");
-    const last = Array.from(lines[lines.length - 1]).length - 1;
+    const last = Array.from(lines[lines.length - 1]).length - own.mark;
     const markRow = own.row + lines.slice(0, -1).reduce((n, l) => n + this.#rowsOf(l), 0) +
       Math.floor(last / cols);
     const up = this.#row - markRow + this.#barsDrawn;
     if (up <= 0 || up >= this.#o.rows()) return this.redraw();
     this.#o.out.write(
-      `\r\x1b[2K\x1b[${up}A\x1b[${(last % cols) + 1}G${this.#style("✓", "green")}\x1b[${up}B\r`,
+      `\r\x1b[2K\x1b[${up}A\x1b[${(last % cols) + 1}G${this.#style("✓", "green")}\x1b[K` +
+        `\x1b[${up}B\r`,
     );
     this.redraw();
   }
@@ -335,6 +355,11 @@ export async function runTerminal(o: TerminalOptions): Promise<number> {
   }
   const left = o.peer.pending;
   o.peer.close();
-  ui.close(left ? `Left with ${left} message${left === 1 ? "" : "s"} not delivered.` : "Bye.");
+  ui.close(
+    left
+      ? `Left with ${left} message${left === 1 ? "" : "s"} not delivered yet; ` +
+        "they are kept and sent when you next chat with this peer."
+      : "Bye.",
+  );
   return left ? 1 : 0;
 }

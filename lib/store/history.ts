@@ -1,0 +1,87 @@
+/**
+ * The conversation as JSON lines (`history.jsonl` in the state directory), newest last. Lines are
+ * appended as messages are sent or shown, and made durable with the journal's commit. Reading
+ * takes only the tail of the file; a torn or foreign line is skipped, never fatal.
+ */
+import { join } from "node:path";
+import { writeAllSync } from "./files.ts";
+
+export interface HistoryEntry {
+  dir: "in" | "out";
+  id: number;
+  name: string;
+  text: string;
+  /** ISO 8601 time it was sent or received. */
+  at: string;
+}
+
+/** Read the tail in steps of this many bytes until enough lines are found. */
+const TAIL_STEP = 64 * 1024;
+
+export class History {
+  #path: string;
+  #file: Deno.FsFile;
+  #dirty = false;
+
+  constructor(dir: string) {
+    this.#path = join(dir, "history.jsonl");
+    this.#file = Deno.openSync(this.#path, { append: true, create: true });
+  }
+
+  append(e: HistoryEntry): void {
+    writeAllSync(this.#file, JSON.stringify(e) + "\n");
+    this.#dirty = true;
+  }
+
+  /** Makes appended lines durable. */
+  sync(): void {
+    if (!this.#dirty) return;
+    this.#file.syncDataSync();
+    this.#dirty = false;
+  }
+
+  /** The last `n` entries, oldest first. */
+  last(n: number): HistoryEntry[] {
+    if (n <= 0) return [];
+    const f = Deno.openSync(this.#path, { read: true });
+    try {
+      let end = f.statSync().size;
+      let text = "";
+      // A torn last line (no newline yet) is not an entry.
+      while (end > 0) {
+        const start = Math.max(0, end - TAIL_STEP);
+        const chunk = new Uint8Array(end - start);
+        f.seekSync(start, Deno.SeekMode.Start);
+        for (let got = 0; got < chunk.length;) {
+          const r = f.readSync(chunk.subarray(got));
+          if (r === null) break;
+          got += r;
+        }
+        text = new TextDecoder().decode(chunk) + text;
+        end = start;
+        if (text.split("\n").length > n + 2) break;
+      }
+      const entries = text.split("\n").map(parseEntry).filter((e) => e !== undefined);
+      return entries.slice(-n);
+    } finally {
+      f.close();
+    }
+  }
+
+  close(): void {
+    this.sync();
+    this.#file.close();
+  }
+}
+
+function parseEntry(line: string): HistoryEntry | undefined {
+  if (!line.startsWith("{")) return undefined;
+  try {
+    const v = JSON.parse(line);
+    if (
+      (v.dir === "in" || v.dir === "out") && Number.isInteger(v.id) &&
+      typeof v.name === "string" && typeof v.text === "string" && typeof v.at === "string"
+    ) return { dir: v.dir, id: v.id, name: v.name, text: v.text, at: v.at };
+  } catch { /* a torn or damaged line */ }
+  return undefined;
+}

@@ -1,0 +1,162 @@
+/**
+ * The journal's records and what they add up to. Pure: bytes in, state out.
+ *
+ * A record is one line: eight hex digits of CRC32C over the JSON, a space, the JSON, a newline.
+ * A record torn by a crash or flipped on disk fails its check, so recovery knows exactly where
+ * the good part ends. Records:
+ *   {"t":"origin","origin":N}                    who we are as a sender (first record)
+ *   {"t":"out","id":N,"name":S,"text":S}         a message accepted for sending
+ *   {"t":"acked","id":N}                         the peer has it
+ *   {"t":"in","origin":N,"id":N}                 the receive cursor: the peer's last message shown
+ *   {"t":"file","id":S,"path":S,"name":S,"size":N}  a file being sent
+ *   {"t":"file_end","id":S}                      that transfer ended (sent, declined or failed)
+ */
+import { crc32c } from "../protocol/crc32c.ts";
+
+export type JournalRecord =
+  | { t: "origin"; origin: number }
+  | { t: "out"; id: number; name: string; text: string }
+  | { t: "acked"; id: number }
+  | { t: "in"; origin: number; id: number }
+  | { t: "file"; id: string; path: string; name: string; size: number }
+  | { t: "file_end"; id: string };
+
+export interface OutMessage {
+  id: number;
+  name: string;
+  text: string;
+}
+
+export interface OutFile {
+  id: string;
+  path: string;
+  name: string;
+  size: number;
+}
+
+export interface JournalState {
+  /** Non-zero once known. */
+  origin: number;
+  nextId: number;
+  /** Messages not yet acknowledged, in the order they were sent. */
+  pending: Map<number, OutMessage>;
+  /** The last message delivered from the peer, by its origin. */
+  cursor?: { origin: number; id: number };
+  files: Map<string, OutFile>;
+}
+
+export interface ParsedJournal {
+  records: JournalRecord[];
+  /** Length of the intact prefix, in bytes. */
+  goodBytes: number;
+  /** The first bad record (1-based line) and whether it was the last one (a torn write). */
+  damage?: { line: number; torn: boolean };
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+export function encodeRecord(r: JournalRecord): string {
+  const json = JSON.stringify(r);
+  return crc32c(encoder.encode(json)).toString(16).padStart(8, "0") + " " + json + "\n";
+}
+
+export function parseJournal(bytes: Uint8Array): ParsedJournal {
+  const records: JournalRecord[] = [];
+  let at = 0;
+  let line = 0;
+  while (at < bytes.length) {
+    line++;
+    const nl = bytes.indexOf(0x0a, at);
+    const record = nl < 0 ? undefined : decodeRecord(bytes.subarray(at, nl));
+    if (!record) {
+      const torn = nl < 0 || nl + 1 >= bytes.length;
+      return { records, goodBytes: at, damage: { line, torn } };
+    }
+    records.push(record);
+    at = nl + 1;
+  }
+  return { records, goodBytes: at };
+}
+
+function decodeRecord(line: Uint8Array): JournalRecord | undefined {
+  if (line.length < 10 || line[8] !== 0x20) return undefined;
+  let head: string, json: string;
+  try {
+    head = decoder.decode(line.subarray(0, 8));
+    json = decoder.decode(line.subarray(9));
+  } catch {
+    return undefined;
+  }
+  if (!/^[0-9a-f]{8}$/.test(head) || parseInt(head, 16) !== crc32c(line, 9)) return undefined;
+  let v: Record<string, unknown>;
+  try {
+    v = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  return valid(v) ? v as JournalRecord : undefined;
+}
+
+const u32 = (x: unknown) =>
+  Number.isInteger(x) && (x as number) >= 0 && (x as number) <= 0xffffffff;
+const str = (x: unknown) => typeof x === "string";
+
+function valid(v: Record<string, unknown>): boolean {
+  if (typeof v !== "object" || v === null) return false;
+  switch (v.t) {
+    case "origin":
+      return u32(v.origin) && v.origin !== 0;
+    case "out":
+      return u32(v.id) && str(v.name) && str(v.text);
+    case "acked":
+      return u32(v.id);
+    case "in":
+      return u32(v.origin) && u32(v.id);
+    case "file":
+      return str(v.id) && str(v.path) && str(v.name) && Number.isSafeInteger(v.size);
+    case "file_end":
+      return str(v.id);
+    default:
+      return false;
+  }
+}
+
+export function emptyState(): JournalState {
+  return { origin: 0, nextId: 1, pending: new Map(), files: new Map() };
+}
+
+export function applyRecord(s: JournalState, r: JournalRecord): void {
+  switch (r.t) {
+    case "origin":
+      s.origin = r.origin;
+      return;
+    case "out":
+      s.pending.set(r.id, { id: r.id, name: r.name, text: r.text });
+      s.nextId = Math.max(s.nextId, r.id + 1);
+      return;
+    case "acked":
+      s.pending.delete(r.id);
+      s.nextId = Math.max(s.nextId, r.id + 1);
+      return;
+    case "in":
+      s.cursor = { origin: r.origin, id: r.id };
+      return;
+    case "file":
+      s.files.set(r.id, { id: r.id, path: r.path, name: r.name, size: r.size });
+      return;
+    case "file_end":
+      s.files.delete(r.id);
+  }
+}
+
+/** The fewest records that rebuild `s`: what a compacted journal holds. An `acked` record of the
+ * last id used comes first (pending ones are added back after it), so ids never go backwards. */
+export function snapshot(s: JournalState): JournalRecord[] {
+  const out: JournalRecord[] = [{ t: "origin", origin: s.origin }];
+  if (s.nextId > 1) out.push({ t: "acked", id: s.nextId - 1 });
+  for (const m of s.pending.values()) out.push({ t: "out", ...m });
+  if (s.cursor) out.push({ t: "in", ...s.cursor });
+  for (const f of s.files.values()) out.push({ t: "file", ...f });
+  return out;
+}
