@@ -43,10 +43,22 @@ interface Pair {
   dirA: string;
   dirB: string;
   ports: number[];
+  sideA: Side;
+  sideB: Side;
   cleanup(): Promise<void>;
 }
 
-function start(dir: string, name: string, port: number, peer: number, extra: string[] = []) {
+interface Side {
+  dir: string;
+  name: string;
+  port: number;
+  peer: number;
+  extra?: string[];
+  /** Kept across a restart, so the journal carries over. */
+  stateHome?: string;
+}
+
+function start({ dir, name, port, peer, extra = [], stateHome }: Side) {
   return new ChatProc([
     "--json",
     "--name",
@@ -58,7 +70,7 @@ function start(dir: string, name: string, port: number, peer: number, extra: str
     "--downloads",
     dir,
     ...extra,
-  ]);
+  ], { stateHome });
 }
 
 async function pair(extraB: string[] = []): Promise<Pair> {
@@ -66,12 +78,29 @@ async function pair(extraB: string[] = []): Promise<Pair> {
   const dirA = join(root, "a"), dirB = join(root, "b"), src = join(root, "src");
   for (const d of [dirA, dirB, src]) await Deno.mkdir(d);
   const ports = freePorts(2);
+  const sideA = {
+    dir: dirA,
+    name: "alice",
+    port: ports[0],
+    peer: ports[1],
+    stateHome: tempStateHome(),
+  };
+  const sideB = {
+    dir: dirB,
+    name: "bob",
+    port: ports[1],
+    peer: ports[0],
+    extra: extraB,
+    stateHome: tempStateHome(),
+  };
   const p: Pair = {
-    a: start(dirA, "alice", ports[0], ports[1]),
-    b: start(dirB, "bob", ports[1], ports[0], extraB),
+    a: start(sideA),
+    b: start(sideB),
     dirA,
     dirB,
     ports,
+    sideA,
+    sideB,
     async cleanup() {
       p.a.kill();
       p.b.kill();
@@ -183,13 +212,39 @@ Deno.test("a receiver killed mid-transfer and restarted resumes the file from it
     await p.b.exit();
     const part = (await Deno.stat(join(p.dirB, "movie.bin.part"))).size;
     assert.ok(part > 0 && part < size, `part holds ${part} bytes`);
-    p.b = start(p.dirB, "bob", p.ports[1], p.ports[0]);
+    p.b = start(p.sideB);
     await p.b.until(() => received(p.b).length === 1, "the resumed file", 120_000);
     const resumed = p.b.of("file_start")[0];
     assert.ok(resumed.offset >= part - CHUNK && resumed.offset > 0, `resumed at ${resumed.offset}`);
     assert.equal(received(p.b)[0].sha256, hash);
     assert.equal(await sha256(join(p.dirB, "movie.bin")), hash);
     await p.a.until(() => p.a.of("file_sent").length === 1, "the sender's confirmation");
+  } finally {
+    await p.cleanup();
+  }
+});
+
+Deno.test("a sender killed mid-transfer and restarted offers the file again, and it resumes", async () => {
+  const p = await pair();
+  try {
+    const size = 256 * 2 ** 20;
+    const path = join(srcDir(p), "movie.bin");
+    const hash = await makeFile(path, size, 10);
+    await p.a.command({ type: "file", path });
+    await p.b.until(
+      () => p.b.of("progress").some((e: Json) => e.bytes >= 16 * 2 ** 20),
+      "some bytes to arrive",
+    );
+    p.a.kill();
+    await p.a.exit();
+    p.a = start(p.sideA);
+    await p.b.until(() => received(p.b).length === 1, "the resumed file", 120_000);
+    const starts = p.b.of("file_start");
+    assert.ok(starts.length >= 2 && starts.at(-1).offset > 0, JSON.stringify(starts));
+    assert.equal(received(p.b)[0].sha256, hash);
+    assert.equal(await sha256(join(p.dirB, "movie.bin")), hash);
+    await p.a.until(() => p.a.of("file_sent").length === 1, "the restarted sender's confirmation");
+    assert.equal(p.a.of("file_sent")[0].sha256, hash);
   } finally {
     await p.cleanup();
   }
@@ -245,7 +300,7 @@ Deno.test("a file over --max-file-size is declined and nothing is written", asyn
 Deno.test("--send exits 0 once the peer has verified the files, and 1 for a missing file", async () => {
   const root = await Deno.makeTempDir({ prefix: "chatnet-send-" });
   const [pa, pb] = freePorts(2);
-  const b = start(root, "bob", pb, pa);
+  const b = start({ dir: root, name: "bob", port: pb, peer: pa });
   const state = tempStateHome();
   try {
     const hash = await makeFile(join(root, "doc.pdf"), 100_000, 3);

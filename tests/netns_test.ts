@@ -60,7 +60,17 @@ for (const loss of [0, 10, 30, 50]) {
         const done = () =>
           a.of("message").length >= MESSAGES && b.of("message").length >= MESSAGES &&
           b.of("file_received").length === 1;
-        await a.until(done, "messages and the file", 240_000);
+        await a.until(done, "messages and the file", 240_000).catch((e) => {
+          const n = (p: ChatProc, t: string) => p.of(t).length;
+          console.log(
+            `a: ${n(a, "message")} messages, b: ${n(b, "message")} messages, ${
+              n(b, "file_received")
+            } files; a errors ${JSON.stringify(a.of("error"))} b errors ${
+              JSON.stringify(b.of("error"))
+            } b starts ${JSON.stringify(b.of("file_start"))}`,
+          );
+          throw e;
+        });
         assert.deepEqual(
           b.of("message").map((m: Json) => m.text),
           Array.from({ length: MESSAGES }, (_, i) => `a${i}`),

@@ -61,6 +61,8 @@ interface Outgoing {
   size: number;
   retry?: ReturnType<typeof setTimeout>;
   waitingForPeer: boolean;
+  /** A stream is going: a second accept (the receiver asking again) must not start another. */
+  sending?: boolean;
 }
 
 interface Incoming {
@@ -217,7 +219,9 @@ export class Transfers {
 
   async #onAccept(c: Extract<FileControl, { op: "accept" }>): Promise<void> {
     const t = this.#out.get(c.id);
-    if (!t) return;
+    if (!t || t.sending) return;
+    t.sending = true;
+    clearTimeout(t.retry);
     let file: Deno.FsFile | undefined, conn: Deno.Conn | undefined;
     try {
       file = await Deno.open(t.path, { read: true });
@@ -264,6 +268,7 @@ export class Transfers {
       });
       this.#scheduleRetry(t);
     } finally {
+      t.sending = false;
       if (file) tryClose(file);
       if (conn) tryClose(conn);
     }
@@ -438,6 +443,15 @@ export class Transfers {
         id: t.id,
         name: t.name,
       });
+      // The sender may think it finished (everything fit in socket buffers): ask again, as if it
+      // had offered the file anew, so it resumes from what the .part holds.
+      setTimeout(() => {
+        if (this.#in.get(t.id) !== t || t.conn || this.#closed) return;
+        const again = { op: "offer" as const, id: t.id, name: t.name, size: t.size };
+        this.#onOffer(again).catch((e) =>
+          this.#decline(t.id, `cannot store ${t.name}: ${reason(e)}`)
+        );
+      }, RETRY_MS);
     } finally {
       tryClose(conn);
     }

@@ -1,0 +1,127 @@
+/** The journal and history on disk: recovery from torn and damaged records, compaction, dedup. */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { Journal } from "../lib/store/journal.ts";
+import { History } from "../lib/store/history.ts";
+import { encodeRecord, parseJournal } from "../lib/store/records.ts";
+import { defaultStateDir } from "../lib/store/state_dir.ts";
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+Deno.test("a record with a flipped byte or a torn end is where the good part stops", () => {
+  const a = encodeRecord({ t: "origin", origin: 7 });
+  const b = encodeRecord({ t: "out", id: 1, name: "ann", text: "hi" });
+  const c = encodeRecord({ t: "acked", id: 1 });
+  assert.deepEqual(parseJournal(bytes(a + b + c)).damage, undefined);
+  const torn = parseJournal(bytes(a + b + c.slice(0, 10)));
+  assert.equal(torn.records.length, 2);
+  assert.equal(torn.goodBytes, bytes(a + b).length);
+  assert.deepEqual(torn.damage, { line: 3, torn: true });
+  const flipped = parseJournal(bytes(a + b.replace("hi", "ho") + c));
+  assert.equal(flipped.records.length, 1);
+  assert.deepEqual(flipped.damage, { line: 2, torn: false });
+  // Valid JSON with a valid checksum but the wrong shape is damage too.
+  const odd = encodeRecord({ t: "acked", id: -1 } as never);
+  assert.equal(parseJournal(bytes(a + odd)).records.length, 1);
+});
+
+Deno.test("a journal keeps pending messages and the cursor across reopen, and compacts", () => {
+  const dir = Deno.makeTempDirSync();
+  const { journal: j } = Journal.open(dir);
+  const origin = j.origin;
+  assert.notEqual(origin, 0);
+  const ids = ["one", "two", "three"].map((t) => j.addOut("ann", t));
+  assert.deepEqual(ids, [1, 2, 3]);
+  j.acked(1);
+  assert.equal(j.accept(99, 5), true);
+  assert.equal(j.accept(99, 5), false, "the same message again is a duplicate");
+  assert.equal(j.accept(99, 4), false);
+  j.fileStarted({ id: "00112233445566aa", path: "/tmp/x", name: "x", size: 3 });
+  j.close();
+  const { journal: k, notices } = Journal.open(dir);
+  assert.deepEqual(notices, []);
+  assert.equal(k.origin, origin);
+  assert.deepEqual(k.pending().map((m) => m.text), ["two", "three"]);
+  assert.equal(k.accept(99, 5), false, "the cursor survived");
+  assert.equal(k.accept(98, 1), true, "another origin starts its own count");
+  assert.equal(k.files().length, 1);
+  k.acked(2);
+  k.acked(3);
+  k.close();
+  // Ids never go back, even once nothing is pending and the journal was compacted.
+  const { journal: l } = Journal.open(dir);
+  assert.equal(l.addOut("ann", "four"), 4);
+  l.close();
+  const text = Deno.readTextFileSync(join(dir, "journal"));
+  assert.ok(text.split("\n").length <= 6, `compacted on open:\n${text}`);
+});
+
+Deno.test("a torn last record is dropped with a notice; damage in the middle is set aside", () => {
+  const dir = Deno.makeTempDirSync();
+  const { journal: j } = Journal.open(dir);
+  j.addOut("ann", "kept");
+  j.close();
+  const path = join(dir, "journal");
+  const good = Deno.readTextFileSync(path);
+  Deno.writeTextFileSync(path, good + encodeRecord({ t: "acked", id: 1 }).slice(0, 12));
+  const torn = Journal.open(dir);
+  assert.match(torn.notices[0], /dropped a torn last record/);
+  assert.deepEqual(torn.journal.pending().map((m) => m.text), ["kept"]);
+  torn.journal.close();
+
+  const lines = Deno.readTextFileSync(path).split("\n");
+  lines[2] = lines[2].replace("kept", "kapt");
+  Deno.writeTextFileSync(path, lines.join("\n") + encodeRecord({ t: "acked", id: 1 }));
+  const damaged = Journal.open(dir);
+  assert.match(damaged.notices[0], /is damaged at line 3: kept the 2 records before it/);
+  const aside = [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("journal.corrupt-"));
+  assert.equal(aside.length, 1);
+  damaged.journal.close();
+  // What is left opens cleanly.
+  assert.deepEqual(Journal.open(dir).notices, []);
+});
+
+Deno.test("garbage in place of a journal is set aside, never a crash", () => {
+  const dir = Deno.makeTempDirSync();
+  Deno.writeFileSync(join(dir, "journal"), crypto.getRandomValues(new Uint8Array(5000)));
+  const { journal, notices } = Journal.open(dir);
+  assert.equal(notices.length, 1);
+  assert.deepEqual(journal.pending(), []);
+  assert.equal(journal.addOut("ann", "fresh"), 1);
+  journal.close();
+});
+
+Deno.test("history returns the last entries and skips torn lines", () => {
+  const dir = Deno.makeTempDirSync();
+  const h = new History(dir);
+  for (let i = 1; i <= 5000; i++) {
+    h.append({ dir: i % 2 ? "out" : "in", id: i, name: "n", text: `m${i}`, at: "2026-01-01" });
+  }
+  h.close();
+  Deno.writeTextFileSync(join(dir, "history.jsonl"), '{"dir":"in","id":', { append: true });
+  const again = new History(dir);
+  assert.deepEqual(again.last(3).map((e) => e.text), ["m4998", "m4999", "m5000"]);
+  assert.equal(again.last(4000).length, 4000);
+  assert.equal(again.last(4000)[0].text, "m1001");
+  again.close();
+});
+
+Deno.test("the default state directory follows XDG, else ~/.local/state", () => {
+  const chat = { port: 9000, peerHost: "fe80::1%eth0", peerPort: 9001 };
+  assert.equal(
+    defaultStateDir({ XDG_STATE_HOME: "/x/state", HOME: "/home/a" }, chat),
+    "/x/state/chatnet/9000-fe80__1_eth0-9001",
+  );
+  assert.equal(
+    defaultStateDir({ HOME: "/home/a" }, chat),
+    "/home/a/.local/state/chatnet/9000-fe80__1_eth0-9001",
+  );
+  // A relative XDG_STATE_HOME is invalid by the spec and ignored.
+  assert.equal(
+    defaultStateDir({ XDG_STATE_HOME: "rel", HOME: "/h" }, chat),
+    "/h/.local/state/chatnet/9000-fe80__1_eth0-9001",
+  );
+  assert.deepEqual(defaultStateDir({}, chat), {
+    error: "Cannot find a state directory: set HOME or give --state-dir DIR",
+  });
+});
