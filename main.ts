@@ -2,7 +2,8 @@
 import { parseCli } from "./lib/cli/args.ts";
 import { helpText } from "./lib/cli/options.ts";
 import { buildCommit, VERSION } from "./lib/version.ts";
-import { openPeer } from "./lib/start.ts";
+import { openPeer, readSecret } from "./lib/start.ts";
+import { PLAINTEXT_WARNING } from "./lib/ui/format.ts";
 import { runDemo } from "./lib/demo.ts";
 import { fileOut, readLines } from "./lib/ui/output.ts";
 import { runJson } from "./lib/ui/json.ts";
@@ -19,7 +20,10 @@ function fail(message: string): never {
 }
 
 async function main(): Promise<number> {
-  const config = parseCli(Deno.args, { user: Deno.env.get("USER") });
+  const config = parseCli(Deno.args, {
+    user: Deno.env.get("USER"),
+    secret: Deno.env.get("CHATNET_SECRET"),
+  });
   if (typeof config === "string") fail(config);
   if (config.mode === "help") return out.write(helpText() + "\n"), 0;
   if (config.mode === "version") {
@@ -27,10 +31,13 @@ async function main(): Promise<number> {
   }
   if (config.mode === "demo") return await runDemo(config.sim!, out);
 
-  const peer = await openPeer(config);
+  const secret = await readSecret(config.secret);
+  if (typeof secret === "object") fail(secret.error);
+  const peer = await openPeer(config, secret);
   if (typeof peer === "string") fail(peer);
   const interactive = Deno.stdin.isTerminal() && Deno.stdout.isTerminal() && !config.json &&
     config.send.length === 0;
+  if (secret === undefined && !interactive) log.write(`chatnet: warning: ${PLAINTEXT_WARNING}\n`);
   if (interactive) {
     return await runTerminal({
       peer,

@@ -11,7 +11,8 @@ export interface ReadyEvent {
   bind: string;
   peer: string;
   name: string;
-  encrypted: false;
+  /** Whether a passphrase protects the session (AEAD on every datagram and file stream). */
+  encrypted: boolean;
   sim?: string;
 }
 export interface SentEvent {
@@ -49,6 +50,8 @@ export interface PeerEvent {
   state: "online" | "offline";
   /** The peer came back as a new process; unacknowledged messages are being sent again. */
   restarted?: boolean;
+  /** With a passphrase, when online: twelve digits both sides show for this session. */
+  fingerprint?: string;
 }
 export interface StatsEvent extends SessionStats {
   type: "stats";

@@ -3,7 +3,8 @@
  * on a TCP listener. It turns commands into protocol messages and protocol callbacks into
  * ChatEvents for whichever interface listens.
  */
-import { Session } from "./protocol/session.ts";
+import { type AuthFailure, Session } from "./protocol/session.ts";
+import { pakeStart } from "./crypto/pake.ts";
 import { MAX_MESSAGE } from "./protocol/constants.ts";
 import { UdpLink } from "./net/udp.ts";
 import { describeSim, type ImpairSpec } from "./net/impair.ts";
@@ -38,6 +39,8 @@ export interface PeerOptions {
   historyLines?: number;
   /** Said once at start, e.g. what was repaired in the state directory. */
   notices?: string[];
+  /** The shared passphrase; without one the session is plaintext. */
+  secret?: string;
 }
 
 /** A port that could not be bound, and which protocol it was for. */
@@ -126,9 +129,20 @@ export class Peer {
         if (this.#session.pending === 0) this.#drainWaiters.splice(0).forEach((w) => w());
       },
       onPeer: (state, restarted) => {
-        this.#emit(restarted ? { type: "peer", state, restarted } : { type: "peer", state });
+        const fingerprint = state === "online" ? this.#session.keys?.fingerprint : undefined;
+        this.#emit({
+          type: "peer",
+          state,
+          ...(restarted ? { restarted } : {}),
+          ...(fingerprint ? { fingerprint } : {}),
+        });
         if (state === "online") this.#files.onPeerOnline();
       },
+      pake: options.secret === undefined
+        ? undefined
+        : pakeStart(options.secret, crypto.getRandomValues(new Uint8Array(64))),
+      onAuthFailed: (why) =>
+        this.#emit({ type: "error", code: "auth_failed", message: AUTH_FAILURES[why] }),
     });
   }
 
@@ -163,7 +177,7 @@ export class Peer {
       bind: this.#o.bind,
       peer: this.#from,
       name: this.#o.name,
-      encrypted: false,
+      encrypted: this.#session.encrypted,
       ...(this.#o.sim ? { sim: describeSim(this.#o.sim) } : {}),
     });
     for (const message of this.#o.notices ?? []) {
@@ -335,6 +349,15 @@ export class Peer {
     for (const l of this.#listeners) l(e);
   }
 }
+
+const AUTH_FAILURES: Record<AuthFailure, string> = {
+  passphrase_differs:
+    "The peer's passphrase differs: nothing was exchanged; check that both sides use the same one",
+  peer_unencrypted:
+    "The peer has no passphrase (it runs unencrypted): nothing was exchanged; give it the same one",
+  peer_encrypted: "The peer uses a passphrase and this side has none: nothing was exchanged; " +
+    "set CHATNET_SECRET, --secret-file or --ask-secret",
+};
 
 function randomEpoch(): number {
   const [n] = crypto.getRandomValues(new Uint32Array(1));

@@ -6,6 +6,7 @@ import type { Config } from "./cli/args.ts";
 import { Journal } from "./store/journal.ts";
 import { History } from "./store/history.ts";
 import { defaultStateDir } from "./store/state_dir.ts";
+import { askHidden } from "./ui/ask_secret.ts";
 
 /** Resolves a host name or literal to an IP address, or says why it cannot. */
 export async function resolveHost(host: string): Promise<string | { error: string }> {
@@ -19,7 +20,42 @@ export async function resolveHost(host: string): Promise<string | { error: strin
   }
 }
 
-export async function openPeer(c: Config): Promise<Peer | string> {
+/** The passphrase from the environment, a file or a hidden prompt; undefined for none. */
+export async function readSecret(
+  s: Config["secret"],
+): Promise<string | undefined | { error: string }> {
+  switch (s.from) {
+    case "none":
+      return undefined;
+    case "env":
+      return s.value;
+    case "ask": {
+      if (!Deno.stdin.isTerminal()) {
+        return { error: "Cannot use --ask-secret: standard input is not a terminal" };
+      }
+      const secret = await askHidden("Passphrase (both sides type the same): ");
+      return secret ? secret : { error: "Cannot use --ask-secret: no passphrase was typed" };
+    }
+    case "file": {
+      let text: string;
+      try {
+        text = await Deno.readTextFile(s.path);
+      } catch (e) {
+        const why = e instanceof Deno.errors.NotFound
+          ? "no such file"
+          : e instanceof Deno.errors.PermissionDenied
+          ? "permission denied"
+          : (e as Error).message;
+        return { error: `Cannot read --secret-file ${s.path}: ${why}` };
+      }
+      const secret = text.replace(/\r?\n$/, "");
+      if (!secret) return { error: `Cannot use --secret-file ${s.path}: the file is empty` };
+      return secret;
+    }
+  }
+}
+
+export async function openPeer(c: Config, secret?: string): Promise<Peer | string> {
   const ip = await resolveHost(c.peerHost);
   if (typeof ip !== "string") return ip.error;
   // Deno binds to 127.0.0.1 unless told otherwise; a chat peer must listen on all interfaces.
@@ -30,6 +66,7 @@ export async function openPeer(c: Config): Promise<Peer | string> {
   try {
     return new Peer({
       ...state,
+      secret,
       bind,
       port: c.port,
       peerIp: ip,

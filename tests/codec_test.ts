@@ -7,7 +7,7 @@ import {
   type Packet,
   PacketType,
 } from "../lib/protocol/codec.ts";
-import { MAX_DATAGRAM } from "../lib/protocol/constants.ts";
+import { MAX_DATAGRAM, MAX_PACKET, SEAL_OVERHEAD } from "../lib/protocol/constants.ts";
 import { seqAdd, seqDiff, seqLess } from "../lib/protocol/seq.ts";
 import { seededRng } from "../lib/rng.ts";
 
@@ -44,14 +44,15 @@ Deno.test("encode then decode gives the same packet", () => {
   assert.deepEqual(d.packet, p);
 });
 
-Deno.test("a full segment fits one datagram", () => {
+Deno.test("a full segment fits one datagram, sealed or not", () => {
   const p = {
     ...sample(),
     sacks: Array.from({ length: 8 }, (_, i) => [i, i + 1] as [number, number]),
   };
   p.segments = [{ seq: 1, frg: 0, data: new Uint8Array(MAX_SEGMENT_DATA) }];
   const bytes = encode(p);
-  assert.equal(bytes.length, MAX_DATAGRAM);
+  assert.equal(bytes.length, MAX_PACKET);
+  assert.equal(bytes.length + SEAL_OVERHEAD, MAX_DATAGRAM);
   assert.ok("packet" in decode(bytes));
 });
 

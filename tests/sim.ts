@@ -1,6 +1,8 @@
 /** A virtual-time network for the pure protocol core: two sessions joined by seeded impairments. */
 import { Session, type SessionOptions } from "../lib/protocol/session.ts";
 import { Impairment, type ImpairSpec } from "../lib/net/impair.ts";
+import { pakeStart } from "../lib/crypto/pake.ts";
+import { seededRng } from "../lib/rng.ts";
 
 export interface SimSide {
   session: Session;
@@ -8,6 +10,7 @@ export interface SimSide {
   delivered: number[];
   peerEvents: string[];
   sentCount: number;
+  authFailures: string[];
 }
 
 interface Event {
@@ -72,6 +75,11 @@ export interface NetOptions {
   epochA?: number;
   epochB?: number;
   initialSeq?: number;
+  /** Passphrases (none: plaintext). */
+  secretA?: string;
+  secretB?: string;
+  /** Sees every datagram either side emits, before impairment. */
+  wire?: (from: "a" | "b", datagram: Uint8Array) => void;
 }
 
 export class SimNet {
@@ -106,7 +114,11 @@ export class SimNet {
       delivered: [],
       peerEvents: [],
       sentCount: 0,
+      authFailures: [],
     };
+    const secret = name === "a" ? this.#o.secretA : this.#o.secretB;
+    const rng = seededRng(epoch);
+    const random = Uint8Array.from({ length: 64 }, () => Math.floor(rng() * 256));
     const dec = new TextDecoder();
     const link = this.#links[name === "a" ? 0 : 1];
     const other = name === "a" ? "b" : "a";
@@ -115,6 +127,7 @@ export class SimNet {
       initialSeq: this.#o.initialSeq,
       output: (d) => {
         const copy = d.slice();
+        this.#o.wire?.(name, copy);
         for (const { at, data } of link.apply(copy, this.now)) {
           this.agenda.add(at, () => {
             if (this.up[other]) this[other].session.input(data, this.now);
@@ -124,6 +137,8 @@ export class SimNet {
       onMessage: (data) => side.received.push(dec.decode(data)),
       onDelivered: (tag) => side.delivered.push(tag),
       onPeer: (state, restarted) => side.peerEvents.push(restarted ? `${state}:restarted` : state),
+      pake: secret === undefined ? undefined : pakeStart(secret, random),
+      onAuthFailed: (why) => side.authFailures.push(why),
     };
     side.session = new Session(options);
     return side;

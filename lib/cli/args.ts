@@ -23,13 +23,20 @@ export interface Config {
   /** Empty means the default under $XDG_STATE_HOME or ~/.local/state. */
   stateDir: string;
   history: boolean;
+  /** Where the passphrase comes from; never from a command-line value (`ps` shows those). */
+  secret: { from: "none" } | { from: "env"; value: string } | { from: "file"; path: string } | {
+    from: "ask";
+  };
 }
 
 const DEFAULT_MAX_FILE_SIZE = 64 * 2 ** 30;
 
 export const DEMO_SIM = "loss=30%,delay=20ms,jitter=10ms,dup=5%,corrupt=5%,reorder=10%";
 
-export function parseCli(argv: string[], env: { user?: string } = {}): Config | string {
+export function parseCli(
+  argv: string[],
+  env: { user?: string; secret?: string } = {},
+): Config | string {
   let parsed;
   try {
     parsed = parseArgs({
@@ -71,6 +78,7 @@ export function parseCli(argv: string[], env: { user?: string } = {}): Config | 
     send,
     stateDir: "",
     history: !v["no-history"],
+    secret: env.secret ? { from: "env", value: env.secret } : { from: "none" },
   };
   if (v.help) return { ...base, mode: "help" };
   if (v.version) return { ...base, mode: "version" };
@@ -96,6 +104,11 @@ export function parseCli(argv: string[], env: { user?: string } = {}): Config | 
     if (!v.downloads) return "Cannot use --downloads: the folder name is empty";
     base.downloads = v.downloads;
   }
+  if (typeof v["secret-file"] === "string") {
+    if (v["ask-secret"]) return "Cannot use --secret-file with --ask-secret: choose one";
+    if (!v["secret-file"]) return "Cannot use --secret-file: the file name is empty";
+    base.secret = { from: "file", path: v["secret-file"] };
+  } else if (v["ask-secret"]) base.secret = { from: "ask" };
   if (typeof v["state-dir"] === "string") {
     if (!v["state-dir"]) return "Cannot use --state-dir: the folder name is empty";
     base.stateDir = v["state-dir"];

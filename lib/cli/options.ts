@@ -52,6 +52,12 @@ export const OPTIONS: OptionSpec[] = [
     help: "at end of input, how long to wait for delivery before giving up (default 30)",
   },
   {
+    name: "secret-file",
+    arg: "FILE",
+    help: "read the shared passphrase from FILE (or set CHATNET_SECRET); both sides need the same",
+  },
+  { name: "ask-secret", help: "ask for the shared passphrase without echoing it" },
+  {
     name: "state-dir",
     arg: "DIR",
     help:

@@ -22,8 +22,8 @@ import {
   LOSS_PRIOR,
   LOSS_WINDOW,
   LOSS_WINDOWS_OPEN,
-  MAX_DATAGRAM,
   MAX_MESSAGE,
+  MAX_PACKET,
   MAX_SACK_RANGES,
   PACE_BURST,
   PACE_PER_MS,
@@ -261,7 +261,7 @@ export class Arq {
       for (;;) {
         const old = d < due.length;
         const s = old ? due[d] : this.#peekNew();
-        if (!s || size + SEGMENT_HEADER_SIZE + s.data.length > MAX_DATAGRAM) break;
+        if (!s || size + SEGMENT_HEADER_SIZE + s.data.length > MAX_PACKET) break;
         if (old) d++;
         else this.#flight.push(this.#queue.shift()!);
         size += SEGMENT_HEADER_SIZE + s.data.length;

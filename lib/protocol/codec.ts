@@ -15,7 +15,7 @@
  * Decoding never throws: a malformed datagram comes back as a reason.
  */
 import { crc32c } from "./crc32c.ts";
-import { MAX_DATAGRAM, MAX_SACK_RANGES } from "./constants.ts";
+import { MAX_DATAGRAM, MAX_PACKET, MAX_SACK_RANGES, SEAL_OVERHEAD } from "./constants.ts";
 
 export const MAGIC = 0x434e;
 export const VERSION = 1;
@@ -24,7 +24,7 @@ export const SACK_SIZE = 8;
 export const SEGMENT_HEADER_SIZE = 8;
 export const CRC_SIZE = 4;
 /** Data bytes one segment may carry, leaving room for a full header and SACK list. */
-export const MAX_SEGMENT_DATA = MAX_DATAGRAM - HEADER_SIZE - MAX_SACK_RANGES * SACK_SIZE -
+export const MAX_SEGMENT_DATA = MAX_PACKET - HEADER_SIZE - MAX_SACK_RANGES * SACK_SIZE -
   SEGMENT_HEADER_SIZE - CRC_SIZE;
 
 export const PacketType = { data: 1, hello: 2, bye: 3 } as const;
@@ -54,6 +54,55 @@ export interface Packet {
 }
 
 export type Decoded = { packet: Packet } | { reason: string };
+
+/**
+ * A sealed datagram (with a passphrase): an outer header, then a whole encoded packet (CRC
+ * included) encrypted with AES-256-GCM, whose tag ends the datagram. The header is the AAD.
+ *   0 magic "CN"  2 version  3 type 4 (sealed)  4 zeros  8 source epoch  12 destination epoch
+ *   16 nonce counter u64  24 ciphertext  -16 tag
+ */
+export const SEALED = 4;
+export const SEALED_HEADER = 24;
+
+export function sealedHeader(src: number, dst: number, counter: bigint): Uint8Array {
+  const h = new Uint8Array(SEALED_HEADER);
+  const v = new DataView(h.buffer);
+  v.setUint16(0, MAGIC);
+  h[2] = VERSION;
+  h[3] = SEALED;
+  v.setUint32(8, src);
+  v.setUint32(12, dst);
+  v.setBigUint64(16, counter);
+  return h;
+}
+
+export interface SealedParts {
+  src: number;
+  dst: number;
+  counter: bigint;
+  header: Uint8Array;
+  body: Uint8Array;
+}
+
+export function isSealed(bytes: Uint8Array): boolean {
+  return bytes.length > 3 && bytes[3] === SEALED;
+}
+
+export function parseSealed(bytes: Uint8Array): SealedParts | { reason: string } {
+  if (bytes.length < SEALED_HEADER + SEAL_OVERHEAD - SEALED_HEADER) return { reason: "too short" };
+  if (bytes.length > MAX_DATAGRAM) return { reason: "too long" };
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (v.getUint16(0) !== MAGIC) return { reason: "bad magic" };
+  if (bytes[2] !== VERSION) return { reason: `unsupported version ${bytes[2]}` };
+  if (v.getUint32(4) !== 0) return { reason: "bad sealed header" };
+  return {
+    src: v.getUint32(8),
+    dst: v.getUint32(12),
+    counter: v.getBigUint64(16),
+    header: bytes.subarray(0, SEALED_HEADER),
+    body: bytes.subarray(SEALED_HEADER),
+  };
+}
 
 export function encodedSize(sackCount: number, segments: readonly Segment[]): number {
   let size = HEADER_SIZE + sackCount * SACK_SIZE + CRC_SIZE;

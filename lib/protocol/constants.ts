@@ -7,6 +7,13 @@
  * every tunnel we are likely to cross, so we never depend on IP fragmentation. */
 export const MAX_DATAGRAM = 1200;
 
+/** What sealing adds around a packet: a 24-byte outer header (with a 64-bit nonce counter) and a
+ * 16-byte GCM tag. Packets are built this much smaller than MAX_DATAGRAM in both modes, so a sealed
+ * one still fits, and the two modes behave alike. */
+export const SEAL_OVERHEAD = 40;
+/** Largest packet the ARQ builds. */
+export const MAX_PACKET = MAX_DATAGRAM - SEAL_OVERHEAD;
+
 /** Most SACK ranges a header carries. Eight ranges describe the holes of a badly damaged window
  * while keeping the header small (8 bytes each). */
 export const MAX_SACK_RANGES = 8;
@@ -79,6 +86,10 @@ export const KEEPALIVE_INTERVAL = 500;
 export const PEER_TIMEOUT = 5000;
 /** Handshake retries start here and back off to the keepalive interval. */
 export const HELLO_INTERVAL = 100;
+
+/** With a passphrase, new peer epochs whose share we evaluate per second at most (each costs a
+ * scalar multiplication); a real peer needs one per restart. */
+export const HANDSHAKES_PER_SECOND = 20;
 
 /** Retired peer epochs remembered, so a delayed datagram from an old incarnation is never taken
  * for a restart. */

@@ -10,10 +10,30 @@
  * Pure: time comes in as `now`, datagrams leave through `output`.
  */
 import { Arq, type ArqStats, type PendingMessage, zeroStats } from "./arq.ts";
-import { decode, encode, type Packet, PacketType } from "./codec.ts";
-import { HELLO_INTERVAL, KEEPALIVE_INTERVAL, PEER_TIMEOUT, RETIRED_EPOCHS } from "./constants.ts";
+import {
+  decode,
+  encode,
+  isSealed,
+  type Packet,
+  PacketType,
+  parseSealed,
+  sealedHeader,
+} from "./codec.ts";
+import {
+  HANDSHAKES_PER_SECOND,
+  HELLO_INTERVAL,
+  KEEPALIVE_INTERVAL,
+  PEER_TIMEOUT,
+  RETIRED_EPOCHS,
+} from "./constants.ts";
+import { pakeFinish, type PakeState, SHARE_BYTES } from "../crypto/pake.ts";
+import { deriveKeys, sameTag, type SessionKeys } from "../crypto/keys.ts";
+import { open, ReplayWindow, seal } from "../crypto/aead.ts";
 
 export type PeerState = "online" | "offline";
+
+/** Why a peer could not be admitted: a different passphrase, or only one side has one. */
+export type AuthFailure = "passphrase_differs" | "peer_unencrypted" | "peer_encrypted";
 
 export interface SessionOptions {
   /** This incarnation's epoch: random, non-zero. */
@@ -24,6 +44,10 @@ export interface SessionOptions {
   /** `restarted` is true when the peer came back as a new incarnation. */
   onPeer: (state: PeerState, restarted: boolean) => void;
   initialSeq?: number;
+  /** With a passphrase: our CPace share for this run. Without, the session is plaintext. */
+  pake?: PakeState;
+  /** Said once per peer epoch that fails to authenticate. */
+  onAuthFailed?: (why: AuthFailure) => void;
 }
 
 export interface SessionStats extends ArqStats {
@@ -33,6 +57,12 @@ export interface SessionStats extends ArqStats {
   stale: number;
   datagramsIn: number;
   peerRestarts: number;
+  /** Sealed datagrams that did not verify, or plaintext ones when a passphrase is set. */
+  unauthenticated: number;
+  /** Sealed datagrams that verified but were seen before (replays). */
+  replayed: number;
+  /** Peers refused for a different passphrase (or a missing one). */
+  authFailed: number;
 }
 
 type CarriedStat = "retransmits" | "duplicates" | "redundant" | "bundled" | "datagramsOut";
@@ -53,7 +83,26 @@ export class Session {
   #helloInterval = HELLO_INTERVAL;
   #lastSent = -Infinity;
   #lastHeard = -Infinity;
-  #counts = { corrupt: 0, malformed: 0, reflected: 0, stale: 0, datagramsIn: 0, peerRestarts: 0 };
+  #counts = {
+    corrupt: 0,
+    malformed: 0,
+    reflected: 0,
+    stale: 0,
+    datagramsIn: 0,
+    peerRestarts: 0,
+    unauthenticated: 0,
+    replayed: 0,
+    authFailed: 0,
+  };
+  /** With a passphrase: the current peer's keys, our nonce counter, its replay window. */
+  #keys: SessionKeys | undefined;
+  #sendCounter = 0n;
+  #replay = new ReplayWindow();
+  /** Peer epochs that sent a share but have not proved the passphrase yet (a few, newest last). */
+  #candidates = new Map<number, SessionKeys>();
+  #handshakeTokens = HANDSHAKES_PER_SECOND;
+  #handshakeAt = 0;
+  #authReported = new Set<number>();
   /** Stats of streams that ended with a peer restart, so totals never go backwards. */
   #carried: Record<CarriedStat, number> = {
     retransmits: 0,
@@ -72,6 +121,15 @@ export class Session {
     return this.#online;
   }
 
+  get encrypted(): boolean {
+    return this.#o.pake !== undefined;
+  }
+
+  /** The current session's keys (with a passphrase, once the peer has proved it). */
+  get keys(): SessionKeys | undefined {
+    return this.#keys;
+  }
+
   /** Messages accepted but not yet acknowledged by the peer. */
   get pending(): number {
     return this.#outbox.length + (this.#arq?.pendingCount ?? 0);
@@ -86,18 +144,51 @@ export class Session {
   input(datagram: Uint8Array, now: number): void {
     this.#now = now;
     this.#counts.datagramsIn++;
-    const d = decode(datagram);
-    if ("reason" in d) {
-      if (d.reason === "bad checksum") this.#counts.corrupt++;
-      else this.#counts.malformed++;
-      return;
-    }
-    const p = d.packet;
+    if (isSealed(datagram)) return this.#onSealed(datagram, now);
+    const p = this.#decode(datagram);
+    if (!p) return;
     if (p.srcEpoch === this.#o.epoch) return void this.#counts.reflected++;
     if (p.srcEpoch === 0 || (p.dstEpoch !== 0 && p.dstEpoch !== this.#o.epoch)) {
       return void this.#counts.stale++;
     }
     if (p.type === PacketType.hello) return this.#onHello(p, now);
+    // With a passphrase only sealed datagrams carry data.
+    if (this.#o.pake) return void this.#counts.unauthenticated++;
+    this.#onPacket(p, now);
+  }
+
+  #decode(datagram: Uint8Array): Packet | undefined {
+    const d = decode(datagram);
+    if ("packet" in d) return d.packet;
+    if (d.reason === "bad checksum") this.#counts.corrupt++;
+    else this.#counts.malformed++;
+    return undefined;
+  }
+
+  /** A sealed datagram: from the current peer, or the proof a candidate epoch knows the key. */
+  #onSealed(datagram: Uint8Array, now: number): void {
+    const s = parseSealed(datagram);
+    if ("reason" in s) return void this.#counts.malformed++;
+    if (!this.#o.pake) return void this.#counts.unauthenticated++;
+    if (s.src === this.#o.epoch) return void this.#counts.reflected++;
+    if (s.dst !== this.#o.epoch) return void this.#counts.stale++;
+    const current = s.src === this.#peerEpoch && this.#keys !== undefined;
+    const keys = current ? this.#keys! : this.#candidates.get(s.src);
+    if (!keys) return void this.#counts.stale++;
+    if (current && !this.#replay.fresh(s.counter)) return void this.#counts.replayed++;
+    const inner = open(keys.recv, s.counter, s.header, s.body);
+    if (!inner) return void this.#counts.unauthenticated++;
+    if (!current) this.#adopt(s.src, now, keys);
+    this.#replay.mark(s.counter);
+    const p = this.#decode(inner);
+    if (!p) return;
+    if (p.srcEpoch !== s.src || p.dstEpoch !== s.dst || p.type === PacketType.hello) {
+      return void this.#counts.malformed++;
+    }
+    this.#onPacket(p, now);
+  }
+
+  #onPacket(p: Packet, now: number): void {
     if (p.srcEpoch !== this.#peerEpoch || p.dstEpoch === 0) return void this.#counts.stale++;
     this.#confirmed = true;
     this.#heard(now, p.type);
@@ -143,6 +234,7 @@ export class Session {
   }
 
   #onHello(p: Packet, now: number): void {
+    if (this.#o.pake || p.segments.length > 0) return this.#onSecureHello(p, now);
     if (p.srcEpoch !== this.#peerEpoch) {
       if (this.#retired.includes(p.srcEpoch)) return void this.#counts.stale++;
       this.#adopt(p.srcEpoch, now);
@@ -153,8 +245,78 @@ export class Session {
     else this.#arq!.flush(now, true);
   }
 
+  /**
+   * A HELLO with a passphrase: it carries the peer's CPace share and, once it knows ours, a tag
+   * proving it derived the same key. A new epoch is only adopted on that proof (or a sealed
+   * datagram that opens), so a spoofed HELLO can never reset the session.
+   */
+  #onSecureHello(p: Packet, now: number): void {
+    const payload = p.segments[0]?.data;
+    const shared = payload !== undefined && payload.length >= SHARE_BYTES;
+    if (!this.#o.pake || !shared) {
+      this.#counts.unauthenticated++;
+      return this.#authFailed(p.srcEpoch, this.#o.pake ? "peer_unencrypted" : "peer_encrypted");
+    }
+    const tag = payload.length === 2 * SHARE_BYTES ? payload.subarray(SHARE_BYTES) : undefined;
+    if (p.srcEpoch === this.#peerEpoch && this.#keys) {
+      if (tag && !sameTag(tag, this.#keys.confirmTheirs)) {
+        return void this.#counts.unauthenticated++;
+      }
+      this.#lastHeard = now;
+      if (p.dstEpoch === this.#o.epoch) this.#confirmed = true;
+      this.#heard(now, p.type);
+      if (p.dstEpoch !== this.#o.epoch) this.#sendHello(now);
+      else this.#arq!.flush(now, true);
+      return;
+    }
+    if (this.#retired.includes(p.srcEpoch)) return void this.#counts.stale++;
+    const keys = this.#candidate(p.srcEpoch, payload.subarray(0, SHARE_BYTES), now);
+    if (!keys) return;
+    if (tag && !sameTag(tag, keys.confirmTheirs)) {
+      this.#authFailed(p.srcEpoch, "passphrase_differs");
+      return this.#sendHello(now, p.srcEpoch);
+    }
+    if (!tag) return this.#sendHello(now, p.srcEpoch);
+    this.#adopt(p.srcEpoch, now, keys);
+    if (p.dstEpoch === this.#o.epoch) this.#confirmed = true;
+    this.#heard(now, p.type);
+    if (p.dstEpoch !== this.#o.epoch) this.#sendHello(now);
+    else this.#arq!.flush(now, true);
+  }
+
+  /** Keys for a peer epoch that sent its share. Deriving costs a scalar multiplication, so new
+   * derivations are rate-limited: a flood of forged HELLOs cannot eat the CPU. */
+  #candidate(epoch: number, share: Uint8Array, now: number): SessionKeys | undefined {
+    const known = this.#candidates.get(epoch);
+    if (known) return known;
+    this.#handshakeTokens = Math.min(
+      HANDSHAKES_PER_SECOND,
+      this.#handshakeTokens + (now - this.#handshakeAt) * HANDSHAKES_PER_SECOND / 1000,
+    );
+    this.#handshakeAt = now;
+    if (this.#handshakeTokens < 1) return void this.#counts.unauthenticated++;
+    this.#handshakeTokens--;
+    const isk = pakeFinish(this.#o.pake!, { share, epoch }, this.#o.epoch);
+    if (!isk) return void this.#counts.unauthenticated++;
+    const keys = deriveKeys(isk, this.#o.epoch, epoch);
+    this.#candidates.set(epoch, keys);
+    if (this.#candidates.size > 4) this.#candidates.delete(this.#candidates.keys().next().value!);
+    return keys;
+  }
+
+  #authFailed(epoch: number, why: AuthFailure): void {
+    if (this.#authReported.has(epoch)) return;
+    this.#authReported.add(epoch);
+    this.#counts.authFailed++;
+    this.#o.onAuthFailed?.(why);
+  }
+
   /** Starts a stream with a new peer incarnation, carrying over what the old one never acked. */
-  #adopt(epoch: number, now: number): void {
+  #adopt(epoch: number, now: number, keys?: SessionKeys): void {
+    this.#keys = keys;
+    this.#sendCounter = 0n;
+    this.#replay = new ReplayWindow();
+    this.#candidates.clear();
     const old = this.#arq;
     const restarted = old !== undefined;
     if (old) {
@@ -206,19 +368,28 @@ export class Session {
     this.#o.onPeer(online ? "online" : "offline", restarted);
   }
 
-  #sendHello(now: number): void {
+  /** A HELLO to the current peer epoch, or (with a passphrase) to a candidate. */
+  #sendHello(now: number, to = this.#peerEpoch): void {
+    const segments = [];
+    if (this.#o.pake) {
+      const keys = to === this.#peerEpoch ? this.#keys : this.#candidates.get(to);
+      const data = new Uint8Array(keys ? 2 * SHARE_BYTES : SHARE_BYTES);
+      data.set(this.#o.pake.share);
+      if (keys) data.set(keys.confirmOurs, SHARE_BYTES);
+      segments.push({ seq: 0, frg: 0, data });
+    }
     const hello: Packet = {
       type: PacketType.hello,
       flags: 0,
       loss: 0,
       srcEpoch: this.#o.epoch,
-      dstEpoch: this.#peerEpoch,
+      dstEpoch: to,
       pn: 0,
       ack: 0,
       ts: 0,
       echo: 0,
       sacks: [],
-      segments: [],
+      segments,
     };
     this.#output(encode(hello));
     if (!this.#confirmed) {
@@ -229,6 +400,16 @@ export class Session {
 
   #output(datagram: Uint8Array): void {
     this.#lastSent = this.#now;
+    if (this.#o.pake && datagram[3] !== PacketType.hello) {
+      if (!this.#keys) return;
+      const counter = this.#sendCounter++;
+      const header = sealedHeader(this.#o.epoch, this.#peerEpoch, counter);
+      const body = seal(this.#keys.send, counter, header, datagram);
+      const out = new Uint8Array(header.length + body.length);
+      out.set(header);
+      out.set(body, header.length);
+      datagram = out;
+    }
     this.#o.output(datagram);
   }
 }

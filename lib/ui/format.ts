@@ -5,6 +5,10 @@ const ms = new Intl.NumberFormat("en", { maximumFractionDigits: 1, minimumFracti
 const pct = new Intl.NumberFormat("en", { style: "percent", maximumFractionDigits: 1 });
 const int = new Intl.NumberFormat("en");
 
+/** Said at start when there is no passphrase. */
+export const PLAINTEXT_WARNING = "no passphrase, so this chat is NOT encrypted and anyone who " +
+  "can reach the port can join; set CHATNET_SECRET, --secret-file or --ask-secret on both sides";
+
 export function formatStats(s: StatsEvent): string[] {
   return [
     `RTT ${ms.format(s.srtt)} ms (±${ms.format(s.rttvar)}), RTO ${ms.format(s.rto)} ms, ` +
@@ -15,7 +19,8 @@ export function formatStats(s: StatsEvent): string[] {
     `redundant datagrams ${int.format(s.redundant)}, bundled copies ${int.format(s.bundled)}`,
     `dropped: duplicates ${int.format(s.duplicates)}, corrupt ${int.format(s.corrupt)}, ` +
     `malformed ${int.format(s.malformed)}, foreign ${int.format(s.foreign)}, ` +
-    `stale ${int.format(s.stale)}, reflected ${int.format(s.reflected)}, shown before ` +
+    `stale ${int.format(s.stale)}, reflected ${int.format(s.reflected)}, unauthenticated ` +
+    `${int.format(s.unauthenticated)}, replayed ${int.format(s.replayed)}, shown before ` +
     `${int.format(s.alreadyShown)}; TCP refused ` +
     `${int.format(s.tcpRefused)}, bad headers ${int.format(s.tcpBadHeader)}, ` +
     `over the limit ${int.format(s.tcpOverloaded)}`,

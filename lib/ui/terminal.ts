@@ -4,7 +4,14 @@
  */
 import { styleText } from "node:util";
 import type { ChatEvent } from "../events.ts";
-import { clock, formatBar, formatBytes, formatStats, visible } from "./format.ts";
+import {
+  clock,
+  formatBar,
+  formatBytes,
+  formatStats,
+  PLAINTEXT_WARNING,
+  visible,
+} from "./format.ts";
 import type { Out } from "./output.ts";
 import type { ChatPeer } from "./peer_handle.ts";
 import { VERSION } from "../version.ts";
@@ -61,6 +68,7 @@ export class TerminalUi {
             (e.sim ? ` (simulating ${e.sim})` : ""),
           "dim",
         );
+        if (!e.encrypted) this.print(`⚠ Warning: ${PLAINTEXT_WARNING}.`, "yellow");
         this.print("Waiting for the peer… Type /help for commands.", "dim");
         break;
       case "sent":
@@ -90,7 +98,10 @@ export class TerminalUi {
           e.state === "online"
             ? (e.restarted
               ? "● peer restarted and is back online; unacknowledged messages are sent again"
-              : "● peer is online")
+              : "● peer is online") +
+              (e.fingerprint
+                ? `; encrypted, fingerprint ${e.fingerprint} (compare it with the peer's)`
+                : "")
             : "○ peer is offline; messages will wait for it",
           e.state === "online" ? "green" : "yellow",
         );

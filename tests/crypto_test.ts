@@ -1,0 +1,176 @@
+/** Passphrase sessions in virtual time, and the pieces under them: CPace, keys, AEAD, replay. */
+import assert from "node:assert/strict";
+import { SimNet } from "./sim.ts";
+import { NO_IMPAIRMENT } from "../lib/net/impair.ts";
+import { pakeFinish, pakeStart } from "../lib/crypto/pake.ts";
+import { deriveKeys } from "../lib/crypto/keys.ts";
+import { open, ReplayWindow, seal } from "../lib/crypto/aead.ts";
+import { isSealed, parseSealed } from "../lib/protocol/codec.ts";
+import { seededRng } from "../lib/rng.ts";
+
+const SEED = Number(Deno.env.get("CHATNET_TEST_SEED") ?? 31);
+const random = (seed: number) => {
+  const r = seededRng(seed);
+  return Uint8Array.from({ length: 64 }, () => Math.floor(r() * 256));
+};
+const has = (hay: Uint8Array, needle: string) => {
+  const n = new TextEncoder().encode(needle);
+  outer: for (let i = 0; i + n.length <= hay.length; i++) {
+    for (let j = 0; j < n.length; j++) if (hay[i + j] !== n[j]) continue outer;
+    return true;
+  }
+  return false;
+};
+
+Deno.test("CPace gives both sides one key with the same passphrase, and unrelated keys otherwise", () => {
+  const a = pakeStart("correct horse", random(1)), b = pakeStart("correct horse", random(2));
+  const ka = pakeFinish(a, { share: b.share, epoch: 2 }, 1)!;
+  const kb = pakeFinish(b, { share: a.share, epoch: 1 }, 2)!;
+  assert.deepEqual(ka, kb);
+  const c = pakeStart("correct horse!", random(3));
+  const kc = pakeFinish(c, { share: a.share, epoch: 1 }, 3)!;
+  assert.notDeepEqual(pakeFinish(a, { share: c.share, epoch: 3 }, 1), kc);
+  // A share that is not a point, or the identity, is refused rather than trusted.
+  assert.equal(pakeFinish(a, { share: new Uint8Array(32).fill(0xff), epoch: 2 }, 1), undefined);
+  assert.equal(pakeFinish(a, { share: new Uint8Array(32), epoch: 2 }, 1), undefined);
+});
+
+Deno.test("the key schedule separates directions and epochs, and a restart changes every key", () => {
+  const a = pakeStart("pw", random(4)), b1 = pakeStart("pw", random(5));
+  const isk1 = pakeFinish(a, { share: b1.share, epoch: 0xb1 }, 0xa1)!;
+  const ka = deriveKeys(isk1, 0xa1, 0xb1);
+  const kb = deriveKeys(pakeFinish(b1, { share: a.share, epoch: 0xa1 }, 0xb1)!, 0xb1, 0xa1);
+  assert.deepEqual(ka.send, kb.recv);
+  assert.deepEqual(ka.recv, kb.send);
+  assert.deepEqual(ka.fileSend, kb.fileRecv);
+  assert.notDeepEqual(ka.send, ka.recv);
+  assert.deepEqual(ka.confirmOurs, kb.confirmTheirs);
+  assert.notDeepEqual(ka.confirmOurs, ka.confirmTheirs);
+  assert.equal(ka.fingerprint, kb.fingerprint);
+  assert.match(ka.fingerprint, /^\d{4} \d{4} \d{4}$/);
+  // B restarts: a new epoch and a new ephemeral share. Every key is new, so the nonce counter
+  // starting again at 0 never reuses a nonce under a key.
+  const b2 = pakeStart("pw", random(6));
+  const ka2 = deriveKeys(pakeFinish(a, { share: b2.share, epoch: 0xb2 }, 0xa1)!, 0xa1, 0xb2);
+  for (const k of ["send", "recv", "fileSend", "fileRecv"] as const) {
+    assert.notDeepEqual(ka2[k], ka[k], k);
+  }
+  assert.notEqual(ka2.fingerprint, ka.fingerprint);
+  // Even a reused epoch number with a fresh share gives new keys.
+  const b3 = pakeStart("pw", random(7));
+  const ka3 = deriveKeys(pakeFinish(a, { share: b3.share, epoch: 0xb1 }, 0xa1)!, 0xa1, 0xb1);
+  assert.notDeepEqual(ka3.send, ka.send);
+  // A datagram sealed under the old keys does not open under the new ones.
+  const aad = new Uint8Array(24);
+  const sealed = seal(ka.send, 0n, aad, new TextEncoder().encode("hi"));
+  assert.deepEqual(open(kb.recv, 0n, aad, sealed), new TextEncoder().encode("hi"));
+  assert.equal(open(ka2.send, 0n, aad, sealed), undefined);
+  assert.equal(open(kb.recv, 1n, aad, sealed), undefined, "another nonce");
+  assert.equal(open(kb.recv, 0n, new Uint8Array(24).fill(1), sealed), undefined, "another AAD");
+});
+
+Deno.test("the replay window accepts each counter once, late ones within the window, none older", () => {
+  const w = new ReplayWindow();
+  const take = (c: bigint) => {
+    if (!w.fresh(c)) return false;
+    w.mark(c);
+    return true;
+  };
+  assert.ok(take(0n) && take(5n) && take(3n));
+  assert.ok(!take(5n) && !take(3n) && !take(0n));
+  assert.ok(take(10_000n));
+  assert.ok(!take(5n), "far behind the newest");
+  assert.ok(take(10_000n - 4000n), "late but inside the window");
+  assert.ok(!take(10_000n - 4000n));
+  assert.ok(take(10_001n) && !take(10_001n));
+});
+
+function secureNet(secretA: string, secretB: string, loss = 0.2) {
+  const wire: Uint8Array[] = [];
+  const n = new SimNet({
+    impair: { ...NO_IMPAIRMENT, seed: SEED, loss, dup: 0.05, reorder: 0.1, delay: 10, jitter: 5 },
+    secretA,
+    secretB,
+    wire: (_, d) => wire.push(d),
+  });
+  return { n, wire };
+}
+
+Deno.test("with one passphrase, messages cross 20% loss sealed, and no datagram holds plaintext", () => {
+  const { n, wire } = secureNet("tango-42", "tango-42");
+  const texts = Array.from({ length: 300 }, (_, i) => `secret message ${i}`);
+  texts.forEach((t, i) => n.at(i * 3, () => n.send(i % 2 ? "b" : "a", t)));
+  assert.ok(
+    n.run(() => n.a.received.length + n.b.received.length === 300, 120_000),
+    `seed ${SEED}`,
+  );
+  assert.deepEqual(n.b.received, texts.filter((_, i) => i % 2 === 0));
+  assert.deepEqual(n.a.received, texts.filter((_, i) => i % 2 === 1));
+  assert.equal(n.a.session.keys!.fingerprint, n.b.session.keys!.fingerprint);
+  assert.ok(wire.some(isSealed));
+  assert.ok(!wire.some((d) => has(d, "secret message")), "no plaintext on the wire");
+  assert.ok(!wire.some((d) => has(d, "tango")), "no passphrase on the wire");
+  assert.deepEqual([...n.a.authFailures, ...n.b.authFailures], []);
+});
+
+Deno.test("different passphrases: nothing is delivered and both sides say the passphrase differs", () => {
+  const { n } = secureNet("tango-42", "tango-43", 0.1);
+  n.send("a", "hello?");
+  n.send("b", "anyone?");
+  n.run(() => false, 10_000);
+  assert.deepEqual(n.a.received, []);
+  assert.deepEqual(n.b.received, []);
+  assert.deepEqual(n.a.authFailures, ["passphrase_differs"]);
+  assert.deepEqual(n.b.authFailures, ["passphrase_differs"]);
+  assert.ok(!n.a.session.online && !n.b.session.online);
+});
+
+Deno.test("a passphrase on one side only: each side says which", () => {
+  const n = new SimNet({ impair: { ...NO_IMPAIRMENT, seed: SEED, delay: 5 }, secretA: "pw" });
+  n.send("a", "x");
+  n.send("b", "y");
+  n.run(() => false, 5_000);
+  assert.deepEqual([n.a.received, n.b.received], [[], []]);
+  assert.deepEqual(n.a.authFailures, ["peer_unencrypted"]);
+  assert.deepEqual(n.b.authFailures, ["peer_encrypted"]);
+});
+
+Deno.test("replayed, forged and plaintext datagrams are dropped and counted, never delivered", () => {
+  const { n, wire } = secureNet("pw", "pw", 0);
+  n.send("a", "once");
+  assert.ok(n.run(() => n.b.received.length === 1, 10_000));
+  n.run(() => false, 1_000); // until everything in flight has landed
+  const fromA = wire.filter((d) =>
+    isSealed(d) && (parseSealed(d) as { src: number }).src === 0xaaaa0001
+  );
+  n.run(() => false, 100); // so that the last of them (a keepalive, perhaps) has landed too
+  const before = n.b.session.stats().replayed; // the network's own duplicates count too
+  for (const d of fromA) n.b.session.input(d, n.now);
+  assert.equal(n.b.session.stats().replayed - before, fromA.length);
+  // A flipped bit anywhere fails the tag; a HELLO from a stranger does not reset the session.
+  const forged = fromA[0].slice();
+  forged[forged.length - 20] ^= 1;
+  forged[16 + 7] += 100; // a counter never seen, so the replay window does not catch it first
+  n.b.session.input(forged, n.now);
+  const hello = wire.find((d) => !isSealed(d) && d[3] === 2)!.slice();
+  new DataView(hello.buffer).setUint32(8, 0x5eed);
+  n.b.session.input(hello, n.now);
+  n.run(() => false, 2_000);
+  const t = n.b.session.stats();
+  assert.equal(t.unauthenticated, 1);
+  assert.deepEqual(n.b.received, ["once"]);
+  assert.equal(t.peerRestarts, 0, "the forged HELLO did not pass for a restart");
+  n.send("a", "twice");
+  assert.ok(n.run(() => n.b.received.length === 2, 10_000), "the session still works");
+});
+
+Deno.test("a restarted peer with the passphrase gets new keys and every unacknowledged message", () => {
+  const { n } = secureNet("pw", "pw", 0.1);
+  for (let i = 0; i < 100; i++) n.at(i * 5, () => n.send("a", `m${i}`));
+  n.run(() => n.b.received.length >= 40, 60_000);
+  const oldKey = n.a.session.keys!.send;
+  n.restart("b", 0xbbbb0002);
+  assert.ok(n.run(() => n.a.delivered.length === 100, 120_000), `seed ${SEED}`);
+  assert.notDeepEqual(n.a.session.keys!.send, oldKey);
+  assert.equal(n.b.received.at(-1), "m99");
+});
