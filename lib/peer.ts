@@ -106,6 +106,10 @@ export class Peer {
       },
       emit: (e) => this.#emit(e),
       isPeerOnline: () => this.#session.online,
+      streamKeys: options.secret === undefined ? undefined : () => {
+        const k = this.#session.keys;
+        return k && { send: k.fileSend, recv: k.fileRecv };
+      },
       onOutgoing: (f, active) => {
         if (active) this.#journal.fileStarted(f);
         else this.#journal.fileEnded(f.id);

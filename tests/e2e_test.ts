@@ -1,8 +1,9 @@
 /** End to end: real chatnet processes, real UDP sockets on loopback. */
 import assert from "node:assert/strict";
 import { ChatProc, runOnce } from "./proc.ts";
+import { relay } from "./relay.ts";
 import { freePorts } from "../lib/demo.ts";
-import { Impairment, type ImpairSpec, NO_IMPAIRMENT } from "../lib/net/impair.ts";
+import { NO_IMPAIRMENT } from "../lib/net/impair.ts";
 
 const SEED = Number(Deno.env.get("CHATNET_TEST_SEED") ?? 11);
 const texts = (who: string, n: number) =>
@@ -67,57 +68,21 @@ Deno.test("two processes exchange 200 messages each way at once through 20% loss
   }
 });
 
-/** A UDP relay between two peers that impairs both directions, like a netem box in the middle. */
-function relay(spec: ImpairSpec, portA: number, portB: number) {
-  const sideA = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-  const sideB = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-  const toB = new Impairment(spec), toA = new Impairment({ ...spec, seed: spec.seed + 1 });
-  let open = true;
-  const pump = async (
-    from: Deno.DatagramConn,
-    to: Deno.DatagramConn,
-    port: number,
-    imp: Impairment,
-  ) => {
-    const buf = new Uint8Array(2048);
-    while (open) {
-      let data: Uint8Array;
-      try {
-        [data] = await from.receive(buf);
-      } catch {
-        return;
-      }
-      const now = performance.now();
-      for (const a of imp.apply(data.slice(), now)) {
-        setTimeout(() => {
-          if (open) {
-            to.send(a.data, { transport: "udp", hostname: "127.0.0.1", port }).catch(() => {});
-          }
-        }, a.at - now);
-      }
-    }
-  };
-  pump(sideA, sideB, portB, toB);
-  pump(sideB, sideA, portA, toA);
-  return {
-    portForA: (sideA.addr as Deno.NetAddr).port,
-    portForB: (sideB.addr as Deno.NetAddr).port,
-    counts: () => ({ toB: toB.counts, toA: toA.counts }),
-    close() {
-      open = false;
-      sideA.close();
-      sideB.close();
-    },
-  };
-}
-
 Deno.test("300 messages each way survive a relay with 25% loss, 30±20 ms delay, 10% duplication and 5% corruption", async () => {
   const [pa, pb] = freePorts(2);
-  const r = relay(
-    { ...NO_IMPAIRMENT, loss: 0.25, delay: 30, jitter: 20, dup: 0.1, corrupt: 0.05, seed: SEED },
-    pa,
-    pb,
-  );
+  const r = relay({
+    spec: {
+      ...NO_IMPAIRMENT,
+      loss: 0.25,
+      delay: 30,
+      jitter: 20,
+      dup: 0.1,
+      corrupt: 0.05,
+      seed: SEED,
+    },
+    portA: pa,
+    portB: pb,
+  });
   const { a, b } = pair("", "", [pa, pb, r.portForA, r.portForB]);
   try {
     const started = Date.now();

@@ -45,7 +45,12 @@ export class ChatProc {
    * another Deno program than chatnet with the same harness. */
   constructor(
     args: string[],
-    options: { prefix?: string[]; script?: string; stateHome?: string } = {},
+    options: {
+      prefix?: string[];
+      script?: string;
+      stateHome?: string;
+      env?: Record<string, string>;
+    } = {},
   ) {
     const prefix = options.prefix ?? [];
     const script = options.script ?? MAIN;
@@ -55,7 +60,11 @@ export class ChatProc {
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1", XDG_STATE_HOME: options.stateHome ?? tempStateHome() },
+      env: {
+        NO_COLOR: "1",
+        XDG_STATE_HOME: options.stateHome ?? tempStateHome(),
+        ...options.env,
+      },
     }).spawn();
     this.#writer = this.child.stdin.getWriter();
     const out = (async () => {
@@ -126,6 +135,14 @@ export class ChatProc {
     const status = await this.child.status;
     await this.#done;
     return status;
+  }
+
+  /** Resident memory of the process, in bytes (from /proc). */
+  async rss(): Promise<number> {
+    const out = await new Deno.Command("cat", { args: [`/proc/${this.child.pid}/status`] })
+      .output();
+    const m = /VmRSS:\s+(\d+) kB/.exec(new TextDecoder().decode(out.stdout));
+    return m ? Number(m[1]) * 1024 : NaN;
   }
 
   kill(): void {

@@ -17,11 +17,18 @@ import {
   hashPrefix,
   HEADER_BYTES,
   pump,
+  type Reader,
   readExactly,
+  sealedReader,
+  sealedWriter,
+  type StreamHeader,
   TRAILER_BYTES,
   watchdog,
   writeAll,
+  type Writer,
 } from "../net/file_stream.ts";
+import { recordKey, RecordOpener, RecordSealer } from "../crypto/records.ts";
+import { streamKey } from "../crypto/keys.ts";
 
 export interface TransferOptions {
   downloads: string;
@@ -32,6 +39,8 @@ export interface TransferOptions {
   sendControl: (c: FileControl) => void;
   emit: (e: ChatEvent) => void;
   isPeerOnline: () => boolean;
+  /** With a passphrase: the current session's file keys (undefined until the peer proved it). */
+  streamKeys?: () => { send: Uint8Array; recv: Uint8Array } | undefined;
   /** A file starts being sent (`active`), or its transfer ended: for the journal. */
   onOutgoing?: (f: OutgoingFile, active: boolean) => void;
 }
@@ -242,10 +251,11 @@ export class Transfers {
       const dog = watchdog(conn, IDLE_MS);
       this.#start(t, "send", offset);
       const progress = new Progress(t.size, offset, performance.now());
-      await writeAll(conn, encodeHeader({ id: t.id, offset, size: t.size }));
+      const { header, out } = await this.#outgoingStream(conn, { id: t.id, offset, size: t.size });
+      await writeAll(conn, header);
       const failed = await pump({
         from: file,
-        to: conn,
+        to: out,
         bytes: t.size - offset,
         hash: h,
         onBytes: (n) => {
@@ -254,7 +264,7 @@ export class Transfers {
         },
       });
       if (failed) throw new Error(`${t.path} changed while it was being sent`);
-      await writeAll(conn, new Uint8Array(h.digest()));
+      await writeAll(out, new Uint8Array(h.digest()));
       dog.stop();
       await conn.closeWrite();
     } catch (e) {
@@ -272,6 +282,19 @@ export class Transfers {
       if (file) tryClose(file);
       if (conn) tryClose(conn);
     }
+  }
+
+  /** The header and where the bytes go: the connection itself, or sealed records on it. */
+  async #outgoingStream(
+    conn: Deno.Conn,
+    h: StreamHeader,
+  ): Promise<{ header: Uint8Array; out: Writer }> {
+    if (!this.#o.streamKeys) return { header: encodeHeader(h), out: conn };
+    const keys = this.#o.streamKeys();
+    if (!keys) throw new Error("the encrypted session is not established yet");
+    const header = encodeHeader({ ...h, salt: crypto.getRandomValues(new Uint8Array(32)) });
+    const key = await recordKey(streamKey(keys.send, header.subarray(32), header));
+    return { header, out: sealedWriter(conn, new RecordSealer(key)) };
   }
 
   #scheduleRetry(t: Outgoing): void {
@@ -391,10 +414,22 @@ export class Transfers {
       this.counts.badHeader++;
       return tryClose(conn);
     }
-    await this.#receive(t, h.offset, conn);
+    // With a passphrase only sealed streams are taken, and only under this session's key.
+    const keys = this.#o.streamKeys?.();
+    if (Boolean(h.salt) !== Boolean(this.#o.streamKeys) || (h.salt && !keys)) {
+      this.counts.badHeader++;
+      return tryClose(conn);
+    }
+    const source = h.salt
+      ? sealedReader(conn, new RecordOpener(await recordKey(streamKey(keys!.recv, h.salt, head))))
+      : conn;
+    await this.#receive(t, { offset: h.offset, conn, source });
   }
 
-  async #receive(t: Incoming, offset: number, conn: Deno.Conn): Promise<void> {
+  async #receive(
+    t: Incoming,
+    { offset, conn, source }: { offset: number; conn: Deno.Conn; source: Reader },
+  ): Promise<void> {
     const generation = t.generation;
     t.conn = conn;
     const dog = watchdog(conn, IDLE_MS);
@@ -409,7 +444,7 @@ export class Transfers {
       this.#start(t, "receive", offset);
       const progress = new Progress(t.size, offset, performance.now());
       const failed = await pump({
-        from: conn,
+        from: source,
         to: t.file,
         bytes: t.size - offset,
         hash: t.hash,
@@ -419,7 +454,7 @@ export class Transfers {
         },
       });
       const trailer = new Uint8Array(TRAILER_BYTES);
-      if (failed || !await readExactly(conn, trailer)) {
+      if (failed || !await readExactly(source, trailer)) {
         throw new Error("the connection ended early");
       }
       dog.stop();
