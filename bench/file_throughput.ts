@@ -1,6 +1,7 @@
 /**
- * File throughput: a file over loopback with chatnet, against plain TCP copies of the same file
- * measured in the same run (socat when installed, and a minimal Deno read/write loop). Prints MB/s,
+ * File throughput: a file over loopback with chatnet (plain, and sealed under a passphrase),
+ * against plain TCP copies of the same file measured in the same run (socat when installed, and a
+ * minimal Deno read/write loop). Prints MB/s,
  * the ratio, peak RSS of both chatnet processes, and chat latency while the file moves.
  *
  * Each method runs three times, interleaved, and the median is reported: loopback and page-cache
@@ -83,12 +84,7 @@ async function socatCopy(): Promise<number | undefined> {
   return client.success ? performance.now() - started - 200 : undefined;
 }
 
-function peakRss(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) * 1024;
-}
-
-async function chatnetCopy(): Promise<
+async function chatnetCopy(secret?: string): Promise<
   { ms: number; rss: number[]; latency: number[]; ok: boolean }
 > {
   const [pa, pb] = freePorts(2);
@@ -102,7 +98,8 @@ async function chatnetCopy(): Promise<
     q: number,
     d: string,
   ) => ["--json", "-p", String(p), "--peer", `127.0.0.1:${q}`, "--downloads", d];
-  const a = new ChatProc(args(pa, pb, dirs[0])), b = new ChatProc(args(pb, pa, dirs[1]));
+  const env = secret ? { env: { CHATNET_SECRET: secret } } : {};
+  const a = new ChatProc(args(pa, pb, dirs[0]), env), b = new ChatProc(args(pb, pa, dirs[1]), env);
   await a.until(() => a.of("peer").length > 0 && b.of("peer").length > 0, "peers online");
   const sentAt = new Map<string, number>();
   const started = performance.now();
@@ -131,7 +128,7 @@ async function chatnetCopy(): Promise<
   const sentEvent: Json = await a.until(() => a.of("file_sent").length === 1, "confirmation").then(
     () => a.of("file_sent")[0],
   );
-  const rss = [peakRss(a.child.pid), peakRss(b.child.pid)];
+  const rss = [(await a.memory()).peak, (await b.memory()).peak];
   const inOrder = a.of("message").every((m: Json, i: number) => m.text === `b${i}`) &&
     b.of("message").every((m: Json, i: number) => m.text === `a${i}`);
   a.kill();
@@ -152,23 +149,25 @@ const runs = {
   deno: [] as number[],
   socat: [] as number[],
   chat: [] as Awaited<ReturnType<typeof chatnetCopy>>[],
+  sealed: [] as Awaited<ReturnType<typeof chatnetCopy>>[],
 };
 for (let r = 0; r < rounds; r++) {
   runs.deno.push(await denoCopy());
   const s = await socatCopy();
   if (s) runs.socat.push(s);
   runs.chat.push(await chatnetCopy());
+  runs.sealed.push(await chatnetCopy("bench-passphrase"));
 }
 await Deno.remove(root, { recursive: true });
 const deno = median(runs.deno);
 const socat = runs.socat.length ? median(runs.socat) : undefined;
-const chatMs = median(runs.chat.map((c) => c.ms));
-const chat = {
-  ms: chatMs,
-  ok: runs.chat.every((c) => c.ok),
-  rss: [Math.max(...runs.chat.map((c) => c.rss[0])), Math.max(...runs.chat.map((c) => c.rss[1]))],
-  latency: runs.chat.flatMap((c) => c.latency),
-};
+const summary = (list: typeof runs.chat) => ({
+  ms: median(list.map((c) => c.ms)),
+  ok: list.every((c) => c.ok),
+  rss: [Math.max(...list.map((c) => c.rss[0])), Math.max(...list.map((c) => c.rss[1]))],
+  latency: list.flatMap((c) => c.latency),
+});
+const chat = summary(runs.chat), sealed = summary(runs.sealed);
 
 console.log(
   `File of ${sizeMiB} MiB over loopback, ${messages} chat messages each way meanwhile ` +
@@ -181,13 +180,21 @@ console.log(
     mbps(chat.ms).toFixed(0)
   } MB/s (SHA-256 both sides, fsync, verified: ${chat.ok})`,
 );
+console.log(
+  `  chatnet sealed    ${
+    mbps(sealed.ms).toFixed(0)
+  } MB/s (AES-256-GCM records, verified: ${sealed.ok})`,
+);
 console.log(`  ratio chatnet/Deno copy  ${(deno / chat.ms).toFixed(2)}`);
 if (socat) console.log(`  ratio chatnet/socat      ${(socat / chat.ms).toFixed(2)}`);
+if (socat) console.log(`  ratio sealed/socat       ${(socat / sealed.ms).toFixed(2)}`);
+console.log(`  ratio sealed/Deno copy   ${(deno / sealed.ms).toFixed(2)}`);
 console.log(`  peak RSS: sender ${mb(chat.rss[0])}, receiver ${mb(chat.rss[1])}`);
+console.log(`  peak RSS sealed: sender ${mb(sealed.rss[0])}, receiver ${mb(sealed.rss[1])}`);
 console.log(
   `  chat latency during the transfer (ms, incl. JSON pipes): p50 ${
     pct(chat.latency, 0.5).toFixed(1)
   }, ` +
     `p99 ${pct(chat.latency, 0.99).toFixed(1)}, max ${Math.max(...chat.latency).toFixed(1)}`,
 );
-if (!chat.ok) Deno.exit(1);
+if (!chat.ok || !sealed.ok) Deno.exit(1);

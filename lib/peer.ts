@@ -73,6 +73,11 @@ export class Peer {
   /** While a datagram is handled: what it makes us send, and the messages it delivered. */
   #held: Uint8Array[] | undefined;
   #arrived: ChatEvent[] = [];
+  /** Datagrams waiting for the receive cursor to be durable; "sent" events (and "delivered"
+   * ones behind them) waiting for the outbox to be. */
+  #gate: Uint8Array[] = [];
+  #waiting: ChatEvent[] = [];
+  #syncing = false;
   #drainWaiters: (() => void)[] = [];
   #undelivered = new Set<number>();
   #files: Transfers;
@@ -118,9 +123,8 @@ export class Peer {
     this.#session = new Session({
       epoch: randomEpoch(),
       output: (d) => {
-        if (this.#held) return void this.#held.push(d);
-        this.#commit();
-        this.#link.send(d);
+        if (this.#held) this.#held.push(d);
+        else this.#gated(d);
       },
       onMessage: (data) => this.#onMessage(data),
       onDelivered: (id) => {
@@ -128,7 +132,9 @@ export class Peer {
         if (id !== 0) {
           this.#journal.acked(id);
           this.#undelivered.delete(id);
-          this.#emit({ type: "delivered", id });
+          // Never before its "sent", which waits for the disk.
+          if (this.#waiting.length) this.#waiting.push({ type: "delivered", id });
+          else this.#emit({ type: "delivered", id });
         }
         if (this.#session.pending === 0) this.#drainWaiters.splice(0).forEach((w) => w());
       },
@@ -224,10 +230,14 @@ export class Peer {
     const name = this.#o.name;
     const id = this.#journal.addOut(name, text);
     this.#record({ dir: "out", id, name, text, at: new Date().toISOString() });
-    this.#commit();
+    this.#journal.write();
     this.#undelivered.add(id);
-    this.#emit(this.online ? { type: "sent", id, text } : { type: "sent", id, text, queued: true });
+    // Reported once durable (the datagrams need not wait: an unsent "sent" promises nothing).
+    this.#waiting.push(
+      this.online ? { type: "sent", id, text } : { type: "sent", id, text, queued: true },
+    );
     this.#session.send(this.#encode({ id, name, text }), id, performance.now());
+    this.#sync();
     this.#arm();
     return id;
   }
@@ -277,10 +287,12 @@ export class Peer {
     this.#closed = true;
     this.#session.close(performance.now());
     clearTimeout(this.#timer);
-    this.#link.close();
-    this.#files.close();
     this.#history?.close();
     this.#journal.close();
+    for (const e of this.#waiting.splice(0)) this.#emit(e);
+    for (const d of this.#gate.splice(0)) this.#link.send(d);
+    this.#link.close();
+    this.#files.close();
   }
 
   #onMessage(data: Uint8Array): void {
@@ -306,14 +318,47 @@ export class Peer {
     this.#arrived.push({ type: "message", id: m.id, text: m.text, from, name: m.name, at });
   }
 
-  /** After a datagram: the journal goes to disk, then the messages it delivered are shown, and
-   * only then do the replies (ACKs above all) leave. A crash can never ACK what was not kept. */
+  /** After a datagram: the new receive cursor is written (a SIGKILL cannot lose it), then the
+   * messages it delivered are shown; the replies (ACKs above all) leave once it is durable. */
   #release(): void {
     const held = this.#held ?? [];
     this.#held = undefined;
-    this.#commit();
+    this.#journal.write();
     for (const e of this.#arrived.splice(0)) this.#emit(e);
-    for (const d of held) this.#link.send(d);
+    for (const d of held) this.#gated(d);
+  }
+
+  /** Sends a datagram, or holds it while the receive cursor is not durable: a datagram carries
+   * our cumulative ACK, which must never cover a message the disk does not have. */
+  #gated(d: Uint8Array): void {
+    if (!this.#journal.cursorUnsynced && this.#gate.length === 0) return void this.#link.send(d);
+    this.#gate.push(d);
+    this.#sync();
+  }
+
+  /** Group commit: one fdatasync covers everything appended before it starts; then the waiting
+   * "sent" events go out and the held datagrams leave. */
+  async #sync(): Promise<void> {
+    if (this.#syncing) return;
+    this.#syncing = true;
+    try {
+      while (this.#journal.unsynced) {
+        await Promise.all([this.#journal.sync(), this.#history?.flush()]);
+      }
+    } catch (e) {
+      if (!this.#closed) {
+        this.#emit({
+          type: "error",
+          code: "state_write_failed",
+          message: `Cannot write the journal: ${(e as Error).message}`,
+        });
+      }
+    } finally {
+      this.#syncing = false;
+    }
+    if (this.#closed) return;
+    for (const e of this.#waiting.splice(0)) this.#emit(e);
+    for (const d of this.#gate.splice(0)) this.#link.send(d);
   }
 
   #encode(m: { id: number; name: string; text: string }): Uint8Array {
@@ -322,11 +367,6 @@ export class Peer {
 
   #record(h: HistoryEntry): void {
     this.#history?.append(h);
-  }
-
-  #commit(): void {
-    this.#history?.sync();
-    this.#journal.commit();
   }
 
   #tick = () => {

@@ -7,6 +7,8 @@ import { deriveKeys } from "../lib/crypto/keys.ts";
 import { open, ReplayWindow, seal } from "../lib/crypto/aead.ts";
 import { isSealed, parseSealed } from "../lib/protocol/codec.ts";
 import { seededRng } from "../lib/rng.ts";
+import { recordKey, RecordOpener, RecordSealer } from "../lib/crypto/records.ts";
+import { sealedReader, sealedWriter } from "../lib/net/file_stream.ts";
 
 const SEED = Number(Deno.env.get("CHATNET_TEST_SEED") ?? 31);
 const random = (seed: number) => {
@@ -173,4 +175,56 @@ Deno.test("a restarted peer with the passphrase gets new keys and every unacknow
   assert.ok(n.run(() => n.a.delivered.length === 100, 120_000), `seed ${SEED}`);
   assert.notDeepEqual(n.a.session.keys!.send, oldKey);
   assert.equal(n.b.received.at(-1), "m99");
+});
+
+Deno.test("sealed file records round-trip, and a flipped, dropped or swapped record fails", async () => {
+  const key = await recordKey(new Uint8Array(32).fill(7));
+  const chunks: Uint8Array[] = [];
+  const sink = {
+    write(p: Uint8Array) {
+      chunks.push(p.slice());
+      return Promise.resolve(p.length);
+    },
+  };
+  const w = sealedWriter(sink, new RecordSealer(key));
+  const parts = [new Uint8Array(1000).fill(1), new Uint8Array(70_000).fill(2), new Uint8Array(5)];
+  for (const p of parts) await w.write(p);
+  await w.flush();
+  // Each record went out as its length word and its body.
+  const records = Array.from(
+    { length: chunks.length / 2 },
+    (_, i) => [chunks[2 * i], chunks[2 * i + 1]],
+  );
+  const readAll = async (list: Uint8Array[][]) => {
+    const bytes = list.flat();
+    let i = 0, off = 0;
+    const source = {
+      read(p: Uint8Array) {
+        if (i === bytes.length) return Promise.resolve(null);
+        const n = Math.min(p.length, bytes[i].length - off);
+        p.set(bytes[i].subarray(off, off + n));
+        off += n;
+        if (off === bytes[i].length) i++, off = 0;
+        return Promise.resolve(n);
+      },
+    };
+    const r = sealedReader(source, new RecordOpener(key));
+    const out: number[] = [];
+    const buf = new Uint8Array(4096);
+    for (let n; (n = await r.read(buf)) !== null;) out.push(...buf.subarray(0, n));
+    return out.length;
+  };
+  assert.equal(await readAll(records), 71_005);
+  const flipped = records.map(([w, b]) => [w, b.slice()]);
+  flipped[1][1][10] ^= 1;
+  await assert.rejects(readAll(flipped), /failed authentication/);
+  await assert.rejects(readAll([records[0], records[2]]), /failed authentication/);
+  await assert.rejects(readAll([records[1], records[0], records[2]]), /failed authentication/);
+  await assert.rejects(
+    readAll([records[0], [records[1][0], records[1][1].subarray(0, 9)]]),
+    /ended inside a record/,
+  );
+  const huge = new Uint8Array(4);
+  new DataView(huge.buffer).setUint32(0, 2 ** 31);
+  await assert.rejects(readAll([[huge, new Uint8Array(16)]]), /bad record length/);
 });

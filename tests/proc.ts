@@ -137,12 +137,15 @@ export class ChatProc {
     return status;
   }
 
-  /** Resident memory of the process, in bytes (from /proc). */
-  async rss(): Promise<number> {
+  /** Resident memory of the process now and at its peak, in bytes (from /proc, read with `cat`:
+   * Deno reads /proc/PID only with --allow-all). */
+  async memory(): Promise<{ rss: number; peak: number }> {
     const out = await new Deno.Command("cat", { args: [`/proc/${this.child.pid}/status`] })
       .output();
-    const m = /VmRSS:\s+(\d+) kB/.exec(new TextDecoder().decode(out.stdout));
-    return m ? Number(m[1]) * 1024 : NaN;
+    const text = new TextDecoder().decode(out.stdout);
+    const kb = (field: string) =>
+      Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(text)?.[1] ?? NaN) * 1024;
+    return { rss: kb("VmRSS"), peak: kb("VmHWM") };
   }
 
   kill(): void {

@@ -164,7 +164,7 @@ Deno.test("hostile UDP and TCP input is dropped and counted while the session ke
     await a.until(() => online(a) && online(b), "both online");
     await a.command({ type: "send", text: "before" });
     await b.until(() => b.of("message").length === 1, "the first message");
-    const rssBefore = await b.rss();
+    const rssBefore = (await b.memory()).rss;
     // UDP from the address bob trusts: random bytes, truncated, oversized and replayed datagrams.
     const replays = captured.filter((d) => d[3] === 4); // sealed ones alice sent
     for (let i = 0; i < 2000; i++) {
@@ -225,7 +225,7 @@ Deno.test("hostile UDP and TCP input is dropped and counted while the session ke
     assert.ok(dropped >= 5400, `dropped ${dropped} of 6,001: ${JSON.stringify(s)}`);
     assert.ok(s.tcpBadHeader >= 2, `bad headers ${s.tcpBadHeader}`);
     assert.ok(s.tcpOverloaded >= 100, `overloaded ${s.tcpOverloaded}`);
-    const rssAfter = await b.rss();
+    const rssAfter = (await b.memory()).rss;
     assert.ok(rssAfter - rssBefore < 64 * 2 ** 20, `RSS grew ${rssAfter - rssBefore} bytes`);
     assert.deepEqual(
       (await Array.fromAsync(Deno.readDir(root))).map((e) => e.name),

@@ -36,19 +36,14 @@ export class RecordSealer {
     this.#key = key;
   }
 
-  async seal(plain: Uint8Array): Promise<Uint8Array> {
+  /** The record's length word and body, written one after the other (never copied together). */
+  async seal(plain: Uint8Array): Promise<[Uint8Array, Uint8Array]> {
     if (plain.length > MAX_RECORD) throw new RangeError("Record larger than MAX_RECORD");
     const word = new Uint8Array(4);
     new DataView(word.buffer).setUint32(0, plain.length + RECORD_TAG);
-    const body = await crypto.subtle.encrypt(
-      params(this.#index++, word),
-      this.#key,
-      plain as Bytes,
-    );
-    const out = new Uint8Array(4 + body.byteLength);
-    out.set(word);
-    out.set(new Uint8Array(body), 4);
-    return out;
+    const index = this.#index++;
+    const body = await crypto.subtle.encrypt(params(index, word), this.#key, plain as Bytes);
+    return [word, new Uint8Array(body)];
   }
 }
 

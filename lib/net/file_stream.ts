@@ -100,31 +100,69 @@ export interface Writer {
   write(p: Uint8Array): Promise<number>;
 }
 
-/** Writes each chunk as one sealed record. */
-export function sealedWriter(to: Writer, sealer: RecordSealer): Writer {
+/** Writes each chunk as one sealed record. Encryption runs off the main thread, so a chunk is
+ * sealed while the one before it is still being written; `flush()` waits for all of them. At most
+ * two records are in hand at once, so memory stays bounded. */
+export function sealedWriter(
+  to: Writer,
+  sealer: RecordSealer,
+): Writer & { flush(): Promise<void> } {
+  let tail: Promise<void> = Promise.resolve();
+  let behind: Promise<void> = Promise.resolve();
   return {
     async write(p) {
-      await writeAll(to, await sealer.seal(p));
+      await behind; // the record before the previous one is on the wire (throws if it failed)
+      const sealing = sealer.seal(p); // copies p: the caller may reuse it once this returns
+      const prev = tail;
+      behind = prev;
+      tail = (async () => {
+        const [word, body] = await sealing;
+        await prev;
+        await writeAll(to, word);
+        await writeAll(to, body);
+      })();
+      tail.catch(() => {}); // surfaced by flush, or by the write after next
       return p.length;
     },
+    flush: () => tail,
   };
 }
 
-/** Reads sealed records and hands out their plaintext; a record that fails throws. */
+/** Reads sealed records and hands out their plaintext; a record that fails throws. Records are
+ * read from the socket one after another, and the next two are read and opened (off the main
+ * thread) while the caller handles this one. */
 export function sealedReader(from: Reader, opener: RecordOpener): Reader {
   let rest: Uint8Array = new Uint8Array();
-  const word = new Uint8Array(4);
+  type Next = { plain: Uint8Array | null } | { error: unknown };
+  const readRecord = async (): Promise<[Uint8Array, Uint8Array] | null> => {
+    const word = new Uint8Array(4);
+    if (!await readExactly(from, word)) return null;
+    const n = RecordOpener.bodyLength(word);
+    if (typeof n === "string") throw new Error(n);
+    const body = new Uint8Array(n);
+    if (!await readExactly(from, body)) throw new Error("the stream ended inside a record");
+    return [word, body];
+  };
+  let reading: Promise<unknown> = Promise.resolve();
+  const ahead = (): Promise<Next> => {
+    const record = reading.then(readRecord);
+    reading = record.catch(() => {});
+    return record.then(async (r): Promise<Next> => {
+      if (r === null) return { plain: null };
+      const plain = await opener.open(...r);
+      return typeof plain === "string" ? { error: new Error(plain) } : { plain };
+    }).catch((error) => ({ error }));
+  };
+  const queue: Promise<Next>[] = [];
   return {
     async read(p) {
       if (rest.length === 0) {
-        if (!await readExactly(from, word)) return null;
-        const n = RecordOpener.bodyLength(word);
-        if (typeof n === "string") throw new Error(n);
-        const body = new Uint8Array(n);
-        if (!await readExactly(from, body)) throw new Error("the stream ended inside a record");
-        const plain = await opener.open(word, body);
-        if (typeof plain === "string") throw new Error(plain);
-        rest = plain;
+        if (queue.length === 0) queue.push(ahead());
+        const got = await queue.shift()!;
+        if ("error" in got) throw got.error;
+        if (got.plain === null) return null;
+        rest = got.plain;
+        while (queue.length < 2) queue.push(ahead());
       }
       const n = Math.min(p.length, rest.length);
       p.set(rest.subarray(0, n));
@@ -138,7 +176,8 @@ export interface Pump {
   from: Reader;
   to: Writer;
   bytes: number;
-  hash: Hash;
+  /** Fed every byte, unless absent. */
+  hash?: Hash;
   onBytes: (n: number) => void;
 }
 
@@ -152,7 +191,7 @@ export async function pump(p: Pump): Promise<string | undefined> {
       const n = await p.from.read(bufs[i].subarray(0, Math.min(CHUNK, left)));
       if (n === null) return "the stream ended early";
       const chunk = bufs[i].subarray(0, n);
-      p.hash.update(chunk);
+      p.hash?.update(chunk);
       await writing;
       writing = writeAll(p.to, chunk);
       // Handled here so a failed write cannot be an unhandled rejection; awaited above.

@@ -34,6 +34,13 @@ export class History {
   }
 
   /** Makes appended lines durable. */
+  async flush(): Promise<void> {
+    if (!this.#dirty) return;
+    this.#dirty = false;
+    await this.#file.syncData();
+  }
+
+  /** The same, synchronously (at exit). */
   sync(): void {
     if (!this.#dirty) return;
     this.#file.syncDataSync();

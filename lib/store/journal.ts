@@ -1,11 +1,10 @@
 /**
  * The journal: outgoing messages not yet acknowledged, the receive cursor and files being sent,
- * as an append-only file of checked records (lib/store/records.ts). `commit()` writes and
- * fdatasyncs what was appended; the peer commits before any datagram leaves, so an ACK or a
- * "sent" never gets ahead of the disk. Without a directory it keeps the same state in memory.
- *
- * Synchronous on purpose: a commit is one write and one fdatasync (about 0.2 ms here), and doing
- * it inline keeps "durable, then ACK" a matter of statement order.
+ * as an append-only file of checked records (lib/store/records.ts). `write()` puts what was
+ * appended into the file at once (so it survives SIGKILL); `sync()` makes it durable with an
+ * fdatasync off the event loop, so a busy disk (a file transfer) never stalls the chat. The peer
+ * holds every outgoing datagram while anything is unsynced, so an ACK or a "sent" never gets
+ * ahead of the disk. Without a directory it keeps the same state in memory.
  */
 import { join } from "node:path";
 import {
@@ -30,6 +29,10 @@ export class Journal {
   #file?: Deno.FsFile;
   #buffer = "";
   #records = 0;
+  /** Written but not yet fdatasynced. */
+  #unsynced = false;
+  /** A receive-cursor record is among what is not yet durable. */
+  #cursorUnsynced = false;
 
   private constructor(state: JournalState, path?: string) {
     this.#state = state;
@@ -93,11 +96,10 @@ export class Journal {
     return [...this.#state.files.values()];
   }
 
-  /** Records a new outgoing message durably and returns its id. */
+  /** Records a new outgoing message and returns its id (durable after the next sync). */
   addOut(name: string, text: string): number {
     const id = this.#state.nextId;
     this.#append({ t: "out", id, name, text });
-    this.commit();
     return id;
   }
 
@@ -110,6 +112,7 @@ export class Journal {
     const c = this.#state.cursor;
     if (c && c.origin === origin && id <= c.id) return false;
     this.#append({ t: "in", origin, id });
+    if (this.#path) this.#cursorUnsynced = true;
     return true;
   }
 
@@ -121,21 +124,52 @@ export class Journal {
     if (this.#state.files.has(id)) this.#append({ t: "file_end", id });
   }
 
-  get dirty(): boolean {
-    return this.#buffer.length > 0;
+  /** Something appended is not durable yet. */
+  get unsynced(): boolean {
+    return this.#buffer.length > 0 || this.#unsynced;
   }
 
-  /** Makes everything appended so far durable. */
-  commit(): void {
+  /** The receive cursor moved and that is not durable yet: no ACK may leave. */
+  get cursorUnsynced(): boolean {
+    return this.#cursorUnsynced;
+  }
+
+  /** Writes what was appended into the file (it then survives a SIGKILL, not a power loss). */
+  write(): void {
     if (!this.#file || !this.#buffer) {
       this.#buffer = "";
       return;
     }
     writeAllSync(this.#file, this.#buffer);
     this.#buffer = "";
-    this.#file.syncDataSync();
+    this.#unsynced = true;
+  }
+
+  /** Makes everything appended so far durable, without blocking the event loop. */
+  async sync(): Promise<void> {
+    this.write();
+    if (!this.#unsynced) return;
+    this.#unsynced = false;
+    const cursor = this.#cursorUnsynced;
+    await this.#file!.syncData();
+    // Only what was written before the fdatasync began is durable now.
+    if (cursor && !this.#unsynced) this.#cursorUnsynced = false;
+    this.#compactIfDue();
+  }
+
+  /** The same, synchronously (at exit). */
+  commit(): void {
+    this.write();
+    if (!this.#unsynced) return;
+    this.#unsynced = false;
+    this.#file!.syncDataSync();
+    this.#cursorUnsynced = false;
+    this.#compactIfDue();
+  }
+
+  #compactIfDue(): void {
     const needed = this.#state.pending.size + this.#state.files.size + 3;
-    if (this.#records > needed + COMPACT_SLACK) this.#compact();
+    if (this.#records > needed + COMPACT_SLACK && !this.#buffer) this.#compact();
   }
 
   close(): void {
