@@ -230,7 +230,6 @@ export class Peer {
     const name = this.#o.name;
     const id = this.#journal.addOut(name, text);
     this.#record({ dir: "out", id, name, text, at: new Date().toISOString() });
-    this.#journal.write();
     this.#undelivered.add(id);
     // Reported once durable (the datagrams need not wait: an unsent "sent" promises nothing).
     this.#waiting.push(
@@ -324,6 +323,7 @@ export class Peer {
     const held = this.#held ?? [];
     this.#held = undefined;
     this.#journal.write();
+    this.#history?.write();
     for (const e of this.#arrived.splice(0)) this.#emit(e);
     for (const d of held) this.#gated(d);
   }

@@ -22,19 +22,28 @@ export class History {
   #path: string;
   #file: Deno.FsFile;
   #dirty = false;
+  #buffer = "";
 
   constructor(dir: string) {
     this.#path = join(dir, "history.jsonl");
     this.#file = Deno.openSync(this.#path, { append: true, create: true });
   }
 
+  /** Buffers a line; `write()` or `flush()` puts it in the file. */
   append(e: HistoryEntry): void {
-    writeAllSync(this.#file, JSON.stringify(e) + "\n");
+    this.#buffer += JSON.stringify(e) + "\n";
+  }
+
+  write(): void {
+    if (!this.#buffer) return;
+    writeAllSync(this.#file, this.#buffer);
+    this.#buffer = "";
     this.#dirty = true;
   }
 
   /** Makes appended lines durable. */
   async flush(): Promise<void> {
+    this.write();
     if (!this.#dirty) return;
     this.#dirty = false;
     await this.#file.syncData();
@@ -42,6 +51,7 @@ export class History {
 
   /** The same, synchronously (at exit). */
   sync(): void {
+    this.write();
     if (!this.#dirty) return;
     this.#file.syncDataSync();
     this.#dirty = false;
@@ -50,6 +60,7 @@ export class History {
   /** The last `n` entries, oldest first. */
   last(n: number): HistoryEntry[] {
     if (n <= 0) return [];
+    this.write();
     const f = Deno.openSync(this.#path, { read: true });
     try {
       let end = f.statSync().size;
