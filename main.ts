@@ -2,7 +2,8 @@
 import { parseCli } from "./lib/cli/args.ts";
 import { helpText } from "./lib/cli/options.ts";
 import { buildCommit, VERSION } from "./lib/version.ts";
-import { openPeer, readSecret } from "./lib/start.ts";
+import { openPeer, openWeb, readSecret } from "./lib/start.ts";
+import type { Peer } from "./lib/peer.ts";
 import { PLAINTEXT_WARNING } from "./lib/ui/format.ts";
 import { runDemo } from "./lib/demo.ts";
 import { fileOut, readLines } from "./lib/ui/output.ts";
@@ -33,11 +34,24 @@ async function main(): Promise<number> {
 
   const secret = await readSecret(config.secret);
   if (typeof secret === "object") fail(secret.error);
-  const peer = await openPeer(config, secret);
-  if (typeof peer === "string") fail(peer);
+  const opened = await openPeer(config, secret);
+  if (typeof opened === "string") fail(opened);
+  const { peer } = opened;
+  const web = config.web ? openWeb(config, opened) : undefined;
+  if (typeof web === "string") fail(web);
   const interactive = Deno.stdin.isTerminal() && Deno.stdout.isTerminal() && !config.json &&
     config.send.length === 0;
   if (secret === undefined && !interactive) log.write(`chatnet: warning: ${PLAINTEXT_WARNING}\n`);
+  if (web) {
+    if (config.webBind) {
+      log.write(
+        `chatnet: warning: --web-bind ${config.webBind} lets other machines reach the window; ` +
+          "only the token in its URL keeps them out\n",
+      );
+    }
+    (interactive ? out : log).write(`chatnet: web window at ${web.url}\n`);
+    if (config.open) openInBrowser(web.url, log);
+  }
   if (interactive) {
     return await runTerminal({
       peer,
@@ -60,7 +74,27 @@ async function main(): Promise<number> {
     timeoutMs: config.timeoutMs,
   };
   if (config.send.length) return await runSend({ ...lines, paths: config.send });
+  if (web && !config.json) return await runHeadless(peer);
   return config.json ? await runJson(lines) : await runPipe(lines);
+}
+
+/** `--web` without a terminal: the window is the interface; runs until SIGINT or SIGTERM. */
+function runHeadless(peer: Peer): Promise<number> {
+  peer.start();
+  return new Promise((resolve) => {
+    Deno.addSignalListener("SIGTERM", () => {
+      peer.close();
+      resolve(0);
+    });
+  });
+}
+
+function openInBrowser(url: string, log: { write(t: string): void }): void {
+  try {
+    new Deno.Command("xdg-open", { args: [url], stdout: "null", stderr: "null" }).spawn();
+  } catch (e) {
+    log.write(`chatnet: cannot open the browser: ${(e as Error).message}; open ${url} yourself\n`);
+  }
 }
 
 Deno.exit(await main());

@@ -17,7 +17,7 @@ import {
 } from "./app_message.ts";
 import { Transfers } from "./files/transfers.ts";
 import { parseControl } from "./files/control.ts";
-import { type ChatEvent, formatAddress, type StatsEvent } from "./events.ts";
+import { type ChatEvent, formatAddress, type HistoryEvent, type StatsEvent } from "./events.ts";
 import { Journal } from "./store/journal.ts";
 import type { History, HistoryEntry } from "./store/history.ts";
 
@@ -243,13 +243,17 @@ export class Peer {
 
   /** Emits the last `n` history entries as `history` events (none without history). */
   showHistory(n: number): void {
-    for (const h of this.#history?.last(n) ?? []) {
-      const delivered = h.dir === "out"
-        ? !this.#undelivered.has(h.id) &&
-          !this.#journal.pending().some((m) => m.id === h.id)
-        : undefined;
-      this.#emit({ type: "history", ...h, ...(delivered === undefined ? {} : { delivered }) });
-    }
+    for (const e of this.history(n)) this.#emit(e);
+  }
+
+  /** The last `n` history entries as events, for one interface to show. */
+  history(n: number): HistoryEvent[] {
+    const pending = new Set(this.#journal.pending().map((m) => m.id));
+    return (this.#history?.last(n) ?? []).map((h) =>
+      h.dir === "out"
+        ? { type: "history", ...h, delivered: !this.#undelivered.has(h.id) && !pending.has(h.id) }
+        : { type: "history", ...h }
+    );
   }
 
   stats(): StatsEvent {

@@ -7,6 +7,8 @@ import { Journal } from "./store/journal.ts";
 import { History } from "./store/history.ts";
 import { defaultStateDir } from "./store/state_dir.ts";
 import { askHidden } from "./ui/ask_secret.ts";
+import { serveWeb, type WebServer } from "./ui/web/server.ts";
+import { join } from "node:path";
 
 /** Resolves a host name or literal to an IP address, or says why it cannot. */
 export async function resolveHost(host: string): Promise<string | { error: string }> {
@@ -55,7 +57,10 @@ export async function readSecret(
   }
 }
 
-export async function openPeer(c: Config, secret?: string): Promise<Peer | string> {
+export async function openPeer(
+  c: Config,
+  secret?: string,
+): Promise<{ peer: Peer; stateDir: string } | string> {
   const ip = await resolveHost(c.peerHost);
   if (typeof ip !== "string") return ip.error;
   // Deno binds to 127.0.0.1 unless told otherwise; a chat peer must listen on all interfaces.
@@ -64,7 +69,7 @@ export async function openPeer(c: Config, secret?: string): Promise<Peer | strin
   const state = openState(c);
   if ("error" in state) return state.error;
   try {
-    return new Peer({
+    const peer = new Peer({
       ...state,
       secret,
       bind,
@@ -77,6 +82,7 @@ export async function openPeer(c: Config, secret?: string): Promise<Peer | strin
       downloads: c.downloads,
       maxFileSize: c.maxFileSize,
     });
+    return { peer, stateDir: state.dir };
   } catch (e) {
     state.journal.close();
     state.history?.close();
@@ -88,14 +94,14 @@ export async function openPeer(c: Config, secret?: string): Promise<Peer | strin
 /** The journal and history in the state directory, created (private to the user) if needed. */
 function openState(
   c: Config,
-): { journal: Journal; history?: History; notices: string[] } | { error: string } {
+): { journal: Journal; history?: History; notices: string[]; dir: string } | { error: string } {
   const dir = c.stateDir ||
     defaultStateDir({ XDG_STATE_HOME: env("XDG_STATE_HOME"), HOME: env("HOME") }, c);
   if (typeof dir !== "string") return dir;
   try {
     Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const { journal, notices } = Journal.open(dir);
-    return { journal, notices, history: c.history ? new History(dir) : undefined };
+    return { journal, notices, history: c.history ? new History(dir) : undefined, dir };
   } catch (e) {
     const why = e instanceof Deno.errors.PermissionDenied
       ? "permission denied"
@@ -109,6 +115,25 @@ function env(name: string): string | undefined {
     return Deno.env.get(name);
   } catch {
     return undefined;
+  }
+}
+
+/** Serves the web window, or says in one line why it cannot. */
+export function openWeb(
+  c: Config,
+  o: { peer: Peer; stateDir: string },
+): WebServer | string {
+  const hostname = c.webBind || "127.0.0.1";
+  try {
+    return serveWeb({
+      peer: o.peer,
+      hostname,
+      port: c.webPort,
+      downloads: c.downloads,
+      uploads: join(o.stateDir, "uploads"),
+    });
+  } catch (e) {
+    return bindError(e, { protocol: "TCP", bind: hostname, port: c.webPort }) + " (--web)";
   }
 }
 

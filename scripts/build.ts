@@ -14,7 +14,8 @@ export const PERMISSIONS = [
   "--allow-net",
   "--allow-read",
   "--allow-write",
-  "--allow-env=USER,NO_COLOR,HOME,XDG_STATE_HOME",
+  "--allow-env=USER,NO_COLOR,HOME,XDG_STATE_HOME,CHATNET_SECRET",
+  "--allow-run=xdg-open",
   "--allow-sys=statfs",
 ];
 /** Files read at run time, embedded into the binary. */

@@ -45,3 +45,33 @@ Deno.test("a checkout knows its commit, as git names it", async () => {
     .output();
   assert.equal(buildCommit(), new TextDecoder().decode(git.stdout).trim());
 });
+
+Deno.test("secret, state and web options: where the passphrase comes from, and one-line errors", () => {
+  const parse = (args: string[], env = {}) => parseCli(["9000", "h", "9001", ...args], env);
+  const fromEnv = parse([], { secret: "s3" });
+  assert.ok(typeof fromEnv !== "string");
+  assert.deepEqual(fromEnv.secret, { from: "env", value: "s3" });
+  const fromFile = parse(["--secret-file", "/run/k"], { secret: "s3" });
+  assert.ok(typeof fromFile !== "string");
+  assert.deepEqual(fromFile.secret, { from: "file", path: "/run/k" }, "a flag beats the variable");
+  const none = parse([]);
+  assert.ok(typeof none !== "string");
+  assert.deepEqual([none.secret, none.history, none.web], [{ from: "none" }, true, false]);
+  assert.equal(
+    parse(["--secret-file", "k", "--ask-secret"]),
+    "Cannot use --secret-file with --ask-secret: choose one",
+  );
+  assert.equal(parse(["--secret", "x"]), "Unknown option --secret (see chatnet --help)");
+  assert.equal(parse(["--state-dir", ""]), "Cannot use --state-dir: the folder name is empty");
+  assert.equal(
+    parse(["--web-port", "8080"]),
+    "Cannot use --web-port, --web-bind or --open without --web",
+  );
+  assert.equal(
+    parse(["--web", "--web-port", "99999"]),
+    "Cannot parse --web-port: 99999 is outside 1-65535",
+  );
+  const web = parse(["--web", "--web-port", "8080", "--web-bind", "[::1]", "--no-history"]);
+  assert.ok(typeof web !== "string");
+  assert.deepEqual([web.web, web.webPort, web.webBind, web.history], [true, 8080, "::1", false]);
+});

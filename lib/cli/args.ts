@@ -24,6 +24,11 @@ export interface Config {
   stateDir: string;
   history: boolean;
   /** Where the passphrase comes from; never from a command-line value (`ps` shows those). */
+  /** The web window: off unless --web. */
+  web: boolean;
+  webPort: number;
+  webBind: string;
+  open: boolean;
   secret: { from: "none" } | { from: "env"; value: string } | { from: "file"; path: string } | {
     from: "ask";
   };
@@ -78,6 +83,10 @@ export function parseCli(
     send,
     stateDir: "",
     history: !v["no-history"],
+    web: Boolean(v.web),
+    webPort: 0,
+    webBind: "",
+    open: Boolean(v.open),
     secret: env.secret ? { from: "env", value: env.secret } : { from: "none" },
   };
   if (v.help) return { ...base, mode: "help" };
@@ -109,6 +118,18 @@ export function parseCli(
     if (!v["secret-file"]) return "Cannot use --secret-file: the file name is empty";
     base.secret = { from: "file", path: v["secret-file"] };
   } else if (v["ask-secret"]) base.secret = { from: "ask" };
+  if (typeof v["web-port"] === "string") {
+    const p = parsePort(v["web-port"], "--web-port");
+    if (typeof p === "string") return p;
+    base.webPort = p;
+  }
+  if (typeof v["web-bind"] === "string") {
+    if (!v["web-bind"]) return "Cannot use --web-bind: the address is empty";
+    base.webBind = v["web-bind"].replace(/^\[(.*)\]$/, "$1");
+  }
+  if ((base.webPort || base.webBind || base.open) && !base.web) {
+    return "Cannot use --web-port, --web-bind or --open without --web";
+  }
   if (typeof v["state-dir"] === "string") {
     if (!v["state-dir"]) return "Cannot use --state-dir: the folder name is empty";
     base.stateDir = v["state-dir"];

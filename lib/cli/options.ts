@@ -64,6 +64,14 @@ export const OPTIONS: OptionSpec[] = [
       "journal and history (default: $XDG_STATE_HOME/chatnet/<port>-<peer>, or ~/.local/state/…)",
   },
   { name: "no-history", help: "keep no conversation history (the journal is kept regardless)" },
+  { name: "web", help: "also serve a chat window on http://127.0.0.1 and print its URL" },
+  { name: "web-port", arg: "N", help: "port for --web (default: any free port)" },
+  {
+    name: "web-bind",
+    arg: "ADDR",
+    help: "address for --web (default 127.0.0.1; anything else is reachable by others)",
+  },
+  { name: "open", help: "with --web, open the window in the default browser (xdg-open)" },
   { name: "help", short: "h", help: "show this help" },
   { name: "version", short: "V", help: "show the version" },
 ];

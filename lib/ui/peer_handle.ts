@@ -9,6 +9,7 @@ export type ChatPeer = Pick<
   | "sendFiles"
   | "stats"
   | "showHistory"
+  | "history"
   | "drained"
   | "close"
   | "pending"

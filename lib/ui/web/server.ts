@@ -1,0 +1,179 @@
+/**
+ * The local web window: one page (lib/ui/web/page.ts, embedded in the binary) and one WebSocket
+ * carrying the same events and commands as the `--json` contract. Files picked in the browser are
+ * uploaded into the state directory and then offered like any other path; received files can be
+ * opened from the downloads folder.
+ *
+ * Every request must carry the random token, a Host header naming this server (so a DNS
+ * rebinding page cannot reach it) and, for the socket and uploads, an Origin of this server (so
+ * other sites cannot drive it).
+ */
+import { join, resolve, sep } from "node:path";
+import type { ChatEvent } from "../../events.ts";
+import { parseCommand } from "../json.ts";
+import type { ChatPeer } from "../peer_handle.ts";
+import { safeRelativePath } from "../../files/names.ts";
+import { PAGE } from "./page.ts";
+
+export interface WebOptions {
+  peer: ChatPeer;
+  hostname: string;
+  /** 0 picks a free port. */
+  port: number;
+  downloads: string;
+  /** Where uploaded files wait to be sent. */
+  uploads: string;
+  /** A fixed token (tests); random otherwise. */
+  token?: string;
+}
+
+export interface WebServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Events a newly opened page needs to draw the current state. */
+const REPLAY_HISTORY = 50;
+
+export function serveWeb(o: WebOptions): WebServer {
+  const token = o.token ?? randomToken();
+  const sockets = new Set<WebSocket>();
+  let ready: ChatEvent | undefined, peerState: ChatEvent | undefined;
+  o.peer.on((e) => {
+    if (e.type === "ready") ready = e;
+    if (e.type === "peer") peerState = e;
+    const text = JSON.stringify(e);
+    for (const s of sockets) if (s.readyState === WebSocket.OPEN) s.send(text);
+  });
+  let allowedHosts: Set<string> = new Set();
+  const server = Deno.serve({
+    hostname: o.hostname,
+    port: o.port,
+    onListen: () => {},
+  }, async (req) => {
+    const url = new URL(req.url);
+    const host = req.headers.get("host") ?? "";
+    if (!allowedHosts.has(host)) return deny(421, "Unknown host");
+    if (!sameToken(url.searchParams.get("t") ?? "", token)) {
+      return deny(403, "Missing or bad token");
+    }
+    const origin = req.headers.get("origin");
+    const sameOrigin = origin === `http://${host}`;
+    if (url.pathname === "/" && req.method === "GET") {
+      return new Response(PAGE, { headers: SECURE_HEADERS("text/html; charset=utf-8") });
+    }
+    if (url.pathname === "/ws") {
+      if (!sameOrigin) return deny(403, "Bad origin");
+      if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+        return deny(400, "Expected a WebSocket");
+      }
+      const { socket, response } = Deno.upgradeWebSocket(req);
+      socket.onopen = () => {
+        sockets.add(socket);
+        for (const e of [ready, peerState, ...o.peer.history(REPLAY_HISTORY)]) {
+          if (e) socket.send(JSON.stringify(e));
+        }
+      };
+      socket.onclose = () => sockets.delete(socket);
+      socket.onmessage = (m) => onCommand(socket, String(m.data));
+      return response;
+    }
+    if (url.pathname === "/upload" && req.method === "POST") {
+      if (!sameOrigin) return deny(403, "Bad origin");
+      return await upload(url, req);
+    }
+    if (url.pathname === "/file" && req.method === "GET") return await download(url);
+    return deny(404, "Not found");
+  });
+  const addr = server.addr as Deno.NetAddr;
+  const shown = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  allowedHosts = new Set([`${shown}:${addr.port}`, `localhost:${addr.port}`]);
+
+  const onCommand = (socket: WebSocket, line: string) => {
+    const c = parseCommand(line);
+    if (c.type === "error") return socket.send(JSON.stringify(c));
+    if (c.type === "send") o.peer.send(c.text);
+    else if (c.type === "file") o.peer.sendFiles([c.path]);
+    else if (c.type === "stats") socket.send(JSON.stringify(o.peer.stats()));
+    else if (c.type === "history") {
+      for (const e of o.peer.history(c.count)) socket.send(JSON.stringify(e));
+    } // "quit" closes only the page's connection; the peer keeps running.
+    else socket.close();
+  };
+
+  /** Stores one uploaded file under uploads/<batch>/<relative path>; answers with the path to
+   * offer (the batch's top-level entry). */
+  const upload = async (url: URL, req: Request): Promise<Response> => {
+    const batch = url.searchParams.get("batch") ?? "";
+    const parts = safeRelativePath(url.searchParams.get("name") ?? "");
+    if (!/^[0-9a-f]{16}$/.test(batch) || typeof parts === "string" || !req.body) {
+      return deny(400, "Cannot upload: bad batch or name");
+    }
+    const dir = join(o.uploads, batch, ...parts.slice(0, -1));
+    await Deno.mkdir(dir, { recursive: true });
+    const path = join(dir, parts[parts.length - 1]);
+    const file = await Deno.open(path, { write: true, create: true, truncate: true });
+    await req.body.pipeTo(file.writable);
+    return Response.json({ path: join(o.uploads, batch, parts[0]) });
+  };
+
+  /** A received file, only from inside the downloads folder. */
+  const download = async (url: URL): Promise<Response> => {
+    const root = resolve(o.downloads);
+    const path = resolve(url.searchParams.get("path") ?? "");
+    if (!path.startsWith(root + sep)) return deny(403, "Not in the downloads folder");
+    try {
+      const real = await Deno.realPath(path);
+      if (!real.startsWith((await Deno.realPath(root)) + sep)) return deny(403, "Not in downloads");
+      const file = await Deno.open(real);
+      const name = encodeURIComponent(real.slice(real.lastIndexOf(sep) + 1));
+      return new Response(file.readable, {
+        headers: {
+          ...SECURE_HEADERS("application/octet-stream"),
+          "content-disposition": `attachment; filename*=UTF-8''${name}`,
+        },
+      });
+    } catch {
+      return deny(404, "No such file");
+    }
+  };
+
+  return {
+    url: `http://${shown}:${addr.port}/?t=${token}`,
+    close: async () => {
+      for (const s of sockets) s.close();
+      await server.shutdown();
+    },
+  };
+}
+
+function SECURE_HEADERS(type: string): Record<string, string> {
+  return {
+    "content-type": type,
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+    "content-security-policy":
+      "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; " +
+      "connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+  };
+}
+
+function deny(status: number, why: string): Response {
+  return new Response(why + "\n", { status, headers: SECURE_HEADERS("text/plain") });
+}
+
+function randomToken(): string {
+  return Array.from(
+    crypto.getRandomValues(new Uint8Array(16)),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+}
+
+function sameToken(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return d === 0;
+}

@@ -1,0 +1,130 @@
+/** The web window end to end: a real browser (Debian's chromium, driven by playwright-core) on a
+ * chatnet started with --web, talking through a lossy --sim link to a second chatnet. */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { ChatProc, type Json } from "./proc.ts";
+import { freePorts } from "../lib/demo.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const SEED = Number(Deno.env.get("CHATNET_TEST_SEED") ?? 51);
+const reason = await Deno.stat(CHROMIUM).then(
+  () => undefined,
+  () => `${CHROMIUM} is missing (apt-get install chromium)`,
+);
+if (reason) console.log(`Skipping the web window tests: ${reason}`);
+
+Deno.test({
+  name:
+    "the web window sends, ticks, receives, attaches a file and refuses requests without the token",
+  ignore: reason !== undefined,
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "chatnet-web-" });
+    const [pa, pb] = freePorts(2);
+    const sim = (i: number) => `loss=10%,dup=5%,delay=5ms,jitter=3ms,seed=${SEED + i}`;
+    // Alice runs headless with --web (stdin is a pipe and there is no --json).
+    const a = new ChatProc([
+      ...["-p", String(pa), "--peer", `127.0.0.1:${pb}`, "--name", "alice", "--web"],
+      ...["--sim", sim(0), "--downloads", join(root, "a")],
+    ], { env: { CHATNET_SECRET: "web test" } });
+    const b = new ChatProc([
+      ...["--json", "-p", String(pb), "--peer", `127.0.0.1:${pa}`, "--name", "bob"],
+      ...["--sim", sim(1), "--downloads", join(root, "b")],
+    ], { env: { CHATNET_SECRET: "web test" } });
+    await Deno.mkdir(join(root, "b"));
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    });
+    try {
+      await a.until(() => /web window at http/.test(a.stderr), "the URL");
+      const url = /web window at (\S+)/.exec(a.stderr)![1];
+      const page = await browser.newPage();
+      await page.goto(url);
+      await page.locator("#peer", { hasText: "peer online" }).waitFor();
+      // The session's fingerprint, the same bob sees.
+      await b.until(() => b.of("peer").some((e: Json) => e.fingerprint), "bob's fingerprint");
+      const fingerprint = b.of("peer").find((e: Json) => e.fingerprint).fingerprint;
+      await page.locator("#security", { hasText: `encrypted · fingerprint ${fingerprint}` })
+        .waitFor();
+      // 2. Type and send; bob gets it.
+      await page.fill("#text", "hello from the browser");
+      await page.press("#text", "Enter");
+      await b.until(() => b.of("message").length === 1, "the message at bob");
+      assert.equal(b.of("message")[0].text, "hello from the browser");
+      assert.equal(b.of("message")[0].name, "alice");
+      // 3. The delivered tick.
+      await page.locator('li.msg.mine .tick[aria-label="delivered"]').waitFor();
+      assert.match(await page.locator("li.msg.mine .meta").innerText(), /you · .* · #1 ✓/);
+      // 4. A reply shows up.
+      await b.command({ type: "send", text: "hello from the terminal" });
+      await page.locator("li.msg:not(.mine)", { hasText: "hello from the terminal" }).waitFor();
+      // The Send button works as well as Enter.
+      await page.fill("#text", "second, by button");
+      await page.click("#send");
+      await b.until(() => b.of("message").length === 2, "the second message at bob");
+      // 5. Attach a file; the bar finishes on the page and bob has the same bytes.
+      const file = join(root, "report.bin");
+      const data = crypto.getRandomValues(new Uint8Array(60_000));
+      await Deno.writeFile(file, data);
+      await page.setInputFiles("#files", file);
+      await b.until(() => b.of("file_received").length === 1, "the file at bob");
+      const got: Json = b.of("file_received")[0];
+      assert.equal(got.sha256, createHash("sha256").update(data).digest("hex"));
+      assert.deepEqual(await Deno.readFile(got.path), data);
+      await page.locator(".transfer.finished", { hasText: "report.bin" }).waitFor();
+      assert.equal(await page.locator(".transfer.finished progress").evaluate((p) => p.value), 1);
+      await page.locator("li.note", { hasText: "Sent report.bin" }).waitFor();
+      // A file bob sends arrives with a link.
+      const back = join(root, "notes.txt");
+      await Deno.writeTextFile(back, "from bob");
+      await b.command({ type: "file", path: back });
+      const link = page.locator("li.note a", { hasText: "notes.txt" });
+      await link.waitFor();
+      const href = await link.getAttribute("href");
+      const served = await fetch(new URL(href!, url));
+      assert.equal(await served.text(), "from bob");
+      // 6. Requests without the token, from another Host or another Origin are refused.
+      const bare = new URL(url);
+      bare.search = "";
+      assert.equal((await fetch(bare)).status, 403);
+      assert.equal((await fetch(new URL("/ws?t=wrong", url))).status, 403);
+      const evilOrigin = await fetch(new URL("/ws" + new URL(url).search, url), {
+        headers: { origin: "http://evil.example", upgrade: "websocket" },
+      });
+      assert.equal(evilOrigin.status, 403);
+      await evilOrigin.body?.cancel();
+      // fetch() will not forge a Host header (a DNS-rebinding page's request carries its own).
+      assert.equal(await rawStatus(url, "evil.example"), 421);
+      const outside = await fetch(
+        new URL(`/file${new URL(url).search}&path=${encodeURIComponent("/etc/passwd")}`, url),
+      );
+      assert.equal(outside.status, 403);
+      await outside.body?.cancel();
+      // 7. A screenshot for the README.
+      const shot = Deno.env.get("CHATNET_SCREENSHOT") ?? join(root, "web.png");
+      await page.screenshot({ path: shot });
+      assert.ok((await Deno.stat(shot)).size > 1000);
+    } finally {
+      await browser.close();
+      for (const p of [a, b]) {
+        p.kill();
+        await p.exit();
+      }
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+/** The status code of a GET sent by hand with the given Host header. */
+async function rawStatus(url: string, host: string): Promise<number> {
+  const u = new URL(url);
+  const conn = await Deno.connect({ hostname: u.hostname, port: Number(u.port) });
+  const request = `GET /${u.search} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`;
+  await conn.write(new TextEncoder().encode(request));
+  const buf = new Uint8Array(256);
+  const n = (await conn.read(buf)) ?? 0;
+  conn.close();
+  return Number(/^HTTP\/1\.1 (\d{3})/.exec(new TextDecoder().decode(buf.subarray(0, n)))?.[1]);
+}
