@@ -24,9 +24,10 @@ Deno.test({
     const [pa, pb] = freePorts(2);
     const sim = (i: number) => `loss=10%,dup=5%,delay=5ms,jitter=3ms,seed=${SEED + i}`;
     // Alice runs headless with --web (stdin is a pipe and there is no --json).
+    const state = join(root, "state");
     const a = new ChatProc([
       ...["-p", String(pa), "--peer", `127.0.0.1:${pb}`, "--name", "alice", "--web"],
-      ...["--sim", sim(0), "--downloads", join(root, "a")],
+      ...["--sim", sim(0), "--downloads", join(root, "a"), "--state-dir", state],
     ], { env: { CHATNET_SECRET: "web test" } });
     const b = new ChatProc([
       ...["--json", "-p", String(pb), "--peer", `127.0.0.1:${pa}`, "--name", "bob"],
@@ -76,6 +77,8 @@ Deno.test({
       await page.locator(".transfer.finished", { hasText: "report.bin" }).waitFor();
       assert.equal(await page.locator(".transfer.finished progress").evaluate((p) => p.value), 1);
       await page.locator("li.note", { hasText: "Sent report.bin" }).waitFor();
+      const uploads = () => Array.from(Deno.readDirSync(join(state, "uploads")));
+      await a.until(() => uploads().length === 0, "the upload removed once the peer verified it");
       // A file bob sends arrives with a link.
       const back = join(root, "notes.txt");
       await Deno.writeTextFile(back, "from bob");

@@ -8,7 +8,7 @@
  * rebinding page cannot reach it) and, for the socket and uploads, an Origin of this server (so
  * other sites cannot drive it).
  */
-import { join, resolve, sep } from "node:path";
+import { dirname, join, resolve, sep } from "node:path";
 import type { ChatEvent } from "../../events.ts";
 import { parseCommand } from "../json.ts";
 import type { ChatPeer } from "../peer_handle.ts";
@@ -39,9 +39,12 @@ export function serveWeb(o: WebOptions): WebServer {
   const token = o.token ?? randomToken();
   const sockets = new Set<WebSocket>();
   let ready: ChatEvent | undefined, peerState: ChatEvent | undefined;
+  const uploads = resolve(o.uploads) + sep;
   o.peer.on((e) => {
     if (e.type === "ready") ready = e;
     if (e.type === "peer") peerState = e;
+    // An uploaded file the peer has verified is not needed any more.
+    if (e.type === "file_sent" && e.path.startsWith(uploads)) void removeUpload(uploads, e.path);
     const text = JSON.stringify(e);
     for (const s of sockets) if (s.readyState === WebSocket.OPEN) s.send(text);
   });
@@ -145,6 +148,14 @@ export function serveWeb(o: WebOptions): WebServer {
       await server.shutdown();
     },
   };
+}
+
+/** Removes a sent upload, then whichever of its folders are left empty. */
+async function removeUpload(root: string, path: string): Promise<void> {
+  try {
+    await Deno.remove(path);
+    for (let dir = dirname(path); dir.startsWith(root); dir = dirname(dir)) await Deno.remove(dir);
+  } catch { /* a folder still holds files being sent */ }
 }
 
 function SECURE_HEADERS(type: string): Record<string, string> {
