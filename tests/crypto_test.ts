@@ -6,6 +6,7 @@ import { pakeFinish, pakeStart } from "../lib/crypto/pake.ts";
 import { deriveKeys } from "../lib/crypto/keys.ts";
 import { open, ReplayWindow, seal } from "../lib/crypto/aead.ts";
 import { isSealed, parseSealed } from "../lib/protocol/codec.ts";
+import { crc32c } from "../lib/protocol/crc32c.ts";
 import { seededRng } from "../lib/rng.ts";
 import { recordKey, RecordOpener, RecordSealer } from "../lib/crypto/records.ts";
 import { sealedReader, sealedWriter } from "../lib/net/file_stream.ts";
@@ -227,4 +228,31 @@ Deno.test("sealed file records round-trip, and a flipped, dropped or swapped rec
   const huge = new Uint8Array(4);
   new DataView(huge.buffer).setUint32(0, 2 ** 31);
   await assert.rejects(readAll([[huge, new Uint8Array(16)]]), /bad record length/);
+});
+
+Deno.test("a flood of forged HELLOs is rate-limited, said once, and never resets the session", () => {
+  const { n, wire } = secureNet("pw", "pw", 0);
+  n.send("a", "before");
+  assert.ok(n.run(() => n.b.received.length === 1, 10_000));
+  // A HELLO that carries a share and a tag (32 + 8 + 64 + 4 bytes).
+  const hello = wire.find((d) => !isSealed(d) && d[3] === 2 && d.length === 108)!;
+  for (let i = 0; i < 500; i++) {
+    const forged = hello.slice();
+    const v = new DataView(forged.buffer);
+    v.setUint32(8, 0x10000 + i); // a new epoch each time
+    // Another passphrase's share and a tag that cannot verify, with a fresh CRC.
+    const share = pakeStart(`guess ${i}`, random(100 + i)).share;
+    const at = forged.length - 4 - 64;
+    forged.set(share, at);
+    forged.set(random(i).subarray(0, 32), at + 32);
+    v.setUint32(forged.length - 4, crc32c(forged, 0, forged.length - 4));
+    n.b.session.input(forged, n.now);
+  }
+  const s = n.b.session.stats();
+  assert.ok(s.authFailed >= 1 && s.authFailed <= 25, `authFailed ${s.authFailed}`);
+  assert.ok(s.unauthenticated >= 400, `refused without work: ${s.unauthenticated}`);
+  assert.deepEqual(n.b.authFailures, ["passphrase_differs"], "said once");
+  assert.equal(s.peerRestarts, 0);
+  n.send("a", "after");
+  assert.ok(n.run(() => n.b.received.length === 2, 10_000), "the session still works");
 });

@@ -90,6 +90,8 @@ export const HELLO_INTERVAL = 100;
 /** With a passphrase, new peer epochs whose share we evaluate per second at most (each costs a
  * scalar multiplication); a real peer needs one per restart. */
 export const HANDSHAKES_PER_SECOND = 20;
+/** A refused peer (different passphrase) is said at most this often; each is still counted. */
+export const AUTH_REPORT_INTERVAL = 10_000;
 
 /** Retired peer epochs remembered, so a delayed datagram from an old incarnation is never taken
  * for a restart. */

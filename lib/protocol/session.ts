@@ -20,6 +20,7 @@ import {
   sealedHeader,
 } from "./codec.ts";
 import {
+  AUTH_REPORT_INTERVAL,
   HANDSHAKES_PER_SECOND,
   HELLO_INTERVAL,
   KEEPALIVE_INTERVAL,
@@ -102,7 +103,9 @@ export class Session {
   #candidates = new Map<number, SessionKeys>();
   #handshakeTokens = HANDSHAKES_PER_SECOND;
   #handshakeAt = 0;
-  #authReported = new Set<number>();
+  /** Peer epochs already refused (the newest few), and when a refusal was last said. */
+  #authReported: number[] = [];
+  #authSaidAt = -Infinity;
   /** Stats of streams that ended with a peer restart, so totals never go backwards. */
   #carried: Record<CarriedStat, number> = {
     retransmits: 0,
@@ -259,10 +262,10 @@ export class Session {
     }
     const tag = payload.length === 2 * SHARE_BYTES ? payload.subarray(SHARE_BYTES) : undefined;
     if (p.srcEpoch === this.#peerEpoch && this.#keys) {
-      if (tag && !sameTag(tag, this.#keys.confirmTheirs)) {
-        return void this.#counts.unauthenticated++;
-      }
-      this.#lastHeard = now;
+      // Without a tag the peer has not seen our share yet: tell it again, but a HELLO anyone
+      // could have forged proves nothing (it must not keep the peer "online").
+      if (!tag) return this.#sendHello(now);
+      if (!sameTag(tag, this.#keys.confirmTheirs)) return void this.#counts.unauthenticated++;
       if (p.dstEpoch === this.#o.epoch) this.#confirmed = true;
       this.#heard(now, p.type);
       if (p.dstEpoch !== this.#o.epoch) this.#sendHello(now);
@@ -304,10 +307,14 @@ export class Session {
     return keys;
   }
 
+  /** Counts a refused peer epoch once, and says so at most every AUTH_REPORT_INTERVAL, so forged
+   * HELLOs can neither flood the interface nor grow memory. */
   #authFailed(epoch: number, why: AuthFailure): void {
-    if (this.#authReported.has(epoch)) return;
-    this.#authReported.add(epoch);
+    if (this.#authReported.includes(epoch)) return;
+    this.#authReported = [epoch, ...this.#authReported].slice(0, RETIRED_EPOCHS);
     this.#counts.authFailed++;
+    if (this.#now - this.#authSaidAt < AUTH_REPORT_INTERVAL) return;
+    this.#authSaidAt = this.#now;
     this.#o.onAuthFailed?.(why);
   }
 
