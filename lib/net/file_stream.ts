@@ -8,7 +8,7 @@
  *   those bytes travel as AEAD records (lib/crypto/records.ts).
  */
 import type { Hash } from "node:crypto";
-import { RecordOpener, RecordSealer } from "../crypto/records.ts";
+import { RECORD_BYTES, RecordOpener, RecordSealer } from "../crypto/records.ts";
 
 export const HEADER_BYTES = 64;
 export const TRAILER_BYTES = 32;
@@ -100,28 +100,33 @@ export interface Writer {
   write(p: Uint8Array): Promise<number>;
 }
 
-/** Writes each chunk as one sealed record. Encryption runs off the main thread, so a chunk is
- * sealed while the one before it is still being written; `flush()` waits for all of them. At most
- * two records are in hand at once, so memory stays bounded. */
+/** Records sealed or opened ahead, each way: encryption runs off the main thread, so the next
+ * record is sealed (or opened) while the last one is written (or hashed), with memory bounded. */
+const RECORDS_IN_FLIGHT = 2;
+
+/** Writes chunks as sealed records of at most RECORD_BYTES, in order; `flush()` waits for all. */
 export function sealedWriter(
   to: Writer,
   sealer: RecordSealer,
 ): Writer & { flush(): Promise<void> } {
   let tail: Promise<void> = Promise.resolve();
-  let behind: Promise<void> = Promise.resolve();
+  const flights: Promise<void>[] = [];
+  const one = async (piece: Uint8Array) => {
+    if (flights.length >= RECORDS_IN_FLIGHT) await flights.shift(); // throws if it failed
+    const sealing = sealer.seal(piece); // copies the piece: the caller may reuse its buffer
+    const prev = tail;
+    tail = (async () => {
+      const [word, body] = await sealing;
+      await prev;
+      await writeAll(to, word);
+      await writeAll(to, body);
+    })();
+    tail.catch(() => {}); // surfaced by flush, or by a later write
+    flights.push(tail);
+  };
   return {
     async write(p) {
-      await behind; // the record before the previous one is on the wire (throws if it failed)
-      const sealing = sealer.seal(p); // copies p: the caller may reuse it once this returns
-      const prev = tail;
-      behind = prev;
-      tail = (async () => {
-        const [word, body] = await sealing;
-        await prev;
-        await writeAll(to, word);
-        await writeAll(to, body);
-      })();
-      tail.catch(() => {}); // surfaced by flush, or by the write after next
+      for (let o = 0; o < p.length; o += RECORD_BYTES) await one(p.subarray(o, o + RECORD_BYTES));
       return p.length;
     },
     flush: () => tail,
@@ -129,7 +134,7 @@ export function sealedWriter(
 }
 
 /** Reads sealed records and hands out their plaintext; a record that fails throws. Records are
- * read from the socket one after another, and the next two are read and opened (off the main
+ * read from the socket one after another, and the next few are read and opened (off the main
  * thread) while the caller handles this one. */
 export function sealedReader(from: Reader, opener: RecordOpener): Reader {
   let rest: Uint8Array = new Uint8Array();
@@ -162,7 +167,7 @@ export function sealedReader(from: Reader, opener: RecordOpener): Reader {
         if ("error" in got) throw got.error;
         if (got.plain === null) return null;
         rest = got.plain;
-        while (queue.length < 2) queue.push(ahead());
+        while (queue.length < RECORDS_IN_FLIGHT) queue.push(ahead());
       }
       const n = Math.min(p.length, rest.length);
       p.set(rest.subarray(0, n));
