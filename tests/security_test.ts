@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { ChatProc, type Json } from "./proc.ts";
+import { ChatProc, type Json, MAIN, PERMISSIONS } from "./proc.ts";
 import { relay, tcpRelay } from "./relay.ts";
 import { freePorts } from "../lib/demo.ts";
 import { encodeHeader } from "../lib/net/file_stream.ts";
@@ -244,5 +244,44 @@ Deno.test("hostile UDP and TCP input is dropped and counted while the session ke
     }
     r.close();
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("--ask-secret reads the passphrase from the terminal without echoing it", async () => {
+  const [pa, pb] = freePorts(2);
+  const b = run({ name: "bob", port: pb, peer: pa, secret: "hunter2" });
+  const state = await Deno.makeTempDir({ prefix: "chatnet-ask-" });
+  // `script` gives chatnet a terminal; what it prints comes back on script's stdout.
+  const line = [Deno.execPath(), "run", ...PERMISSIONS, MAIN, String(pa), "127.0.0.1", String(pb)]
+    .concat(["--ask-secret", "--json", "--state-dir", state]).join(" ");
+  const a = new Deno.Command("script", {
+    args: ["-qec", line, "/dev/null"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  let seen = "";
+  const reading = (async () => {
+    for await (const chunk of a.stdout.pipeThrough(new TextDecoderStream())) seen += chunk;
+  })();
+  const writer = a.stdin.getWriter();
+  try {
+    await b.until(() => /Passphrase/.test(seen), "the prompt");
+    await writer.write(encoder.encode("hunter2\r"));
+    await b.until(() => online(b) && /"fingerprint"/.test(seen), "both online, encrypted");
+    assert.ok(!seen.includes("hunter2"), `the passphrase was echoed: ${seen}`);
+    assert.equal(
+      /"fingerprint":"([\d ]+)"/.exec(seen)![1],
+      b.of("peer").find((e: Json) => e.fingerprint).fingerprint,
+    );
+  } finally {
+    a.kill("SIGKILL");
+    await reading.catch(() => {});
+    await writer.close().catch(() => {});
+    await a.status;
+    b.kill();
+    await b.exit();
+    await Deno.remove(state, { recursive: true });
   }
 });
