@@ -60,6 +60,8 @@ const HEADER_MS = 10_000;
 const IDLE_MS = 10_000;
 /** Connections still sending their header at once; more are closed on arrival. */
 const MAX_UNIDENTIFIED = 32;
+/** Received bytes between background fdatasyncs (see earlyWriteback). */
+const WRITEBACK_BYTES = 64 * 2 ** 20;
 /** A broken transfer is offered again after this long (once the peer is online). */
 const RETRY_MS = 1_000;
 
@@ -446,6 +448,7 @@ export class Transfers {
         t.offset = 0;
       }
       this.#start(t, "receive", offset);
+      const writeback = earlyWriteback(t.file);
       const progress = new Progress(t.size, offset, performance.now());
       const failed = await pump({
         from: source,
@@ -455,8 +458,10 @@ export class Transfers {
         onBytes: (n) => {
           dog.touch();
           this.#progress(t, "receive", progress.add(n, performance.now()));
+          writeback.add(n);
         },
       });
+      await writeback.done();
       const trailer = new Uint8Array(TRAILER_BYTES);
       if (failed || !await readExactly(source, trailer)) {
         throw new Error("the connection ended early");
@@ -545,6 +550,22 @@ export class Transfers {
   #error(code: string, message: string, t?: { id: string; name: string }): void {
     this.#o.emit({ type: "error", code, message, ...(t ? { id: t.id, name: t.name } : {}) });
   }
+}
+
+/** Every WRITEBACK_BYTES received, starts an fdatasync in the background (one at a time), so the
+ * disk writes while the network reads and the fsync before the rename finds little left to do. */
+function earlyWriteback(file: Deno.FsFile): { add(n: number): void; done(): Promise<void> } {
+  let since = 0;
+  let running: Promise<void> | undefined;
+  return {
+    add(n) {
+      since += n;
+      if (since < WRITEBACK_BYTES || running) return;
+      since = 0;
+      running = file.syncData().catch(() => {}).finally(() => running = undefined);
+    },
+    done: () => running ?? Promise.resolve(),
+  };
 }
 
 /** A file, or every regular file under a folder, with the names the peer will see. */
