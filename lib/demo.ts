@@ -116,13 +116,20 @@ function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
   });
 }
 
-/** Ports the OS says are free right now (bound to port 0, then released). */
+/** Ports the OS says are free right now for UDP and TCP alike (bound, then released). */
 export function freePorts(n: number): number[] {
-  const conns = Array.from(
-    { length: n },
-    () => Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 }),
-  );
-  const ports = conns.map((c) => (c.addr as Deno.NetAddr).port);
-  conns.forEach((c) => c.close());
+  const held: { close(): void }[] = [];
+  const ports: number[] = [];
+  // A peer binds UDP and TCP on the same number on all interfaces: both must be free.
+  for (let tries = 0; ports.length < n && tries < 100; tries++) {
+    const udp = Deno.listenDatagram({ transport: "udp", hostname: "0.0.0.0", port: 0 });
+    held.push(udp);
+    const port = (udp.addr as Deno.NetAddr).port;
+    try {
+      held.push(Deno.listen({ hostname: "0.0.0.0", port }));
+      ports.push(port);
+    } catch { /* the TCP side is taken: try another */ }
+  }
+  held.forEach((c) => c.close());
   return ports;
 }
