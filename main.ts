@@ -60,6 +60,8 @@ async function main(): Promise<number> {
       columns: () => Deno.consoleSize().columns,
       rows: () => Deno.consoleSize().rows,
       stdin: Deno.stdin,
+      listDir: (dir) =>
+        Array.from(Deno.readDirSync(dir), (e) => ({ name: e.name, isDirectory: e.isDirectory })),
     });
   }
   Deno.addSignalListener("SIGINT", () => {

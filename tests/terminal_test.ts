@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
-import { splitPaths, TerminalUi } from "../lib/ui/terminal.ts";
+import { splitPaths, type TerminalOptions, TerminalUi } from "../lib/ui/terminal.ts";
 import type { ChatPeer } from "../lib/ui/peer_handle.ts";
 import type { ChatEvent, StatsEvent } from "../lib/events.ts";
 import { zeroStats } from "../lib/protocol/arq.ts";
 
 const keys = (s: string) => new TextEncoder().encode(s);
 
-function setup(options: { color?: boolean; columns?: number } = {}) {
+function setup(
+  options: { color?: boolean; columns?: number; listDir?: TerminalOptions["listDir"] } = {},
+) {
   let written = "";
   const sent: string[] = [];
   const sentFiles: string[] = [];
@@ -53,6 +55,7 @@ function setup(options: { color?: boolean; columns?: number } = {}) {
     color: options.color ?? false,
     columns: () => options.columns ?? 80,
     rows: () => 24,
+    listDir: options.listDir,
   });
   return {
     ui,
@@ -209,4 +212,29 @@ Deno.test("a progress bar sits above the prompt and messages print above it", ()
   const done = t.take();
   assert.match(done, /✓ Received big\.iso → \/dl\/big\.iso \(1 GiB, SHA-256 abababababababab…\)/);
   assert.ok(!done.slice(done.indexOf("✓")).includes("big.iso ["), "the bar is gone");
+});
+
+Deno.test("Tab completes /send paths: one match, a common prefix, or the list of choices", () => {
+  const tree: Record<string, [string, boolean][]> = {
+    ".": [["docs", true], ["dog photo.jpg", false], ["notes.txt", false], [".hidden", false]],
+    "docs/": [["a.pdf", false], ["b.pdf", false]],
+  };
+  const t = setup({
+    listDir: (dir) => (tree[dir] ?? []).map(([name, isDirectory]) => ({ name, isDirectory })),
+  });
+  t.ui.onKeys(keys("/send n\t"));
+  t.ui.onKeys(keys("do\t"));
+  t.take();
+  t.ui.onKeys(keys("\t"));
+  assert.match(t.take(), /docs\/  dog photo\.jpg/, "two choices are listed");
+  t.ui.onKeys(keys("g\t"));
+  t.ui.onKeys(keys("\r"));
+  assert.deepEqual(t.sentFiles, ["notes.txt", "dog photo.jpg"]);
+  t.take();
+  t.ui.onKeys(keys("/send docs/\t"));
+  assert.match(t.take(), /a\.pdf  b\.pdf/);
+  t.ui.onKeys(keys("b\t\r"));
+  assert.deepEqual(t.sentFiles.slice(2), ["docs/b.pdf"]);
+  t.ui.onKeys(keys("hello\t\r"));
+  assert.deepEqual(t.sent, ["hello"], "Tab does nothing in a message");
 });

@@ -25,13 +25,15 @@ export interface TerminalOptions {
   stdin?: { setRaw(raw: boolean): void; read(p: Uint8Array): Promise<number | null> };
   /** How long /quit waits for unacknowledged messages. */
   quitWaitMs?: number;
+  /** A folder's entries, for Tab completion of /send paths (none without it). */
+  listDir?: (dir: string) => { name: string; isDirectory: boolean }[];
 }
 
 type Style = Parameters<typeof styleText>[0];
 
 const HELP = [
   "/help            this list",
-  "/send PATH...    send files or folders (quote names with spaces)",
+  "/send PATH...    send files or folders (quote names with spaces; Tab completes)",
   "/stats           RTT, RTO, in flight, retransmissions, drops",
   "/history [N]     show the last N messages of the conversation (default 20)",
   "/quit            leave (waits briefly for undelivered messages); also Ctrl-D",
@@ -157,6 +159,8 @@ export class TerminalUi {
         this.#submit();
       } else if (c === "\x7f" || c === "\b") {
         if (this.#cursor > 0) this.#line.splice(--this.#cursor, 1);
+      } else if (c === "\t") {
+        this.#complete();
       } else if (c === "\x03") {
         this.quit = "now";
       } else if (c === "\x04") {
@@ -264,6 +268,45 @@ export class TerminalUi {
       default:
         this.print(`Unknown command ${cmd}: type /help for the list`, "red");
     }
+  }
+
+  /** Tab after /send: completes the path under the cursor, or lists the choices. */
+  #complete(): void {
+    const before = this.#line.slice(0, this.#cursor).join("");
+    if (!before.startsWith("/send ") || !this.#o.listDir) return;
+    const token = /(?:\\.|[^\s\\])*$/.exec(before)![0];
+    const typed = token.replace(/\\(.)/g, "$1");
+    const slash = typed.lastIndexOf("/");
+    const dir = typed.slice(0, slash + 1);
+    const base = typed.slice(slash + 1);
+    let entries: { name: string; isDirectory: boolean }[];
+    try {
+      entries = this.#o.listDir(dir || ".");
+    } catch {
+      return;
+    }
+    const matches = entries
+      .filter((e) => e.name.startsWith(base) && (base.startsWith(".") || !e.name.startsWith(".")))
+      .sort((a, b) => a.name < b.name ? -1 : 1);
+    if (matches.length === 0) return;
+    let completion: string;
+    if (matches.length === 1) {
+      const m = matches[0];
+      completion = dir + m.name + (m.isDirectory ? "/" : " ");
+    } else {
+      let common = matches[0].name;
+      for (const m of matches) while (!m.name.startsWith(common)) common = common.slice(0, -1);
+      if (common.length === base.length) {
+        const names = matches.map((m) => m.name + (m.isDirectory ? "/" : ""));
+        return this.print(names.map(visible).join("  "), "dim");
+      }
+      completion = dir + common;
+    }
+    const escaped = completion.replace(/([\s\\"'])(?!$)/g, "\\$1");
+    const chars = Array.from(escaped);
+    const start = this.#cursor - Array.from(token).length;
+    this.#line.splice(start, Array.from(token).length, ...chars);
+    this.#cursor = start + chars.length;
   }
 
   #escape(seq: string): void {
