@@ -226,13 +226,13 @@ Deno.test("Tab completes /send paths: one match, a common prefix, or the list of
   t.ui.onKeys(keys("do\t"));
   t.take();
   t.ui.onKeys(keys("\t"));
-  assert.match(t.take(), /docs\/  dog photo\.jpg/, "two choices are listed");
+  assert.match(t.take(), /docs\/ {2}dog photo\.jpg/, "two choices are listed");
   t.ui.onKeys(keys("g\t"));
   t.ui.onKeys(keys("\r"));
   assert.deepEqual(t.sentFiles, ["notes.txt", "dog photo.jpg"]);
   t.take();
   t.ui.onKeys(keys("/send docs/\t"));
-  assert.match(t.take(), /a\.pdf  b\.pdf/);
+  assert.match(t.take(), /a\.pdf {2}b\.pdf/);
   t.ui.onKeys(keys("b\t\r"));
   assert.deepEqual(t.sentFiles.slice(2), ["docs/b.pdf"]);
   t.ui.onKeys(keys("hello\t\r"));
