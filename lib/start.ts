@@ -66,7 +66,7 @@ export async function openPeer(
   // Deno binds to 127.0.0.1 unless told otherwise; a chat peer must listen on all interfaces.
   const bind = c.bind || (isIP(ip) === 6 ? "::" : "0.0.0.0");
   if (c.bind && !isIP(bind)) return `Cannot use --bind: "${c.bind}" is not an IP address`;
-  const state = openState(c);
+  const state = await openState(c);
   if ("error" in state) return state.error;
   try {
     const peer = new Peer({
@@ -91,15 +91,27 @@ export async function openPeer(
   }
 }
 
-/** The journal and history in the state directory, created (private to the user) if needed. */
-function openState(
+/** The journal and history in the state directory, created (private to the user) if needed,
+ * and locked: a second chatnet on the same directory would rewrite the journal under the first. */
+async function openState(
   c: Config,
-): { journal: Journal; history?: History; notices: string[]; dir: string } | { error: string } {
+): Promise<
+  { journal: Journal; history?: History; notices: string[]; dir: string } | { error: string }
+> {
   const dir = c.stateDir ||
     defaultStateDir({ XDG_STATE_HOME: env("XDG_STATE_HOME"), HOME: env("HOME") }, c);
   if (typeof dir !== "string") return dir;
   try {
     Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // Held until the process exits. Deno's lock only waits, so give up after a moment.
+    const lock = await Deno.open(join(dir, "lock"), { write: true, create: true });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const locked = await Promise.race([
+      lock.lock(true).then(() => true),
+      new Promise<false>((r) => timer = setTimeout(() => r(false), LOCK_WAIT_MS)),
+    ]);
+    clearTimeout(timer);
+    if (!locked) return { error: `Cannot use state directory ${dir}: another chatnet is using it` };
     const { journal, notices } = Journal.open(dir);
     return { journal, notices, history: c.history ? new History(dir) : undefined, dir };
   } catch (e) {
@@ -109,6 +121,9 @@ function openState(
     return { error: `Cannot use state directory ${dir}: ${why}` };
   }
 }
+
+/** How long to wait for the state directory's lock (a live owner holds it indefinitely). */
+const LOCK_WAIT_MS = 300;
 
 function env(name: string): string | undefined {
   try {

@@ -118,7 +118,7 @@ Deno.test("messages queued on both sides survive SIGKILL of both and arrive in o
   }
 });
 
-Deno.test("--no-history keeps no conversation, and --state-dir puts the journal where it is told", async () => {
+Deno.test("--no-history keeps no conversation; --state-dir puts the journal where told, and locks it", async () => {
   const [na, nb] = nodes();
   const dir = await Deno.makeTempDir({ prefix: "chatnet-state-dir-" });
   na.extra = ["--no-history", "--state-dir", dir];
@@ -132,7 +132,15 @@ Deno.test("--no-history keeps no conversation, and --state-dir puts the journal 
     await a.until(() => a.of("stats").length === 1, "stats");
     assert.deepEqual(a.of("history"), []);
     const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
-    assert.deepEqual(names, ["journal"]);
+    assert.deepEqual(names, ["journal", "lock"]);
+    // A second chatnet on the same state directory is refused before it touches the journal.
+    const before = Deno.readTextFileSync(`${dir}/journal`);
+    const second = new ChatProc([
+      ...["-p", String(freePorts(1)[0]), "--peer", "127.0.0.1:9", "--state-dir", dir],
+    ]);
+    assert.equal((await second.exit()).code, 2);
+    assert.match(second.stderr, /Cannot use state directory .*: another chatnet is using it\n$/);
+    assert.equal(Deno.readTextFileSync(`${dir}/journal`), before);
   } finally {
     await stop(a);
     await stop(b);
