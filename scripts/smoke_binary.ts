@@ -16,9 +16,17 @@ function skip(why: string): never {
   Deno.exit(0);
 }
 
+/** A state directory of its own, and a passphrase, so the chat below runs encrypted: the binary
+ * must be allowed to read CHATNET_SECRET and to write its journal. */
+const env = {
+  XDG_STATE_HOME: Deno.makeTempDirSync({ prefix: "chatnet-smoke-" }),
+  CHATNET_SECRET: "smoke test",
+};
+
 async function run(args: string[], input?: string) {
   const child = new Deno.Command(binary, {
     args,
+    env,
     stdin: input === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
@@ -91,6 +99,7 @@ const lines = Array.from({ length: 50 }, (_, i) => `line ${i}`);
 // B keeps its input open (so it stays) until it has printed all of A's lines.
 const b = new Deno.Command(binary, {
   args: [String(ports[1]), "127.0.0.1", String(ports[0]), "--sim", "loss=20%,seed=4"],
+  env,
   stdin: "piped",
   stdout: "piped",
   stderr: "null",
