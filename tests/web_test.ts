@@ -79,6 +79,16 @@ Deno.test({
       await page.locator("li.note", { hasText: "Sent report.bin" }).waitFor();
       const uploads = () => Array.from(Deno.readDirSync(join(state, "uploads")));
       await a.until(() => uploads().length === 0, "the upload removed once the peer verified it");
+      // Dropping a file on the conversation sends it too.
+      // (A string, since this file is type-checked without the DOM library.)
+      await page.evaluate(`{
+        const dt = new DataTransfer();
+        dt.items.add(new File(["dropped bytes"], "dropped.txt", { type: "text/plain" }));
+        document.getElementById("main").dispatchEvent(
+          new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+      }`);
+      await b.until(() => b.of("file_received").length === 2, "the dropped file at bob");
+      assert.equal(await Deno.readTextFile(b.of("file_received")[1].path), "dropped bytes");
       // A file bob sends arrives with a link.
       const back = join(root, "notes.txt");
       await Deno.writeTextFile(back, "from bob");

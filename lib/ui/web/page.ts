@@ -244,8 +244,13 @@ main.addEventListener("drop", async (ev) => {
   main.classList.remove("dragging");
   const out = [];
   for (const item of Array.from(ev.dataTransfer.items)) {
+    if (item.kind !== "file") continue;
     const entry = item.webkitGetAsEntry && item.webkitGetAsEntry();
     if (entry) await walk(entry, "", out);
+    else {
+      const file = item.getAsFile();
+      if (file) out.push({ file, path: file.name });
+    }
   }
   upload(out);
 });
