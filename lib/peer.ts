@@ -19,6 +19,7 @@ import { Transfers } from "./files/transfers.ts";
 import { parseControl } from "./files/control.ts";
 import { type ChatEvent, formatAddress, type HistoryEvent, type StatsEvent } from "./events.ts";
 import { Journal } from "./store/journal.ts";
+import { randomId32 } from "./bytes.ts";
 import type { History, HistoryEntry } from "./store/history.ts";
 
 export interface PeerOptions {
@@ -121,7 +122,7 @@ export class Peer {
       },
     }, listener);
     this.#session = new Session({
-      epoch: randomEpoch(),
+      epoch: randomId32(),
       output: (d) => {
         if (this.#held) this.#held.push(d);
         else this.#gated(d);
@@ -406,8 +407,3 @@ const AUTH_FAILURES: Record<AuthFailure, string> = {
   peer_encrypted: "The peer uses a passphrase and this side has none: nothing was exchanged; " +
     "set CHATNET_SECRET, --secret-file or --ask-secret",
 };
-
-function randomEpoch(): number {
-  const [n] = crypto.getRandomValues(new Uint32Array(1));
-  return n || 1;
-}

@@ -51,14 +51,6 @@ export function streamKey(fileKey: Uint8Array, salt: Uint8Array, header: Uint8Ar
   return hkdf(sha256, fileKey, salt, header, 32);
 }
 
-/** Constant-time comparison of two tags. */
-export function sameTag(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
-  return d === 0;
-}
-
 function hex32(n: number): string {
   return n.toString(16).padStart(8, "0");
 }

@@ -2,6 +2,8 @@
  * File-transfer negotiation, carried as JSON inside the reliable chat stream. Everything from the
  * peer is validated field by field; anything else is a reason, not an exception.
  */
+import { randomHex } from "../bytes.ts";
+
 export type FileControl =
   | { op: "offer"; id: string; name: string; size: number }
   | { op: "accept"; id: string; offset: number; prefix: string; port: number }
@@ -57,9 +59,5 @@ export function parseControl(text: string): FileControl | string {
 }
 
 export function newTransferId(): string {
-  return Array.from(
-    crypto.getRandomValues(new Uint8Array(8)),
-    (b) => b.toString(16).padStart(2, "0"),
-  )
-    .join("");
+  return randomHex(8);
 }

@@ -29,6 +29,7 @@ import {
 } from "../net/file_stream.ts";
 import { recordKey, RecordOpener, RecordSealer } from "../crypto/records.ts";
 import { streamKey } from "../crypto/keys.ts";
+import { toHex } from "../bytes.ts";
 
 export interface TransferOptions {
   downloads: string;
@@ -504,7 +505,7 @@ export class Transfers {
   /** `trailer` is the sender's SHA-256; a sealed stream has none to check (its records did). */
   async #finish(t: Incoming, trailer: Uint8Array | undefined): Promise<void> {
     const sha256 = t.hash.digest("hex");
-    const claimed = trailer && Array.from(trailer, (b) => b.toString(16).padStart(2, "0")).join("");
+    const claimed = trailer && toHex(trailer);
     if (claimed !== undefined && sha256 !== claimed) {
       tryClose(t.file);
       await Deno.remove(t.partPath).catch(() => {});

@@ -9,6 +9,7 @@
  */
 import type { Hash } from "node:crypto";
 import { RECORD_BYTES, RecordOpener, RecordSealer } from "../crypto/records.ts";
+import { toHex } from "../bytes.ts";
 
 export const HEADER_BYTES = 64;
 export const TRAILER_BYTES = 32;
@@ -49,7 +50,7 @@ export function decodeHeader(b: Uint8Array): StreamHeader | string {
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const offset = v.getBigUint64(12), size = v.getBigUint64(20);
   if (size > BigInt(Number.MAX_SAFE_INTEGER) || offset > size) return "bad offset or size";
-  const id = Array.from(b.subarray(4, 12), (x) => x.toString(16).padStart(2, "0")).join("");
+  const id = toHex(b.subarray(4, 12));
   const h = { id, offset: Number(offset), size: Number(size) };
   return sealed ? { ...h, salt: b.slice(32, 64) } : h;
 }

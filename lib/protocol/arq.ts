@@ -12,6 +12,7 @@
  * carry copies of the newest unacknowledged segments.
  * Receiving: duplicate suppression, a reorder buffer, fragment reassembly, immediate ACKs.
  */
+import { concat } from "../bytes.ts";
 import {
   BUNDLE_MAX,
   CLOCK_GRANULARITY,
@@ -595,14 +596,4 @@ export class Arq {
       [a, b],
     ) => [seqAdd(this.#rcvNext, a), seqAdd(this.#rcvNext, b)]);
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }

@@ -28,7 +28,8 @@ import {
   RETIRED_EPOCHS,
 } from "./constants.ts";
 import { pakeFinish, type PakeState, SHARE_BYTES } from "../crypto/pake.ts";
-import { deriveKeys, sameTag, type SessionKeys } from "../crypto/keys.ts";
+import { deriveKeys, type SessionKeys } from "../crypto/keys.ts";
+import { sameBytes } from "../bytes.ts";
 import { open, ReplayWindow, seal } from "../crypto/aead.ts";
 
 export type PeerState = "online" | "offline";
@@ -265,7 +266,7 @@ export class Session {
       // Without a tag the peer has not seen our share yet: tell it again, but a HELLO anyone
       // could have forged proves nothing (it must not keep the peer "online").
       if (!tag) return this.#sendHello(now);
-      if (!sameTag(tag, this.#keys.confirmTheirs)) return void this.#counts.unauthenticated++;
+      if (!sameBytes(tag, this.#keys.confirmTheirs)) return void this.#counts.unauthenticated++;
       if (p.dstEpoch === this.#o.epoch) this.#confirmed = true;
       this.#heard(now, p.type);
       if (p.dstEpoch !== this.#o.epoch) this.#sendHello(now);
@@ -275,7 +276,7 @@ export class Session {
     if (this.#retired.includes(p.srcEpoch)) return void this.#counts.stale++;
     const keys = this.#candidate(p.srcEpoch, payload.subarray(0, SHARE_BYTES), now);
     if (!keys) return;
-    if (tag && !sameTag(tag, keys.confirmTheirs)) {
+    if (tag && !sameBytes(tag, keys.confirmTheirs)) {
       this.#authFailed(p.srcEpoch, "passphrase_differs");
       return this.#sendHello(now, p.srcEpoch);
     }

@@ -19,6 +19,7 @@ import {
   snapshot,
 } from "./records.ts";
 import { syncDir, writeAllSync } from "./files.ts";
+import { randomId32 } from "../bytes.ts";
 
 /** Rewrite the journal once it holds this many more records than its state needs. */
 const COMPACT_SLACK = 4096;
@@ -42,7 +43,7 @@ export class Journal {
   /** A journal kept only in memory (demo, tests). */
   static memory(): Journal {
     const j = new Journal(emptyState());
-    j.#state.origin = randomOrigin();
+    j.#state.origin = randomId32();
     return j;
   }
 
@@ -76,7 +77,7 @@ export class Journal {
     }
     const state = emptyState();
     for (const r of parsed.records) applyRecord(state, r);
-    if (state.origin === 0) state.origin = randomOrigin();
+    if (state.origin === 0) state.origin = randomId32();
     const journal = new Journal(state, path);
     journal.#compact();
     return { journal, notices };
@@ -203,9 +204,4 @@ export class Journal {
     this.#file = Deno.openSync(this.#path, { append: true });
     this.#records = records.length;
   }
-}
-
-function randomOrigin(): number {
-  const [n] = crypto.getRandomValues(new Uint32Array(1));
-  return n || 1;
 }

@@ -14,6 +14,9 @@ import { parseCommand } from "../json.ts";
 import type { ChatPeer } from "../peer_handle.ts";
 import { safeRelativePath } from "../../files/names.ts";
 import { PAGE } from "./page.ts";
+import { randomHex, sameBytes } from "../../bytes.ts";
+
+const encoder = new TextEncoder();
 
 export interface WebOptions {
   peer: ChatPeer;
@@ -36,7 +39,7 @@ export interface WebServer {
 const REPLAY_HISTORY = 50;
 
 export function serveWeb(o: WebOptions): WebServer {
-  const token = o.token ?? randomToken();
+  const token = o.token ?? randomHex(16);
   const sockets = new Set<WebSocket>();
   let ready: ChatEvent | undefined, peerState: ChatEvent | undefined;
   const uploads = resolve(o.uploads) + sep;
@@ -57,7 +60,7 @@ export function serveWeb(o: WebOptions): WebServer {
     const url = new URL(req.url);
     const host = req.headers.get("host") ?? "";
     if (!allowedHosts.has(host)) return deny(421, "Unknown host");
-    if (!sameToken(url.searchParams.get("t") ?? "", token)) {
+    if (!sameBytes(encoder.encode(url.searchParams.get("t") ?? ""), encoder.encode(token))) {
       return deny(403, "Missing or bad token");
     }
     const origin = req.headers.get("origin");
@@ -173,18 +176,4 @@ function SECURE_HEADERS(type: string): Record<string, string> {
 
 function deny(status: number, why: string): Response {
   return new Response(why + "\n", { status, headers: SECURE_HEADERS("text/plain") });
-}
-
-function randomToken(): string {
-  return Array.from(
-    crypto.getRandomValues(new Uint8Array(16)),
-    (b) => b.toString(16).padStart(2, "0"),
-  ).join("");
-}
-
-function sameToken(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return d === 0;
 }
