@@ -33,3 +33,11 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
   return d === 0;
 }
+
+const encoder = new TextEncoder();
+
+/** Writes all of `data` (a single writeSync may take only part of it). */
+export function writeAllSync(w: { writeSync(p: Uint8Array): number }, data: string | Uint8Array) {
+  let bytes = typeof data === "string" ? encoder.encode(data) : data;
+  while (bytes.length > 0) bytes = bytes.subarray(w.writeSync(bytes));
+}

@@ -328,7 +328,7 @@ export class Peer {
     const held = this.#held ?? [];
     this.#held = undefined;
     this.#journal.write();
-    this.#history?.write();
+    this.#history?.file.write();
     for (const e of this.#arrived.splice(0)) this.#emit(e);
     for (const d of held) this.#gated(d);
   }
@@ -348,7 +348,7 @@ export class Peer {
     this.#syncing = true;
     try {
       while (this.#journal.unsynced) {
-        await Promise.all([this.#journal.sync(), this.#history?.flush()]);
+        await Promise.all([this.#journal.sync(), this.#history?.file.sync()]);
       }
     } catch (e) {
       if (!this.#closed) {

@@ -1,12 +1,55 @@
-/** Small synchronous file helpers the store shares. */
+/** The store's file mechanics: an append-only file written in two steps, and durable renames. */
 import { dirname } from "node:path";
+import { writeAllSync } from "../bytes.ts";
 
-const encoder = new TextEncoder();
+/**
+ * Appended text is buffered; `write()` hands it to the kernel (it then survives a SIGKILL, not a
+ * power loss); `sync()` makes it durable with an fdatasync off the event loop, `syncNow()` on it
+ * (at exit). One fdatasync covers everything written before it began.
+ */
+export class AppendFile {
+  #file: Deno.FsFile;
+  #buffer = "";
+  #unsynced = false;
 
-/** Writes all of `text` (writeSync may take only part of a buffer). */
-export function writeAllSync(file: Deno.FsFile, text: string): void {
-  let bytes = encoder.encode(text);
-  while (bytes.length > 0) bytes = bytes.subarray(file.writeSync(bytes));
+  constructor(readonly path: string) {
+    this.#file = Deno.openSync(path, { append: true, create: true });
+  }
+
+  append(text: string): void {
+    this.#buffer += text;
+  }
+
+  /** Something appended is not durable yet. */
+  get unsynced(): boolean {
+    return this.#buffer.length > 0 || this.#unsynced;
+  }
+
+  write(): void {
+    if (!this.#buffer) return;
+    writeAllSync(this.#file, this.#buffer);
+    this.#buffer = "";
+    this.#unsynced = true;
+  }
+
+  async sync(): Promise<void> {
+    this.write();
+    if (!this.#unsynced) return;
+    this.#unsynced = false;
+    await this.#file.syncData();
+  }
+
+  syncNow(): void {
+    this.write();
+    if (!this.#unsynced) return;
+    this.#unsynced = false;
+    this.#file.syncDataSync();
+  }
+
+  close(): void {
+    this.syncNow();
+    this.#file.close();
+  }
 }
 
 /** Makes a rename or a new file in the folder holding `path` durable. */

@@ -4,7 +4,7 @@
  * takes only the tail of the file; a torn or foreign line is skipped, never fatal.
  */
 import { join } from "node:path";
-import { writeAllSync } from "./files.ts";
+import { AppendFile } from "./files.ts";
 
 export interface HistoryEntry {
   dir: "in" | "out";
@@ -19,49 +19,22 @@ export interface HistoryEntry {
 const TAIL_STEP = 64 * 1024;
 
 export class History {
-  #path: string;
-  #file: Deno.FsFile;
-  #dirty = false;
-  #buffer = "";
+  /** Lines are buffered; the peer writes and syncs them along with the journal. */
+  readonly file: AppendFile;
 
   constructor(dir: string) {
-    this.#path = join(dir, "history.jsonl");
-    this.#file = Deno.openSync(this.#path, { append: true, create: true });
+    this.file = new AppendFile(join(dir, "history.jsonl"));
   }
 
-  /** Buffers a line; `write()` or `flush()` puts it in the file. */
   append(e: HistoryEntry): void {
-    this.#buffer += JSON.stringify(e) + "\n";
-  }
-
-  write(): void {
-    if (!this.#buffer) return;
-    writeAllSync(this.#file, this.#buffer);
-    this.#buffer = "";
-    this.#dirty = true;
-  }
-
-  /** Makes appended lines durable. */
-  async flush(): Promise<void> {
-    this.write();
-    if (!this.#dirty) return;
-    this.#dirty = false;
-    await this.#file.syncData();
-  }
-
-  /** The same, synchronously (at exit). */
-  sync(): void {
-    this.write();
-    if (!this.#dirty) return;
-    this.#file.syncDataSync();
-    this.#dirty = false;
+    this.file.append(JSON.stringify(e) + "\n");
   }
 
   /** The last `n` entries, oldest first. */
   last(n: number): HistoryEntry[] {
     if (n <= 0) return [];
-    this.write();
-    const f = Deno.openSync(this.#path, { read: true });
+    this.file.write();
+    const f = Deno.openSync(this.file.path, { read: true });
     try {
       let end = f.statSync().size;
       let text = "";
@@ -87,8 +60,7 @@ export class History {
   }
 
   close(): void {
-    this.sync();
-    this.#file.close();
+    this.file.close();
   }
 }
 

@@ -1,10 +1,10 @@
 /**
  * The journal: outgoing messages not yet acknowledged, the receive cursor and files being sent,
- * as an append-only file of checked records (lib/store/records.ts). `write()` puts what was
- * appended into the file at once (so it survives SIGKILL); `sync()` makes it durable with an
- * fdatasync off the event loop, so a busy disk (a file transfer) never stalls the chat. The peer
- * holds every outgoing datagram while anything is unsynced, so an ACK or a "sent" never gets
- * ahead of the disk. Without a directory it keeps the same state in memory.
+ * as an append-only file of checked records (lib/store/records.ts), written and synced as an
+ * AppendFile (lib/store/files.ts): the fdatasync runs off the event loop, so a busy disk (a file
+ * transfer) never stalls the chat. The peer holds every outgoing datagram while the receive
+ * cursor is not durable, so an ACK never gets ahead of the disk, and reports "sent" only once a
+ * message's record is. Without a directory it keeps the same state in memory.
  */
 import { join } from "node:path";
 import {
@@ -18,8 +18,8 @@ import {
   parseJournal,
   snapshot,
 } from "./records.ts";
-import { syncDir, writeAllSync } from "./files.ts";
-import { randomId32 } from "../bytes.ts";
+import { AppendFile, syncDir } from "./files.ts";
+import { randomId32, writeAllSync } from "../bytes.ts";
 
 /** Rewrite the journal once it holds this many more records than its state needs. */
 const COMPACT_SLACK = 4096;
@@ -27,11 +27,10 @@ const COMPACT_SLACK = 4096;
 export class Journal {
   #state: JournalState;
   #path?: string;
-  #file?: Deno.FsFile;
-  #buffer = "";
+  /** The open journal file; none in memory. */
+  #out?: AppendFile;
+  /** Records in the file, to know when compacting pays. */
   #records = 0;
-  /** Written but not yet fdatasynced. */
-  #unsynced = false;
   /** A receive-cursor record is among what is not yet durable. */
   #cursorUnsynced = false;
 
@@ -79,7 +78,13 @@ export class Journal {
     for (const r of parsed.records) applyRecord(state, r);
     if (state.origin === 0) state.origin = randomId32();
     const journal = new Journal(state, path);
-    journal.#compact();
+    // Rewritten only when it must be: new, damaged (the bad tail has to go), or overgrown.
+    if (bytes.length === 0 || parsed.damage || journal.#overgrown(parsed.records.length)) {
+      journal.#compact();
+    } else {
+      journal.#out = new AppendFile(path);
+      journal.#records = parsed.records.length;
+    }
     return { journal, notices };
   }
 
@@ -113,7 +118,7 @@ export class Journal {
     const c = this.#state.cursor;
     if (c && c.origin === origin && id <= c.id) return false;
     this.#append({ t: "in", origin, id });
-    if (this.#path) this.#cursorUnsynced = true;
+    if (this.#out) this.#cursorUnsynced = true;
     return true;
   }
 
@@ -127,7 +132,7 @@ export class Journal {
 
   /** Something appended is not durable yet. */
   get unsynced(): boolean {
-    return this.#buffer.length > 0 || this.#unsynced;
+    return this.#out?.unsynced ?? false;
   }
 
   /** The receive cursor moved and that is not durable yet: no ACK may leave. */
@@ -137,52 +142,42 @@ export class Journal {
 
   /** Writes what was appended into the file (it then survives a SIGKILL, not a power loss). */
   write(): void {
-    if (!this.#file || !this.#buffer) {
-      this.#buffer = "";
-      return;
-    }
-    writeAllSync(this.#file, this.#buffer);
-    this.#buffer = "";
-    this.#unsynced = true;
+    this.#out?.write();
   }
 
   /** Makes everything appended so far durable, without blocking the event loop. */
   async sync(): Promise<void> {
-    this.write();
-    if (!this.#unsynced) return;
-    this.#unsynced = false;
-    const cursor = this.#cursorUnsynced;
-    await this.#file!.syncData();
-    // Only what was written before the fdatasync began is durable now.
-    if (cursor && !this.#unsynced) this.#cursorUnsynced = false;
-    this.#compactIfDue();
+    await this.#out?.sync();
+    // Durable now is what was written before the fdatasync began: all of it, unless more came.
+    this.#settled();
   }
 
   /** The same, synchronously (at exit). */
   commit(): void {
-    this.write();
-    if (!this.#unsynced) return;
-    this.#unsynced = false;
-    this.#file!.syncDataSync();
-    this.#cursorUnsynced = false;
-    this.#compactIfDue();
+    this.#out?.syncNow();
+    this.#settled();
   }
 
-  #compactIfDue(): void {
-    const needed = this.#state.pending.size + this.#state.files.size + 3;
-    if (this.#records > needed + COMPACT_SLACK && !this.#buffer) this.#compact();
+  #settled(): void {
+    if (this.unsynced) return;
+    this.#cursorUnsynced = false;
+    if (this.#overgrown(this.#records)) this.#compact();
+  }
+
+  #overgrown(records: number): boolean {
+    return records > this.#state.pending.size + this.#state.files.size + 3 + COMPACT_SLACK;
   }
 
   close(): void {
     this.commit();
-    this.#file?.close();
-    this.#file = undefined;
+    this.#out?.close();
+    this.#out = undefined;
   }
 
   #append(r: JournalRecord): void {
     applyRecord(this.#state, r);
-    if (!this.#path) return;
-    this.#buffer += encodeRecord(r);
+    if (!this.#out) return;
+    this.#out.append(encodeRecord(r));
     this.#records++;
   }
 
@@ -200,8 +195,8 @@ export class Journal {
     }
     Deno.renameSync(tmp, this.#path);
     syncDir(this.#path);
-    this.#file?.close();
-    this.#file = Deno.openSync(this.#path, { append: true });
+    this.#out?.close();
+    this.#out = new AppendFile(this.#path);
     this.#records = records.length;
   }
 }

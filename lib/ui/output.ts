@@ -1,18 +1,13 @@
+import { writeAllSync } from "../bytes.ts";
+
 /** Where an interface writes. Passed in, so tests capture exact output. */
 export interface Out {
   write(text: string): void;
 }
 
-const encoder = new TextEncoder();
-
-/** Writes synchronously and completely (writeSync may take only part of a buffer). */
+/** Writes synchronously and completely. */
 export function fileOut(file: { writeSync(p: Uint8Array): number }): Out {
-  return {
-    write(text) {
-      let bytes = encoder.encode(text);
-      while (bytes.length > 0) bytes = bytes.subarray(file.writeSync(bytes));
-    },
-  };
+  return { write: (text) => writeAllSync(file, text) };
 }
 
 /** Splits a byte stream into lines (LF or CRLF); a last line without a newline still counts. */
