@@ -194,12 +194,12 @@ export class Peer {
     for (const message of this.#o.notices ?? []) {
       this.#emit({ type: "error", code: "state_repaired", message });
     }
-    this.showHistory(this.#o.historyLines ?? 10);
     const now = performance.now();
     for (const m of this.#journal.pending()) {
       this.#undelivered.add(m.id);
       this.#session.send(this.#encode(m), m.id, now);
     }
+    this.showHistory(this.#o.historyLines ?? 10);
     void this.#files.resume(this.#journal.files());
     this.#link.receive((d) => {
       this.#held = [];
@@ -247,12 +247,12 @@ export class Peer {
     for (const e of this.history(n)) this.#emit(e);
   }
 
-  /** The last `n` history entries as events, for one interface to show. */
+  /** The last `n` history entries as events, for one interface to show (after start, when
+   * every message an earlier run left unacknowledged is among the undelivered). */
   history(n: number): HistoryEvent[] {
-    const pending = new Set(this.#journal.pending().map((m) => m.id));
     return (this.#history?.last(n) ?? []).map((h) =>
       h.dir === "out"
-        ? { type: "history", ...h, delivered: !this.#undelivered.has(h.id) && !pending.has(h.id) }
+        ? { type: "history", ...h, delivered: !this.#undelivered.has(h.id) }
         : { type: "history", ...h }
     );
   }

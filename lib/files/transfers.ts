@@ -195,8 +195,8 @@ export class Transfers {
         continue;
       }
       this.#out.set(t.id, t);
-      if (this.#o.isPeerOnline()) this.onPeerOnline();
     }
+    if (this.#o.isPeerOnline()) this.onPeerOnline();
   }
 
   #end(t: Outgoing): void {
