@@ -3,7 +3,6 @@ import { parseCli } from "./lib/cli/args.ts";
 import { helpText } from "./lib/cli/options.ts";
 import { buildCommit, VERSION } from "./lib/version.ts";
 import { openPeer, openWeb, readSecret } from "./lib/start.ts";
-import type { Peer } from "./lib/peer.ts";
 import { PLAINTEXT_WARNING } from "./lib/ui/format.ts";
 import { runDemo } from "./lib/demo.ts";
 import { fileOut, readLines } from "./lib/ui/output.ts";
@@ -11,6 +10,8 @@ import { runJson } from "./lib/ui/json.ts";
 import { runPipe } from "./lib/ui/pipe.ts";
 import { runSend } from "./lib/ui/send.ts";
 import { runTerminal } from "./lib/ui/terminal.ts";
+import { runHeadless } from "./lib/ui/headless.ts";
+import { openInBrowser } from "./lib/ui/web/server.ts";
 
 const out = fileOut(Deno.stdout);
 const log = fileOut(Deno.stderr);
@@ -50,7 +51,8 @@ async function main(): Promise<number> {
       );
     }
     (interactive ? out : log).write(`chatnet: web window at ${web.url}\n`);
-    if (config.open) openInBrowser(web.url, log);
+    const refused = config.open ? openInBrowser(web.url) : undefined;
+    if (refused) log.write(`chatnet: ${refused}\n`);
   }
   if (interactive) {
     return await runTerminal({
@@ -78,25 +80,6 @@ async function main(): Promise<number> {
   if (config.send.length) return await runSend({ ...lines, paths: config.send });
   if (web && !config.json) return await runHeadless(peer);
   return config.json ? await runJson(lines) : await runPipe(lines);
-}
-
-/** `--web` without a terminal: the window is the interface; runs until SIGINT or SIGTERM. */
-function runHeadless(peer: Peer): Promise<number> {
-  peer.start();
-  return new Promise((resolve) => {
-    Deno.addSignalListener("SIGTERM", () => {
-      peer.close();
-      resolve(0);
-    });
-  });
-}
-
-function openInBrowser(url: string, log: { write(t: string): void }): void {
-  try {
-    new Deno.Command("xdg-open", { args: [url], stdout: "null", stderr: "null" }).spawn();
-  } catch (e) {
-    log.write(`chatnet: cannot open the browser: ${(e as Error).message}; open ${url} yourself\n`);
-  }
 }
 
 Deno.exit(await main());

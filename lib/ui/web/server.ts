@@ -177,3 +177,12 @@ function SECURE_HEADERS(type: string): Record<string, string> {
 function deny(status: number, why: string): Response {
   return new Response(why + "\n", { status, headers: SECURE_HEADERS("text/plain") });
 }
+
+/** Opens the window in the desktop's browser; a one-line reason if it cannot. */
+export function openInBrowser(url: string): string | undefined {
+  try {
+    new Deno.Command("xdg-open", { args: [url], stdout: "null", stderr: "null" }).spawn();
+  } catch (e) {
+    return `Cannot open the browser: ${(e as Error).message}; open ${url} yourself`;
+  }
+}
