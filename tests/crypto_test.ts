@@ -1,6 +1,7 @@
 /** Passphrase sessions in virtual time, and the pieces under them: CPace, keys, AEAD, replay. */
 import assert from "node:assert/strict";
 import { SimNet } from "./sim.ts";
+import { containsBytes } from "./proc.ts";
 import { NO_IMPAIRMENT } from "../lib/net/impair.ts";
 import { pakeFinish, pakeStart } from "../lib/crypto/pake.ts";
 import { deriveKeys } from "../lib/crypto/keys.ts";
@@ -15,14 +16,6 @@ const SEED = Number(Deno.env.get("CHATNET_TEST_SEED") ?? 31);
 const random = (seed: number) => {
   const r = seededRng(seed);
   return Uint8Array.from({ length: 64 }, () => Math.floor(r() * 256));
-};
-const has = (hay: Uint8Array, needle: string) => {
-  const n = new TextEncoder().encode(needle);
-  outer: for (let i = 0; i + n.length <= hay.length; i++) {
-    for (let j = 0; j < n.length; j++) if (hay[i + j] !== n[j]) continue outer;
-    return true;
-  }
-  return false;
 };
 
 Deno.test("CPace gives both sides one key with the same passphrase, and unrelated keys otherwise", () => {
@@ -111,8 +104,8 @@ Deno.test("with one passphrase, messages cross 20% loss sealed, and no datagram 
   assert.deepEqual(n.a.received, texts.filter((_, i) => i % 2 === 1));
   assert.equal(n.a.session.keys!.fingerprint, n.b.session.keys!.fingerprint);
   assert.ok(wire.some(isSealed));
-  assert.ok(!wire.some((d) => has(d, "secret message")), "no plaintext on the wire");
-  assert.ok(!wire.some((d) => has(d, "tango")), "no passphrase on the wire");
+  assert.ok(!wire.some((d) => containsBytes(d, "secret message")), "no plaintext on the wire");
+  assert.ok(!wire.some((d) => containsBytes(d, "tango")), "no passphrase on the wire");
   assert.deepEqual([...n.a.authFailures, ...n.b.authFailures], []);
 });
 

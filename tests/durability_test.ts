@@ -1,36 +1,23 @@
 /** Restarts and SIGKILL: real processes with a journal in a state directory, on a lossy link. */
 import assert from "node:assert/strict";
-import { ChatProc, type Json, tempStateHome } from "./proc.ts";
+import { ChatProc, type Json, type JsonPeer, jsonPeer, tempStateHome } from "./proc.ts";
 import { freePorts } from "../lib/demo.ts";
 import { seededRng } from "../lib/rng.ts";
 
 const SEED = Number(Deno.env.get("CHATNET_TEST_SEED") ?? 21);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Node {
-  name: string;
-  port: number;
-  peer: number;
-  stateHome: string;
-  sim?: string;
-  extra?: string[];
-}
-
-function run(n: Node): ChatProc {
-  return new ChatProc([
-    ...["--json", "--name", n.name, "-p", String(n.port), "--peer", `127.0.0.1:${n.peer}`],
-    ...(n.sim ? ["--sim", n.sim] : []),
-    ...(n.extra ?? []),
-  ], { stateHome: n.stateHome });
-}
-
-function nodes(sim?: (i: number) => string): [Node, Node] {
+/** Alice and Bob, each with a state home of their own that survives their restarts. */
+function nodes(sim?: (i: number) => string): [JsonPeer, JsonPeer] {
   const [pa, pb] = freePorts(2);
+  const args = (i: number) => sim ? ["--sim", sim(i)] : [];
   return [
-    { name: "alice", port: pa, peer: pb, stateHome: tempStateHome(), sim: sim?.(0) },
-    { name: "bob", port: pb, peer: pa, stateHome: tempStateHome(), sim: sim?.(1) },
+    { name: "alice", port: pa, peer: pb, stateHome: tempStateHome(), args: args(0) },
+    { name: "bob", port: pb, peer: pa, stateHome: tempStateHome(), args: args(1) },
   ];
 }
+
+const run = jsonPeer;
 
 const shown = (procs: ChatProc[]) => procs.flatMap((p) => p.of("message").map((m: Json) => m.text));
 
@@ -121,7 +108,7 @@ Deno.test("messages queued on both sides survive SIGKILL of both and arrive in o
 Deno.test("--no-history keeps no conversation; --state-dir puts the journal where told, and locks it", async () => {
   const [na, nb] = nodes();
   const dir = await Deno.makeTempDir({ prefix: "chatnet-state-dir-" });
-  na.extra = ["--no-history", "--state-dir", dir];
+  na.args = ["--no-history", "--state-dir", dir];
   const a = run(na), b = run(nb);
   try {
     await a.command({ type: "send", text: "hello" });

@@ -1,6 +1,6 @@
 /** End to end: real chatnet processes, real UDP sockets on loopback. */
 import assert from "node:assert/strict";
-import { ChatProc, runOnce } from "./proc.ts";
+import { ChatProc, jsonPeer, runOnce } from "./proc.ts";
 import { relay } from "./relay.ts";
 import { freePorts } from "../lib/demo.ts";
 import { NO_IMPAIRMENT } from "../lib/net/impair.ts";
@@ -14,10 +14,7 @@ function pair(simA: string, simB: string, portsOverride?: [number, number, numbe
   // Each side's peer is normally the other; a relay may stand in between.
   const [peerOfA, peerOfB] = portsOverride ? [portsOverride[2], portsOverride[3]] : [pb, pa];
   const side = (name: string, port: number, peer: number, sim: string) =>
-    new ChatProc([
-      ...["--json", "--name", name, "-p", String(port), "--peer", `127.0.0.1:${peer}`],
-      ...(sim ? ["--sim", sim] : []),
-    ]);
+    jsonPeer({ name, port, peer, args: sim ? ["--sim", sim] : [] });
   return {
     a: side("alice", portsOverride?.[0] ?? pa, peerOfA, simA),
     b: side("bob", portsOverride?.[1] ?? pb, peerOfB, simB),

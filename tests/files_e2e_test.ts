@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { ChatProc, type Json, MAIN, PERMISSIONS, tempStateHome } from "./proc.ts";
+import { ChatProc, type Json, jsonPeer, MAIN, PERMISSIONS, tempStateHome } from "./proc.ts";
 import { freePorts } from "../lib/demo.ts";
 import { CHUNK, encodeHeader } from "../lib/net/file_stream.ts";
 import { seededRng } from "../lib/rng.ts";
@@ -58,19 +58,8 @@ interface Side {
   stateHome?: string;
 }
 
-function start({ dir, name, port, peer, extra = [], stateHome }: Side) {
-  return new ChatProc([
-    "--json",
-    "--name",
-    name,
-    "-p",
-    String(port),
-    "--peer",
-    `127.0.0.1:${peer}`,
-    "--downloads",
-    dir,
-    ...extra,
-  ], { stateHome });
+function start({ dir, extra = [], ...side }: Side) {
+  return jsonPeer({ ...side, args: ["--downloads", dir, ...extra] });
 }
 
 async function pair(extraB: string[] = []): Promise<Pair> {
@@ -197,17 +186,23 @@ Deno.test("transfers run in both directions at once, folders keep their layout, 
   }
 });
 
+/** Starts sending a 256 MiB file from a to b and returns once 16 MiB have arrived. */
+async function midTransfer(p: Pair, seed: number): Promise<{ size: number; hash: string }> {
+  const size = 256 * 2 ** 20;
+  const path = join(srcDir(p), "movie.bin");
+  const hash = await makeFile(path, size, seed);
+  await p.a.command({ type: "file", path });
+  await p.b.until(
+    () => p.b.of("progress").some((e: Json) => e.bytes >= 16 * 2 ** 20),
+    "some bytes to arrive",
+  );
+  return { size, hash };
+}
+
 Deno.test("a receiver killed mid-transfer and restarted resumes the file from its .part", async () => {
   const p = await pair();
   try {
-    const size = 256 * 2 ** 20;
-    const path = join(srcDir(p), "movie.bin");
-    const hash = await makeFile(path, size, 9);
-    await p.a.command({ type: "file", path });
-    await p.b.until(
-      () => p.b.of("progress").some((e: Json) => e.bytes >= 16 * 2 ** 20),
-      "some bytes to arrive",
-    );
+    const { size, hash } = await midTransfer(p, 9);
     p.b.kill();
     await p.b.exit();
     const part = (await Deno.stat(join(p.dirB, "movie.bin.part"))).size;
@@ -227,14 +222,7 @@ Deno.test("a receiver killed mid-transfer and restarted resumes the file from it
 Deno.test("a sender killed mid-transfer and restarted offers the file again, and it resumes", async () => {
   const p = await pair();
   try {
-    const size = 256 * 2 ** 20;
-    const path = join(srcDir(p), "movie.bin");
-    const hash = await makeFile(path, size, 10);
-    await p.a.command({ type: "file", path });
-    await p.b.until(
-      () => p.b.of("progress").some((e: Json) => e.bytes >= 16 * 2 ** 20),
-      "some bytes to arrive",
-    );
+    const { hash } = await midTransfer(p, 10);
     p.a.kill();
     await p.a.exit();
     p.a = start(p.sideA);

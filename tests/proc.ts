@@ -167,3 +167,37 @@ export async function runOnce(
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
+
+export interface JsonPeer {
+  name: string;
+  port: number;
+  /** The UDP port its peer (or a relay) listens on, on 127.0.0.1. */
+  peer: number;
+  /** More options (--sim, --downloads, ...). */
+  args?: string[];
+  /** Kept across a restart, so the journal carries over; fresh when absent. */
+  stateHome?: string;
+  /** Given as CHATNET_SECRET. */
+  secret?: string;
+}
+
+/** One chatnet in --json mode on loopback: the end-to-end tests' usual process. */
+export function jsonPeer(o: JsonPeer): ChatProc {
+  return new ChatProc([
+    ...["--json", "--name", o.name, "-p", String(o.port), "--peer", `127.0.0.1:${o.peer}`],
+    ...(o.args ?? []),
+  ], {
+    stateHome: o.stateHome,
+    env: o.secret === undefined ? {} : { CHATNET_SECRET: o.secret },
+  });
+}
+
+/** Whether `needle` occurs anywhere in `hay`, byte for byte. */
+export function containsBytes(hay: Uint8Array, needle: string | Uint8Array): boolean {
+  const n = typeof needle === "string" ? new TextEncoder().encode(needle) : needle;
+  outer: for (let i = 0; i + n.length <= hay.length; i++) {
+    for (let j = 0; j < n.length; j++) if (hay[i + j] !== n[j]) continue outer;
+    return true;
+  }
+  return false;
+}

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { ChatProc, type Json, MAIN, PERMISSIONS } from "./proc.ts";
+import { ChatProc, containsBytes, type Json, jsonPeer, MAIN, PERMISSIONS } from "./proc.ts";
 import { relay, tcpRelay } from "./relay.ts";
 import { freePorts } from "../lib/demo.ts";
 import { encodeHeader } from "../lib/net/file_stream.ts";
@@ -12,28 +12,7 @@ const SEED = Number(Deno.env.get("CHATNET_TEST_SEED") ?? 41);
 const encoder = new TextEncoder();
 const pause = () => new Promise((r) => setTimeout(r, 2));
 
-function contains(hay: Uint8Array, needle: Uint8Array): boolean {
-  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
-    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
-    return true;
-  }
-  return false;
-}
-
-interface Side {
-  name: string;
-  port: number;
-  peer: number;
-  secret?: string;
-  extra?: string[];
-}
-
-function run(s: Side): ChatProc {
-  return new ChatProc([
-    ...["--json", "--name", s.name, "-p", String(s.port), "--peer", `127.0.0.1:${s.peer}`],
-    ...(s.extra ?? []),
-  ], { env: s.secret === undefined ? {} : { CHATNET_SECRET: s.secret } });
-}
+const run = jsonPeer;
 
 const online = (p: ChatProc) => p.of("peer").some((e: Json) => e.state === "online");
 
@@ -50,7 +29,7 @@ Deno.test("with the same passphrase, messages and a file cross and the wire hold
     port: pb,
     peer: r.portForB,
     secret,
-    extra: ["--bind", "127.0.0.3", "--file-port", String(fb), "--downloads", root],
+    args: ["--bind", "127.0.0.3", "--file-port", String(fb), "--downloads", root],
   });
   try {
     await a.until(() => online(a) && online(b), "both online");
@@ -86,7 +65,7 @@ Deno.test("with the same passphrase, messages and a file cross and the wire hold
     for (const c of captured) all.set(c, o), o += c.length;
     assert.ok(all.length > content.length, "the file's bytes crossed the TCP relay");
     for (const needle of ["PLAINTEXT-MARKER", "FILE-MARKER", "alice ", secret, "payload.txt"]) {
-      assert.ok(!contains(all, encoder.encode(needle)), `"${needle}" appears on the wire`);
+      assert.ok(!containsBytes(all, needle), `"${needle}" appears on the wire`);
     }
     await Deno.remove(file);
   } finally {
@@ -104,7 +83,7 @@ Deno.test("different passphrases: a clear error on both sides, no message and no
   const root = await Deno.makeTempDir({ prefix: "chatnet-wrongpw-" });
   const [pa, pb] = freePorts(2);
   const a = run({ name: "alice", port: pa, peer: pb, secret: "one" });
-  const b = run({ name: "bob", port: pb, peer: pa, secret: "two", extra: ["--downloads", root] });
+  const b = run({ name: "bob", port: pb, peer: pa, secret: "two", args: ["--downloads", root] });
   try {
     const src = join(root, "..", `${root.split("/").pop()}-x.bin`);
     await Deno.writeFile(src, new Uint8Array(1000));
@@ -157,7 +136,7 @@ Deno.test("hostile UDP and TCP input is dropped and counted while the session ke
   const r = relay({ portA: pa, portB: pb, tap: (d, to) => to === "B" && captured.push(d) });
   const secret = "s3cret";
   const a = run({ name: "alice", port: pa, peer: r.portForA, secret });
-  const b = run({ name: "bob", port: pb, peer: r.portForB, secret, extra: ["--downloads", root] });
+  const b = run({ name: "bob", port: pb, peer: r.portForB, secret, args: ["--downloads", root] });
   const conns: Deno.Conn[] = [];
   const rng = seededRng(SEED);
   try {

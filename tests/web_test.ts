@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { ChatProc, type Json } from "./proc.ts";
+import { ChatProc, type Json, jsonPeer } from "./proc.ts";
 import { freePorts } from "../lib/demo.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -29,10 +29,13 @@ Deno.test({
       ...["-p", String(pa), "--peer", `127.0.0.1:${pb}`, "--name", "alice", "--web"],
       ...["--sim", sim(0), "--downloads", join(root, "a"), "--state-dir", state],
     ], { env: { CHATNET_SECRET: "web test" } });
-    const b = new ChatProc([
-      ...["--json", "-p", String(pb), "--peer", `127.0.0.1:${pa}`, "--name", "bob"],
-      ...["--sim", sim(1), "--downloads", join(root, "b")],
-    ], { env: { CHATNET_SECRET: "web test" } });
+    const b = jsonPeer({
+      name: "bob",
+      port: pb,
+      peer: pa,
+      args: ["--sim", sim(1), "--downloads", join(root, "b")],
+      secret: "web test",
+    });
     await Deno.mkdir(join(root, "b"));
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
