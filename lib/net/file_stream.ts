@@ -8,7 +8,7 @@
  *   those bytes travel as AEAD records (lib/crypto/records.ts).
  */
 import type { Hash } from "node:crypto";
-import { RECORD_BYTES, RecordOpener, RecordSealer } from "../crypto/records.ts";
+import { MAX_RECORD, RecordOpener, RecordSealer } from "../crypto/records.ts";
 import { toHex } from "../bytes.ts";
 
 export const HEADER_BYTES = 64;
@@ -105,7 +105,7 @@ export interface Writer {
  * record is sealed (or opened) while the last one is written (or hashed), with memory bounded. */
 const RECORDS_IN_FLIGHT = 2;
 
-/** Writes chunks as sealed records of at most RECORD_BYTES, in order; `flush()` waits for all. */
+/** Writes chunks as sealed records of at most MAX_RECORD, in order; `flush()` waits for all. */
 export function sealedWriter(
   to: Writer,
   sealer: RecordSealer,
@@ -127,7 +127,7 @@ export function sealedWriter(
   };
   return {
     async write(p) {
-      for (let o = 0; o < p.length; o += RECORD_BYTES) await one(p.subarray(o, o + RECORD_BYTES));
+      for (let o = 0; o < p.length; o += MAX_RECORD) await one(p.subarray(o, o + MAX_RECORD));
       return p.length;
     },
     flush: () => tail,
