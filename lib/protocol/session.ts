@@ -238,8 +238,9 @@ export class Session {
   }
 
   #onHello(p: Packet, now: number): void {
-    if (this.#o.pake || p.segments.length > 0) return this.#onSecureHello(p, now);
-    if (p.srcEpoch !== this.#peerEpoch) {
+    if (this.#o.pake || p.segments.length > 0) {
+      if (!this.#admit(p, now)) return;
+    } else if (p.srcEpoch !== this.#peerEpoch) {
       if (this.#retired.includes(p.srcEpoch)) return void this.#counts.stale++;
       this.#adopt(p.srcEpoch, now);
     }
@@ -251,41 +252,40 @@ export class Session {
 
   /**
    * A HELLO with a passphrase: it carries the peer's CPace share and, once it knows ours, a tag
-   * proving it derived the same key. A new epoch is only adopted on that proof (or a sealed
-   * datagram that opens), so a spoofed HELLO can never reset the session.
+   * proving it derived the same key. True when it comes from the peer we have (or now adopt);
+   * a new epoch is adopted only on that proof (or a sealed datagram that opens), so a spoofed
+   * HELLO can never reset the session.
    */
-  #onSecureHello(p: Packet, now: number): void {
+  #admit(p: Packet, now: number): boolean {
     const payload = p.segments[0]?.data;
-    const shared = payload !== undefined && payload.length >= SHARE_BYTES;
-    if (!this.#o.pake || !shared) {
+    if (!this.#o.pake || payload === undefined || payload.length < SHARE_BYTES) {
       this.#counts.unauthenticated++;
-      return this.#authFailed(p.srcEpoch, this.#o.pake ? "peer_unencrypted" : "peer_encrypted");
+      this.#authFailed(p.srcEpoch, this.#o.pake ? "peer_unencrypted" : "peer_encrypted");
+      return false;
     }
     const tag = payload.length === 2 * SHARE_BYTES ? payload.subarray(SHARE_BYTES) : undefined;
-    if (p.srcEpoch === this.#peerEpoch && this.#keys) {
-      // Without a tag the peer has not seen our share yet: tell it again, but a HELLO anyone
-      // could have forged proves nothing (it must not keep the peer "online").
-      if (!tag) return this.#sendHello(now);
-      if (!sameBytes(tag, this.#keys.confirmTheirs)) return void this.#counts.unauthenticated++;
-      if (p.dstEpoch === this.#o.epoch) this.#confirmed = true;
-      this.#heard(now, p.type);
-      if (p.dstEpoch !== this.#o.epoch) this.#sendHello(now);
-      else this.#arq!.flush(now, true);
-      return;
+    const current = p.srcEpoch === this.#peerEpoch && this.#keys !== undefined;
+    if (!current && this.#retired.includes(p.srcEpoch)) {
+      this.#counts.stale++;
+      return false;
     }
-    if (this.#retired.includes(p.srcEpoch)) return void this.#counts.stale++;
-    const keys = this.#candidate(p.srcEpoch, payload.subarray(0, SHARE_BYTES), now);
-    if (!keys) return;
-    if (tag && !sameBytes(tag, keys.confirmTheirs)) {
-      this.#authFailed(p.srcEpoch, "passphrase_differs");
-      return this.#sendHello(now, p.srcEpoch);
+    const keys = current
+      ? this.#keys!
+      : this.#candidate(p.srcEpoch, payload.subarray(0, SHARE_BYTES), now);
+    if (!keys) return false;
+    // Without a tag the peer has not seen our share yet: tell it again. Such a HELLO proves
+    // nothing (anyone could forge it), so it neither adopts nor keeps the peer "online".
+    const proven = tag !== undefined && sameBytes(tag, keys.confirmTheirs);
+    if (!proven) {
+      if (tag && current) this.#counts.unauthenticated++;
+      else {
+        if (tag) this.#authFailed(p.srcEpoch, "passphrase_differs");
+        this.#sendHello(now, p.srcEpoch);
+      }
+      return false;
     }
-    if (!tag) return this.#sendHello(now, p.srcEpoch);
-    this.#adopt(p.srcEpoch, now, keys);
-    if (p.dstEpoch === this.#o.epoch) this.#confirmed = true;
-    this.#heard(now, p.type);
-    if (p.dstEpoch !== this.#o.epoch) this.#sendHello(now);
-    else this.#arq!.flush(now, true);
+    if (!current) this.#adopt(p.srcEpoch, now, keys);
+    return true;
   }
 
   /** Keys for a peer epoch that sent its share. Deriving costs a scalar multiplication, so new
