@@ -199,7 +199,7 @@ export class Peer {
       this.#undelivered.add(m.id);
       this.#session.send(this.#encode(m), m.id, now);
     }
-    this.showHistory(this.#o.historyLines ?? 10);
+    for (const e of this.history(this.#o.historyLines ?? 10)) this.#emit(e);
     void this.#files.resume(this.#journal.files());
     this.#link.receive((d) => {
       this.#held = [];
@@ -240,11 +240,6 @@ export class Peer {
     this.#sync();
     this.#arm();
     return id;
-  }
-
-  /** Emits the last `n` history entries as `history` events (none without history). */
-  showHistory(n: number): void {
-    for (const e of this.history(n)) this.#emit(e);
   }
 
   /** The last `n` history entries as events, for one interface to show (after start, when

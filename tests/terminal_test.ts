@@ -6,6 +6,8 @@ import { zeroStats } from "../lib/protocol/arq.ts";
 
 const keys = (s: string) => new TextEncoder().encode(s);
 
+const AT = new Date(2026, 10, 22, 9, 5, 3).toISOString();
+
 function setup(
   options: { color?: boolean; columns?: number; listDir?: TerminalOptions["listDir"] } = {},
 ) {
@@ -47,6 +49,11 @@ function setup(
       tcpOverloaded: 0,
     }),
     drained: () => Promise.resolve(true),
+    history: (n: number): ChatEvent[] =>
+      [
+        { type: "history", dir: "in", id: 4, name: "bob", text: "older", at: AT },
+        { type: "history", dir: "out", id: 9, name: "ann", text: "mine", at: AT, delivered: true },
+      ].slice(-n) as ChatEvent[],
     close() {},
   } as unknown as ChatPeer;
   const ui = new TerminalUi({
@@ -237,4 +244,16 @@ Deno.test("Tab completes /send paths: one match, a common prefix, or the list of
   assert.deepEqual(t.sentFiles.slice(2), ["docs/b.pdf"]);
   t.ui.onKeys(keys("hello\t\r"));
   assert.deepEqual(t.sent, ["hello"], "Tab does nothing in a message");
+});
+
+Deno.test("/history N shows the last N stored lines, dimmed, with the tick on your own", () => {
+  const t = setup();
+  t.ui.onKeys(keys("/history 2\r"));
+  const shown = t.take();
+  assert.match(shown, /\[09:05:03\] bob #4: older\r\n/);
+  assert.match(shown, /\[09:05:03\] you #9: mine ✓\r\n/);
+  t.ui.onKeys(keys("/history 1\r"));
+  assert.doesNotMatch(t.take(), /older/);
+  t.ui.onKeys(keys("/history lots\r"));
+  assert.match(t.take(), /Usage: \/history \[N\]/);
 });

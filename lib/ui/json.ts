@@ -60,16 +60,26 @@ export async function runJson(o: LineOptions): Promise<number> {
   o.peer.on(print);
   o.peer.start();
   for await (const line of o.input) {
-    if (!line.trim()) continue;
-    const c = parseCommand(line);
-    if (c.type === "error") print(c);
-    else if (c.type === "send") o.peer.send(c.text);
-    else if (c.type === "file") await o.peer.sendFiles([c.path]);
-    else if (c.type === "stats") print(o.peer.stats());
-    else if (c.type === "history") o.peer.showHistory(c.count);
-    else break;
+    if (line.trim() && !await runCommand(o.peer, line, print)) break;
   }
   return await finish(o);
+}
+
+/** Carries out one command line of the contract (JSON mode and the web window share it); what
+ * answers only the asker (errors, stats, history) goes to `reply`. False after "quit". */
+export async function runCommand(
+  peer: ChatPeer,
+  line: string,
+  reply: (e: ChatEvent) => void,
+): Promise<boolean> {
+  const c = parseCommand(line);
+  if (c.type === "error") reply(c);
+  else if (c.type === "send") peer.send(c.text);
+  else if (c.type === "file") await peer.sendFiles([c.path]);
+  else if (c.type === "stats") reply(peer.stats());
+  else if (c.type === "history") peer.history(c.count).forEach(reply);
+  else return false;
+  return true;
 }
 
 /** Waits up to the timeout for everything sent (messages and files) to be delivered, then leaves. */

@@ -8,7 +8,6 @@ export type ChatPeer = Pick<
   | "send"
   | "sendFiles"
   | "stats"
-  | "showHistory"
   | "history"
   | "drained"
   | "close"

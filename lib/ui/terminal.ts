@@ -252,7 +252,7 @@ export class TerminalUi {
       case "/history": {
         const n = text.split(/\s+/)[1] ?? "20";
         if (!/^\d+$/.test(n)) this.print("Usage: /history [N]", "red");
-        else this.#o.peer.showHistory(Number(n));
+        else for (const e of this.#o.peer.history(Number(n))) this.onEvent(e);
         break;
       }
       case "/send": {

@@ -10,7 +10,7 @@
  */
 import { dirname, join, resolve, sep } from "node:path";
 import type { ChatEvent } from "../../events.ts";
-import { parseCommand } from "../json.ts";
+import { runCommand } from "../json.ts";
 import type { ChatPeer } from "../peer_handle.ts";
 import { safeRelativePath } from "../../files/names.ts";
 import { PAGE } from "./page.ts";
@@ -81,7 +81,10 @@ export function serveWeb(o: WebOptions): WebServer {
         }
       };
       socket.onclose = () => sockets.delete(socket);
-      socket.onmessage = (m) => onCommand(socket, String(m.data));
+      const reply = (e: ChatEvent) => socket.send(JSON.stringify(e));
+      // "quit" closes only the page's connection; the peer keeps running.
+      socket.onmessage = (m) =>
+        void runCommand(o.peer, String(m.data), reply).then((go) => go || socket.close());
       return response;
     }
     if (url.pathname === "/upload" && req.method === "POST") {
@@ -94,18 +97,6 @@ export function serveWeb(o: WebOptions): WebServer {
   const addr = server.addr as Deno.NetAddr;
   const shown = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   allowedHosts = new Set([`${shown}:${addr.port}`, `localhost:${addr.port}`]);
-
-  const onCommand = (socket: WebSocket, line: string) => {
-    const c = parseCommand(line);
-    if (c.type === "error") return socket.send(JSON.stringify(c));
-    if (c.type === "send") o.peer.send(c.text);
-    else if (c.type === "file") o.peer.sendFiles([c.path]);
-    else if (c.type === "stats") socket.send(JSON.stringify(o.peer.stats()));
-    else if (c.type === "history") {
-      for (const e of o.peer.history(c.count)) socket.send(JSON.stringify(e));
-    } // "quit" closes only the page's connection; the peer keeps running.
-    else socket.close();
-  };
 
   /** Stores one uploaded file under uploads/<batch>/<relative path>; answers with the path to
    * offer (the batch's top-level entry). */
