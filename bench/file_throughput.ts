@@ -33,7 +33,15 @@ async function makePayload(): Promise<void> {
 }
 
 /** The baseline: a plain read/write loop with one 1 MiB buffer on each side. */
+/** Deletes what the previous copy wrote, so each starts from the same disk state. */
+async function settle(): Promise<void> {
+  for (const out of ["copy.bin", "socat.bin", "a", "b"]) {
+    await Deno.remove(join(root, out), { recursive: true }).catch(() => {});
+  }
+}
+
 async function denoCopy(): Promise<number> {
+  await settle();
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   const started = performance.now();
@@ -60,39 +68,52 @@ async function denoCopy(): Promise<number> {
   return performance.now() - started;
 }
 
-async function socatCopy(): Promise<number | undefined> {
+/** A command run through sh, whose `times` then prints the CPU time its children used. */
+function timed(args: string[]): Deno.ChildProcess {
+  return new Deno.Command("sh", {
+    args: ["-c", 'socat "$@" && times', "sh", ...args],
+    stdout: "piped",
+  }).spawn();
+}
+
+/** User plus system ms from the second line of `times` ("0m1.234s 0m0.567s"). */
+function childCpuMs(out: Uint8Array): number {
+  const line = new TextDecoder().decode(out).trim().split("\n").at(-1) ?? "";
+  return [...line.matchAll(/(\d+)m([\d.]+)s/g)]
+    .reduce((ms, m) => ms + (Number(m[1]) * 60 + Number(m[2])) * 1000, 0);
+}
+
+async function socatCopy(): Promise<{ ms: number; cpuMs: number } | undefined> {
   try {
     await new Deno.Command("socat", { args: ["-V"], stdout: "null" }).output();
   } catch {
     return undefined;
   }
+  await settle();
   const [port] = freePorts(1);
   const started = performance.now();
-  const server = new Deno.Command("socat", {
-    args: [
-      "-u",
-      `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr`,
-      `CREATE:${join(root, "socat.bin")}`,
-    ],
-  }).spawn();
+  const server = timed([
+    "-u",
+    `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr`,
+    `CREATE:${join(root, "socat.bin")}`,
+  ]);
   await new Promise((r) => setTimeout(r, 200));
-  const client = await new Deno.Command("socat", {
-    args: ["-u", `OPEN:${source}`, `TCP:127.0.0.1:${port}`],
-  })
-    .output();
-  await server.status;
-  return client.success ? performance.now() - started - 200 : undefined;
+  const client = await timed(["-u", `OPEN:${source}`, `TCP:127.0.0.1:${port}`]).output();
+  const served = await server.output();
+  if (!client.success || !served.success) return undefined;
+  return {
+    ms: performance.now() - started - 200,
+    cpuMs: childCpuMs(client.stdout) + childCpuMs(served.stdout),
+  };
 }
 
 async function chatnetCopy(secret?: string): Promise<
-  { ms: number; rss: number[]; latency: number[]; ok: boolean }
+  { ms: number; cpuMs: number; rss: number[]; latency: number[]; ok: boolean }
 > {
   const [pa, pb] = freePorts(2);
+  await settle();
   const dirs = [join(root, "a"), join(root, "b")];
-  for (const d of dirs) {
-    await Deno.remove(d, { recursive: true }).catch(() => {});
-    await Deno.mkdir(d, { recursive: true });
-  }
+  for (const d of dirs) await Deno.mkdir(d);
   const args = (
     p: number,
     q: number,
@@ -102,6 +123,7 @@ async function chatnetCopy(secret?: string): Promise<
   const a = new ChatProc(args(pa, pb, dirs[0]), env), b = new ChatProc(args(pb, pa, dirs[1]), env);
   await a.until(() => a.of("peer").length > 0 && b.of("peer").length > 0, "peers online");
   const sentAt = new Map<string, number>();
+  const cpuBefore = await a.cpuMs() + await b.cpuMs();
   const started = performance.now();
   await a.command({ type: "file", path: source });
   // Chat both ways while the file moves, one message every 20 ms each way.
@@ -115,6 +137,7 @@ async function chatnetCopy(secret?: string): Promise<
   }
   await b.until(() => b.of("file_received").length === 1, "the file", 600_000);
   const ms = b.timeOf("file_received") - started;
+  const cpuMs = await a.cpuMs() + await b.cpuMs() - cpuBefore;
   await a.until(
     () => a.of("message").length === messages && b.of("message").length === messages,
     "messages",
@@ -135,66 +158,85 @@ async function chatnetCopy(secret?: string): Promise<
   b.kill();
   await a.exit();
   await b.exit();
-  return { ms, rss, latency, ok: got.sha256 === sentEvent.sha256 && got.size === size && inOrder };
+  const ok = got.sha256 === sentEvent.sha256 && got.size === size && inOrder;
+  return { ms, cpuMs, rss, latency, ok };
 }
 
 const mbps = (ms: number) => size / 1e6 / (ms / 1000);
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 const pct = (xs: number[], p: number) =>
   [...xs].sort((x, y) => x - y)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
-
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+const perMiB = (cpuMs: number) => `${(cpuMs / sizeMiB).toFixed(2)} ms CPU/MiB`;
+
 await makePayload();
-const runs = {
-  deno: [] as number[],
-  socat: [] as number[],
-  chat: [] as Awaited<ReturnType<typeof chatnetCopy>>[],
-  sealed: [] as Awaited<ReturnType<typeof chatnetCopy>>[],
+type Round = {
+  deno: number;
+  socat?: Awaited<ReturnType<typeof socatCopy>>;
+  chat: Awaited<ReturnType<typeof chatnetCopy>>;
+  sealed: Awaited<ReturnType<typeof chatnetCopy>>;
 };
+const runs: Round[] = [];
 for (let r = 0; r < rounds; r++) {
-  runs.deno.push(await denoCopy());
-  const s = await socatCopy();
-  if (s) runs.socat.push(s);
-  runs.chat.push(await chatnetCopy());
-  runs.sealed.push(await chatnetCopy("bench-passphrase"));
+  runs.push({
+    deno: await denoCopy(),
+    socat: await socatCopy(),
+    chat: await chatnetCopy(),
+    sealed: await chatnetCopy("bench-passphrase"),
+  });
 }
 await Deno.remove(root, { recursive: true });
-const deno = median(runs.deno);
-const socat = runs.socat.length ? median(runs.socat) : undefined;
-const summary = (list: typeof runs.chat) => ({
-  ms: median(list.map((c) => c.ms)),
-  ok: list.every((c) => c.ok),
-  rss: [Math.max(...list.map((c) => c.rss[0])), Math.max(...list.map((c) => c.rss[1]))],
-  latency: list.flatMap((c) => c.latency),
+// Each ratio is taken within a round (the runs are seconds apart) and the median of those is
+// reported: this machine's loopback speed drifts by 2x over minutes, which a ratio of two
+// separate medians would mix in.
+const ratio = (base: (r: Round) => number | undefined, of: (r: Round) => number) => {
+  const xs = runs.filter((r) => base(r) !== undefined).map((r) => base(r)! / of(r));
+  return xs.length ? median(xs).toFixed(2) : "n/a";
+};
+const socatMs = (r: Round) => r.socat?.ms;
+const chatnet = (pick: (r: Round) => Round["chat"]) => ({
+  ms: median(runs.map((r) => pick(r).ms)),
+  cpuMs: median(runs.map((r) => pick(r).cpuMs)),
+  ok: runs.every((r) => pick(r).ok),
+  rss: [0, 1].map((i) => Math.max(...runs.map((r) => pick(r).rss[i]))),
+  latency: runs.flatMap((r) => pick(r).latency),
 });
-const chat = summary(runs.chat), sealed = summary(runs.sealed);
+const chat = chatnet((r) => r.chat), sealed = chatnet((r) => r.sealed);
+const socat = runs.some((r) => r.socat)
+  ? {
+    ms: median(runs.flatMap((r) => r.socat ? [r.socat.ms] : [])),
+    cpuMs: median(runs.flatMap((r) => r.socat ? [r.socat.cpuMs] : [])),
+  }
+  : undefined;
 
 console.log(
   `File of ${sizeMiB} MiB over loopback, ${messages} chat messages each way meanwhile ` +
-    `(median of ${rounds} runs each)`,
+    `(median of ${rounds} runs each; CPU is both ends together)`,
 );
-console.log(`  plain Deno copy   ${mbps(deno).toFixed(0)} MB/s`);
-if (socat) console.log(`  socat             ${mbps(socat).toFixed(0)} MB/s`);
+console.log(`  plain Deno copy   ${mbps(median(runs.map((r) => r.deno))).toFixed(0)} MB/s`);
+if (socat) {
+  console.log(`  socat             ${mbps(socat.ms).toFixed(0)} MB/s, ${perMiB(socat.cpuMs)}`);
+}
 console.log(
-  `  chatnet           ${
-    mbps(chat.ms).toFixed(0)
-  } MB/s (SHA-256 both sides, fsync, verified: ${chat.ok})`,
+  `  chatnet           ${mbps(chat.ms).toFixed(0)} MB/s, ${perMiB(chat.cpuMs)} ` +
+    `(SHA-256 both sides, fsync, verified: ${chat.ok})`,
 );
 console.log(
-  `  chatnet sealed    ${
-    mbps(sealed.ms).toFixed(0)
-  } MB/s (AES-256-GCM records, verified: ${sealed.ok})`,
+  `  chatnet sealed    ${mbps(sealed.ms).toFixed(0)} MB/s, ${perMiB(sealed.cpuMs)} ` +
+    `(ChaCha20-Poly1305 records, SHA-256 on the receiver, verified: ${sealed.ok})`,
 );
-console.log(`  ratio chatnet/Deno copy  ${(deno / chat.ms).toFixed(2)}`);
-if (socat) console.log(`  ratio chatnet/socat      ${(socat / chat.ms).toFixed(2)}`);
-if (socat) console.log(`  ratio sealed/socat       ${(socat / sealed.ms).toFixed(2)}`);
-console.log(`  ratio sealed/Deno copy   ${(deno / sealed.ms).toFixed(2)}`);
+console.log(`  ratio chatnet/Deno copy  ${ratio((r) => r.deno, (r) => r.chat.ms)}`);
+console.log(`  ratio chatnet/socat      ${ratio(socatMs, (r) => r.chat.ms)}`);
+console.log(`  ratio sealed/socat       ${ratio(socatMs, (r) => r.sealed.ms)}`);
+console.log(`  ratio sealed/Deno copy   ${ratio((r) => r.deno, (r) => r.sealed.ms)}`);
 console.log(`  peak RSS: sender ${mb(chat.rss[0])}, receiver ${mb(chat.rss[1])}`);
 console.log(`  peak RSS sealed: sender ${mb(sealed.rss[0])}, receiver ${mb(sealed.rss[1])}`);
-console.log(
-  `  chat latency during the transfer (ms, incl. JSON pipes): p50 ${
-    pct(chat.latency, 0.5).toFixed(1)
-  }, ` +
-    `p99 ${pct(chat.latency, 0.99).toFixed(1)}, max ${Math.max(...chat.latency).toFixed(1)}`,
-);
+for (const [name, c] of [["", chat], [" (sealed)", sealed]] as const) {
+  if (c.latency.length === 0) continue;
+  console.log(
+    `  chat latency during the transfer${name} (ms, incl. JSON pipes): ` +
+      `p50 ${pct(c.latency, 0.5).toFixed(1)}, p99 ${pct(c.latency, 0.99).toFixed(1)}, ` +
+      `max ${Math.max(...c.latency).toFixed(1)}`,
+  );
+}
 if (!chat.ok || !sealed.ok) Deno.exit(1);

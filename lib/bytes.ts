@@ -15,6 +15,11 @@ export function toHex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** The bytes of an even-length hex string (callers pass only hex they made or checked). */
+export function fromHex(hex: string): Uint8Array {
+  return Uint8Array.from({ length: hex.length >> 1 }, (_, i) => parseInt(hex.substr(2 * i, 2), 16));
+}
+
 /** `n` random bytes as hex: transfer ids, the web token. */
 export function randomHex(n: number): string {
   return toHex(crypto.getRandomValues(new Uint8Array(n)));

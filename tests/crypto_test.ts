@@ -9,8 +9,9 @@ import { open, ReplayWindow, seal } from "../lib/crypto/aead.ts";
 import { isSealed, parseSealed } from "../lib/protocol/codec.ts";
 import { crc32c } from "../lib/protocol/crc32c.ts";
 import { seededRng } from "../lib/rng.ts";
-import { recordKey, RecordOpener, RecordSealer } from "../lib/crypto/records.ts";
+import { RecordOpener, RecordSealer } from "../lib/crypto/records.ts";
 import { sealedReader, sealedWriter } from "../lib/net/file_stream.ts";
+import { concat, fromHex, toHex } from "../lib/bytes.ts";
 
 const SEED = Number(Deno.env.get("CHATNET_TEST_SEED") ?? 31);
 const random = (seed: number) => {
@@ -171,24 +172,44 @@ Deno.test("a restarted peer with the passphrase gets new keys and every unacknow
   assert.equal(n.b.received.at(-1), "m99");
 });
 
+Deno.test("the AEAD is RFC 8439 ChaCha20-Poly1305 with the counter as the nonce's last 8 bytes", () => {
+  // RFC 8439 section 2.8.2's key, AAD and plaintext, with the nonce 00000000 4041424344454647 (our
+  // layout); the expected bytes come from another implementation (OpenSSL, via Python's
+  // cryptography), which also gives the RFC's own tag for the RFC's nonce.
+  const key = Uint8Array.from({ length: 32 }, (_, i) => 0x80 + i);
+  const aad = fromHex("50515253c0c1c2c3c4c5c6c7");
+  const text = new TextEncoder().encode(
+    "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the " +
+      "future, sunscreen would be it.",
+  );
+  const expected = "a479cb54628946d6f4042a8e384ef4bd2fbc7330b8be55eb2d8dc18aaa51d66a8ec1f8d3619a2" +
+    "58db0ac56956015b7b4937e9b8e6aa957b3dc0214d803d77660aabc913092971da8f207171ce7843608162e2e7" +
+    "59d8efc25d8d0936990af63c820ba87e8a955b5c8274ef7d10f6fafd046472dbf189b668bd430aef9147e99cb6c89";
+  const sealed = seal(key, 0x4041424344454647n, aad, text);
+  assert.equal(toHex(sealed), expected);
+  assert.deepEqual(open(key, 0x4041424344454647n, aad, sealed), text);
+});
+
 Deno.test("sealed file records round-trip, and a flipped, dropped or swapped record fails", async () => {
-  const key = await recordKey(new Uint8Array(32).fill(7));
-  const chunks: Uint8Array[] = [];
+  const key = new Uint8Array(32).fill(7);
+  let stream: Uint8Array = new Uint8Array();
   const sink = {
     write(p: Uint8Array) {
-      chunks.push(p.slice());
+      stream = concat([stream, p]);
       return Promise.resolve(p.length);
     },
   };
   const w = sealedWriter(sink, new RecordSealer(key));
   const parts = [new Uint8Array(1000).fill(1), new Uint8Array(70_000).fill(2), new Uint8Array(5)];
   for (const p of parts) await w.write(p);
-  await w.flush();
-  // Each record went out as its length word and its body.
-  const records = Array.from(
-    { length: chunks.length / 2 },
-    (_, i) => [chunks[2 * i], chunks[2 * i + 1]],
-  );
+  // The stream split at its length words: one record per write.
+  const records: Uint8Array[][] = [];
+  for (let o = 0; o < stream.length;) {
+    const n = new DataView(stream.buffer, o, 4).getUint32(0);
+    records.push([stream.subarray(o, o + 4), stream.subarray(o + 4, o + 4 + n)]);
+    o += 4 + n;
+  }
+  assert.deepEqual(records.map(([, b]) => b.length), [1016, 70_016, 21]);
   const readAll = async (list: Uint8Array[][]) => {
     const bytes = list.flat();
     let i = 0, off = 0;
@@ -206,9 +227,9 @@ Deno.test("sealed file records round-trip, and a flipped, dropped or swapped rec
     const out: number[] = [];
     const buf = new Uint8Array(4096);
     for (let n; (n = await r.read(buf)) !== null;) out.push(...buf.subarray(0, n));
-    return out.length;
+    return out;
   };
-  assert.equal(await readAll(records), 71_005);
+  assert.deepEqual(await readAll(records), parts.flatMap((p) => [...p]));
   const flipped = records.map(([w, b]) => [w, b.slice()]);
   flipped[1][1][10] ^= 1;
   await assert.rejects(readAll(flipped), /failed authentication/);
@@ -221,6 +242,7 @@ Deno.test("sealed file records round-trip, and a flipped, dropped or swapped rec
   const huge = new Uint8Array(4);
   new DataView(huge.buffer).setUint32(0, 2 ** 31);
   await assert.rejects(readAll([[huge, new Uint8Array(16)]]), /bad record length/);
+  await assert.rejects(readAll([[new Uint8Array(4), new Uint8Array()]]), /bad record length 0/);
 });
 
 Deno.test("a flood of forged HELLOs is rate-limited, said once, and never resets the session", () => {

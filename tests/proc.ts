@@ -148,6 +148,14 @@ export class ChatProc {
     return { rss: kb("VmRSS"), peak: kb("VmHWM") };
   }
 
+  /** CPU time of the whole process (every thread, user and kernel) so far, in ms, from
+   * /proc/PID/stat (read with `cat`, as above); clock ticks of 10 ms. */
+  async cpuMs(): Promise<number> {
+    const out = await new Deno.Command("cat", { args: [`/proc/${this.child.pid}/stat`] }).output();
+    const fields = new TextDecoder().decode(out.stdout).split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  }
+
   kill(): void {
     try {
       this.child.kill("SIGKILL");

@@ -9,7 +9,7 @@ import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 
 export interface SessionKeys {
-  /** AES-256-GCM keys for datagrams we send and receive. */
+  /** AEAD keys for datagrams we send and receive. */
   send: Uint8Array;
   recv: Uint8Array;
   /** Keys that file-stream keys are derived from, per direction. */

@@ -27,7 +27,7 @@ import {
   writeAll,
   type Writer,
 } from "../net/file_stream.ts";
-import { recordKey, RecordOpener, RecordSealer } from "../crypto/records.ts";
+import { RecordOpener, RecordSealer } from "../crypto/records.ts";
 import { streamKey } from "../crypto/keys.ts";
 import { toHex } from "../bytes.ts";
 
@@ -254,10 +254,10 @@ export class Transfers {
       const dog = watchdog(conn, IDLE_MS);
       this.#start(t, "send", offset);
       const progress = new Progress(t.size, offset, performance.now());
-      const { header, out } = await this.#outgoingStream(conn, { id: t.id, offset, size: t.size });
+      const { header, out } = this.#outgoingStream(conn, { id: t.id, offset, size: t.size });
       await writeAll(conn, header);
       // Sealed records already prove every byte is ours, in order: the trailer hash would only
-      // repeat that, so a sealed stream skips it (a third of the sender's CPU per byte).
+      // repeat that, so a sealed stream skips it.
       const sealed = Boolean(this.#o.streamKeys);
       const failed = await pump({
         from: file,
@@ -271,7 +271,6 @@ export class Transfers {
       });
       if (failed) throw new Error(`${t.path} changed while it was being sent`);
       await writeAll(out, sealed ? new Uint8Array(TRAILER_BYTES) : new Uint8Array(h.digest()));
-      await out.flush?.();
       dog.stop();
       await conn.closeWrite();
     } catch (e) {
@@ -292,15 +291,12 @@ export class Transfers {
   }
 
   /** The header and where the bytes go: the connection itself, or sealed records on it. */
-  async #outgoingStream(
-    conn: Deno.Conn,
-    h: StreamHeader,
-  ): Promise<{ header: Uint8Array; out: Writer & { flush?(): Promise<void> } }> {
+  #outgoingStream(conn: Deno.Conn, h: StreamHeader): { header: Uint8Array; out: Writer } {
     if (!this.#o.streamKeys) return { header: encodeHeader(h), out: conn };
     const keys = this.#o.streamKeys();
     if (!keys) throw new Error("the encrypted session is not established yet");
     const header = encodeHeader({ ...h, salt: crypto.getRandomValues(new Uint8Array(32)) });
-    const key = await recordKey(streamKey(keys.send, header.subarray(32), header));
+    const key = streamKey(keys.send, header.subarray(32), header);
     return { header, out: sealedWriter(conn, new RecordSealer(key)) };
   }
 
@@ -428,7 +424,7 @@ export class Transfers {
       return tryClose(conn);
     }
     const source = h.salt
-      ? sealedReader(conn, new RecordOpener(await recordKey(streamKey(keys!.recv, h.salt, head))))
+      ? sealedReader(conn, new RecordOpener(streamKey(keys!.recv, h.salt, head)))
       : conn;
     await this.#receive(t, { offset: h.offset, conn, source });
   }

@@ -8,8 +8,8 @@
  *   those bytes travel as AEAD records (lib/crypto/records.ts).
  */
 import type { Hash } from "node:crypto";
-import { MAX_RECORD, RecordOpener, RecordSealer } from "../crypto/records.ts";
-import { toHex } from "../bytes.ts";
+import { MAX_BODY, MAX_RECORD, RecordOpener, RecordSealer } from "../crypto/records.ts";
+import { fromHex, toHex } from "../bytes.ts";
 
 export const HEADER_BYTES = 64;
 export const TRAILER_BYTES = 32;
@@ -30,7 +30,7 @@ export function encodeHeader(h: StreamHeader): Uint8Array {
   const b = new Uint8Array(HEADER_BYTES);
   const v = new DataView(b.buffer);
   b.set(MAGIC, 0);
-  for (let i = 0; i < 8; i++) b[4 + i] = parseInt(h.id.slice(2 * i, 2 * i + 2), 16);
+  b.set(fromHex(h.id).subarray(0, 8), 4);
   v.setBigUint64(12, BigInt(h.offset));
   v.setBigUint64(20, BigInt(h.size));
   if (h.salt) {
@@ -101,85 +101,58 @@ export interface Writer {
   write(p: Uint8Array): Promise<number>;
 }
 
-/** Records sealed or opened ahead, each way: encryption runs off the main thread, so the next
- * record is sealed (or opened) while the last one is written (or hashed), with memory bounded. */
-const RECORDS_IN_FLIGHT = 2;
-
-/** Writes chunks as sealed records of at most MAX_RECORD, in order; `flush()` waits for all. */
-export function sealedWriter(
-  to: Writer,
-  sealer: RecordSealer,
-): Writer & { flush(): Promise<void> } {
-  let tail: Promise<void> = Promise.resolve();
-  const flights: Promise<void>[] = [];
-  const one = async (piece: Uint8Array) => {
-    if (flights.length >= RECORDS_IN_FLIGHT) await flights.shift(); // throws if it failed
-    const sealing = sealer.seal(piece); // copies the piece: the caller may reuse its buffer
-    const prev = tail;
-    tail = (async () => {
-      const [word, body] = await sealing;
-      await prev;
-      await writeAll(to, word);
-      await writeAll(to, body);
-    })();
-    tail.catch(() => {}); // surfaced by flush, or by a later write
-    flights.push(tail);
-  };
+/** Writes chunks as sealed records of at most MAX_RECORD, in order, each in one write. */
+export function sealedWriter(to: Writer, sealer: RecordSealer): Writer {
   return {
     async write(p) {
-      for (let o = 0; o < p.length; o += MAX_RECORD) await one(p.subarray(o, o + MAX_RECORD));
+      for (let o = 0; o < p.length; o += MAX_RECORD) {
+        await writeAll(to, sealer.seal(p.subarray(o, o + MAX_RECORD)));
+      }
       return p.length;
     },
-    flush: () => tail,
   };
 }
 
 /** Reads sealed records and hands out their plaintext; a record that fails throws. Records are
- * read from the socket one after another, and the next few are read and opened (off the main
- * thread) while the caller handles this one. */
-export function sealedReader(from: Reader, opener: RecordOpener): Reader {
-  let rest: Uint8Array = new Uint8Array();
-  type Next = { plain: Uint8Array | null } | { error: unknown };
-  const readRecord = async (): Promise<[Uint8Array, Uint8Array] | null> => {
-    const word = new Uint8Array(4);
-    if (!await readExactly(from, word)) return null;
-    const n = RecordOpener.bodyLength(word);
-    if (typeof n === "string") throw new Error(n);
-    const body = new Uint8Array(n);
-    if (!await readExactly(from, body)) throw new Error("the stream ended inside a record");
-    return [word, body];
-  };
-  let reading: Promise<unknown> = Promise.resolve();
-  const ahead = (): Promise<Next> => {
-    const record = reading.then(readRecord);
-    reading = record.catch(() => {});
-    return record.then(async (r): Promise<Next> => {
-      if (r === null) return { plain: null };
-      const plain = await opener.open(...r);
-      return typeof plain === "string" ? { error: new Error(plain) } : { plain };
-    }).catch((error) => ({ error }));
-  };
-  const queue: Promise<Next>[] = [];
-  return {
-    async read(p) {
-      if (rest.length === 0) {
-        if (queue.length === 0) queue.push(ahead());
-        const got = await queue.shift()!;
-        if ("error" in got) throw got.error;
-        if (got.plain === null) return null;
-        rest = got.plain;
-        while (queue.length < RECORDS_IN_FLIGHT) queue.push(ahead());
+ * opened into two buffers in turn, so a view stays valid while the next record is read. */
+export function sealedReader(from: Reader, opener: RecordOpener): ViewReader {
+  const word = new Uint8Array(4), body = new Uint8Array(MAX_BODY);
+  const plain = [new Uint8Array(MAX_RECORD), new Uint8Array(MAX_RECORD)];
+  let rest: Uint8Array = new Uint8Array(), turn = 0;
+  const view = async (max: number): Promise<Uint8Array | null> => {
+    if (rest.length === 0) {
+      if (!await readExactly(from, word)) return null;
+      const n = RecordOpener.bodyLength(word);
+      if (typeof n === "string") throw new Error(n);
+      if (!await readExactly(from, body.subarray(0, n))) {
+        throw new Error("the stream ended inside a record");
       }
-      const n = Math.min(p.length, rest.length);
-      p.set(rest.subarray(0, n));
-      rest = rest.subarray(n);
-      return n;
+      turn ^= 1;
+      const got = opener.open(word, body.subarray(0, n), plain[turn]);
+      if (typeof got === "string") throw new Error(got);
+      rest = plain[turn].subarray(0, got);
+    }
+    const out = rest.subarray(0, max);
+    rest = rest.subarray(out.length);
+    return out;
+  };
+  return {
+    view,
+    async read(p) {
+      const got = await view(p.length);
+      if (got) p.set(got);
+      return got && got.length;
     },
   };
 }
 
+/** A reader that can also lend out its own bytes (no copy), valid until the call after next. */
+export interface ViewReader extends Reader {
+  view(max: number): Promise<Uint8Array | null>;
+}
+
 export interface Pump {
-  from: Reader;
+  from: Reader | ViewReader;
   to: Writer;
   bytes: number;
   /** Fed every byte, unless absent. */
@@ -188,15 +161,21 @@ export interface Pump {
 }
 
 /** Moves exactly `bytes` from one side to the other, hashing them; returns a reason on failure.
- * Two buffers alternate, so the next read is in flight while the last chunk is written. */
+ * Two buffers alternate (or a ViewReader lends its own), so the next read is in flight while the
+ * last chunk is written. */
 export async function pump(p: Pump): Promise<string | undefined> {
   const bufs = [new Uint8Array(CHUNK), new Uint8Array(CHUNK)];
   let writing: Promise<void> = Promise.resolve();
   try {
     for (let left = p.bytes, i = 0; left > 0; i ^= 1) {
-      const n = await p.from.read(bufs[i].subarray(0, Math.min(CHUNK, left)));
-      if (n === null) return "the stream ended early";
-      const chunk = bufs[i].subarray(0, n);
+      const max = Math.min(CHUNK, left);
+      const chunk = "view" in p.from
+        ? await p.from.view(max)
+        : await p.from.read(bufs[i].subarray(0, max)).then((n) =>
+          n === null ? n : bufs[i].subarray(0, n)
+        );
+      if (chunk === null) return "the stream ended early";
+      const n = chunk.length;
       p.hash?.update(chunk);
       await writing;
       writing = writeAll(p.to, chunk);

@@ -57,7 +57,7 @@ export type Decoded = { packet: Packet } | { reason: string };
 
 /**
  * A sealed datagram (with a passphrase): an outer header, then a whole encoded packet (CRC
- * included) encrypted with AES-256-GCM, whose tag ends the datagram. The header is the AAD.
+ * included) encrypted with ChaCha20-Poly1305, whose tag ends the datagram. The header is the AAD.
  *   0 magic "CN"  2 version  3 type 4 (sealed)  4 zeros  8 source epoch  12 destination epoch
  *   16 nonce counter u64  24 ciphertext  -16 tag
  */

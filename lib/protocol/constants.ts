@@ -8,7 +8,7 @@
 export const MAX_DATAGRAM = 1200;
 
 /** What sealing adds around a packet: a 24-byte outer header (with a 64-bit nonce counter) and a
- * 16-byte GCM tag. Packets are built this much smaller than MAX_DATAGRAM in both modes, so a sealed
+ * 16-byte AEAD tag. Packets are built this much smaller than MAX_DATAGRAM in both modes, so a sealed
  * one still fits, and the two modes behave alike. */
 export const SEAL_OVERHEAD = 40;
 /** Largest packet the ARQ builds. */
