@@ -5,7 +5,7 @@ import { buildCommit, VERSION } from "./lib/version.ts";
 import { openPeer, openWeb, readSecret } from "./lib/start.ts";
 import { PLAINTEXT_WARNING } from "./lib/ui/format.ts";
 import { runDemo } from "./lib/demo.ts";
-import { fileOut, readLines } from "./lib/ui/output.ts";
+import { bufferedOut, fileOut, readLines } from "./lib/ui/output.ts";
 import { runJson } from "./lib/ui/json.ts";
 import { runPipe } from "./lib/ui/pipe.ts";
 import { runSend } from "./lib/ui/send.ts";
@@ -13,10 +13,11 @@ import { runTerminal } from "./lib/ui/terminal.ts";
 import { runHeadless } from "./lib/ui/headless.ts";
 import { openInBrowser } from "./lib/ui/web/server.ts";
 
-const out = fileOut(Deno.stdout);
+const out = bufferedOut(Deno.stdout);
 const log = fileOut(Deno.stderr);
 
 function fail(message: string): never {
+  out.flush();
   log.write(`chatnet: ${message}\n`);
   Deno.exit(2);
 }
@@ -68,6 +69,7 @@ async function main(): Promise<number> {
   }
   Deno.addSignalListener("SIGINT", () => {
     peer.close();
+    out.flush();
     Deno.exit(130);
   });
   const lines = {
@@ -82,4 +84,6 @@ async function main(): Promise<number> {
   return config.json ? await runJson(lines) : await runPipe(lines);
 }
 
-Deno.exit(await main());
+const code = await main();
+out.flush();
+Deno.exit(code);

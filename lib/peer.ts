@@ -3,9 +3,9 @@
  * on a TCP listener. It turns commands into protocol messages and protocol callbacks into
  * ChatEvents for whichever interface listens.
  */
-import { type AuthFailure, Session } from "./protocol/session.ts";
+import { type AuthFailure, type DurableMark, Session } from "./protocol/session.ts";
 import { pakeStart } from "./crypto/pake.ts";
-import { MAX_MESSAGE } from "./protocol/constants.ts";
+import { MAX_MESSAGE, RTO_MIN } from "./protocol/constants.ts";
 import { UdpLink } from "./net/udp.ts";
 import { describeSim, type ImpairSpec } from "./net/impair.ts";
 import {
@@ -58,6 +58,10 @@ export class BindError extends Error {
 /** Text bytes a message may carry: the protocol limit less the application header. */
 export const MAX_TEXT_BYTES = MAX_MESSAGE - TEXT_HEADER_BYTES - MAX_NAME_BYTES;
 
+/** A timer this late (ms) was held up by a busy event loop; see #tick. RTO_MIN: any later and a
+ * segment sent just before the loop got busy would already time out. */
+const TICK_LATE_MS = RTO_MIN;
+
 export class Peer {
   #o: PeerOptions;
   #link: UdpLink;
@@ -65,18 +69,18 @@ export class Peer {
   #listeners: ((e: ChatEvent) => void)[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
+  #armQueued = false;
+  /** The deadline whose late timer was put off by a turn (see #tick). */
+  #deferred = -1;
   #from: string;
   #closed = false;
   #badMessages = 0;
   #alreadyShown = 0;
   #journal: Journal;
   #history?: History;
-  /** While a datagram is handled: what it makes us send, and the messages it delivered. */
-  #held: Uint8Array[] | undefined;
+  /** While a datagram is handled: the messages it delivered. */
   #arrived: ChatEvent[] = [];
-  /** Datagrams waiting for the receive cursor to be durable; "sent" events (and "delivered"
-   * ones behind them) waiting for the outbox to be. */
-  #gate: Uint8Array[] = [];
+  /** "sent" events (and "delivered" ones behind them) waiting for the outbox to be durable. */
   #waiting: ChatEvent[] = [];
   #syncing = false;
   #drainWaiters: (() => void)[] = [];
@@ -123,10 +127,8 @@ export class Peer {
     }, listener);
     this.#session = new Session({
       epoch: randomId32(),
-      output: (d) => {
-        if (this.#held) this.#held.push(d);
-        else this.#gated(d);
-      },
+      output: (d) => this.#link.send(d),
+      durableMarks: this.#journal.onDisk,
       onMessage: (data) => this.#onMessage(data),
       onDelivered: (id) => {
         // Tag 0 marks file-control messages: internal, never reported.
@@ -202,7 +204,6 @@ export class Peer {
     for (const e of this.history(this.#o.historyLines ?? 10)) this.#emit(e);
     void this.#files.resume(this.#journal.files());
     this.#link.receive((d) => {
-      this.#held = [];
       this.#session.input(d, performance.now());
       this.#release();
       this.#arm();
@@ -284,12 +285,13 @@ export class Peer {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#session.close(performance.now());
     clearTimeout(this.#timer);
     this.#history?.close();
     this.#journal.close();
     for (const e of this.#waiting.splice(0)) this.#emit(e);
-    for (const d of this.#gate.splice(0)) this.#link.send(d);
+    // Everything received is stored now, so the peer may forget it; then the goodbye.
+    this.#session.markDurable(this.#session.durableMark(), performance.now());
+    this.#session.close(performance.now());
     this.#link.close();
     this.#files.close();
   }
@@ -318,32 +320,28 @@ export class Peer {
   }
 
   /** After a datagram: the new receive cursor is written (a SIGKILL cannot lose it), then the
-   * messages it delivered are shown; the replies (ACKs above all) leave once it is durable. */
+   * messages it delivered are shown, and the peer learns they are stored once they are durable. */
   #release(): void {
-    const held = this.#held ?? [];
-    this.#held = undefined;
     this.#journal.write();
     this.#history?.file.write();
     for (const e of this.#arrived.splice(0)) this.#emit(e);
-    for (const d of held) this.#gated(d);
+    if (this.#journal.cursorUnsynced) this.#sync();
+    else this.#session.markDurable(this.#session.durableMark(), performance.now());
   }
 
-  /** Sends a datagram, or holds it while the receive cursor is not durable: a datagram carries
-   * our cumulative ACK, which must never cover a message the disk does not have. */
-  #gated(d: Uint8Array): void {
-    if (!this.#journal.cursorUnsynced && this.#gate.length === 0) return void this.#link.send(d);
-    this.#gate.push(d);
-    this.#sync();
-  }
-
-  /** Group commit: one fdatasync covers everything appended before it starts; then the waiting
-   * "sent" events go out and the held datagrams leave. */
+  /** Group commit: one fdatasync covers everything appended before it starts. Then the "sent"
+   * events that were waiting when it started go out, and the peer learns how far what we had
+   * received by then is stored (so it may forget those messages). The ACKs themselves never wait
+   * for the disk: holding them made every fdatasync a retransmission timeout for the sender. */
   async #sync(): Promise<void> {
     if (this.#syncing) return;
     this.#syncing = true;
     try {
       while (this.#journal.unsynced) {
+        const waiting = this.#waiting.length, mark = this.#session.durableMark();
         await Promise.all([this.#journal.sync(), this.#history?.file.sync()]);
+        if (this.#closed) return;
+        this.#stored(waiting, mark);
       }
     } catch (e) {
       if (!this.#closed) {
@@ -357,8 +355,14 @@ export class Peer {
       this.#syncing = false;
     }
     if (this.#closed) return;
-    for (const e of this.#waiting.splice(0)) this.#emit(e);
-    for (const d of this.#gate.splice(0)) this.#link.send(d);
+    this.#stored(this.#waiting.length, this.#session.durableMark());
+  }
+
+  /** Emits the first `waiting` events and marks what was received up to `mark` as stored. */
+  #stored(waiting: number, mark: DurableMark): void {
+    for (const e of this.#waiting.splice(0, waiting)) this.#emit(e);
+    this.#session.markDurable(mark, performance.now());
+    this.#arm();
   }
 
   #encode(m: { id: number; name: string; text: string }): Uint8Array {
@@ -370,15 +374,36 @@ export class Peer {
   }
 
   #tick = () => {
+    const at = this.#timerAt;
     this.#timer = undefined;
     this.#timerAt = Infinity;
     if (this.#closed) return;
-    this.#session.tick(performance.now());
+    const now = performance.now();
+    // Late means the event loop was busy, and timers run before sockets are read: ACKs that came
+    // meanwhile are still unread, and every segment in flight would look lost. One zero-delay
+    // turn reads them first (once per deadline, so a busy loop cannot put the timers off).
+    if (now - at > TICK_LATE_MS && this.#deferred !== at) {
+      this.#deferred = at;
+      this.#timerAt = at;
+      this.#timer = setTimeout(this.#tick, 0);
+      return;
+    }
+    this.#session.tick(now);
     this.#arm();
   };
 
-  /** Keeps one timer set for the session's next deadline. */
+  /** Keeps one timer set for the session's next deadline, worked out once the current task is
+   * done: a paste of thousands of lines would otherwise scan the send window once per line. */
   #arm(): void {
+    if (this.#armQueued) return;
+    this.#armQueued = true;
+    queueMicrotask(() => {
+      this.#armQueued = false;
+      this.#armNow();
+    });
+  }
+
+  #armNow(): void {
     if (this.#closed) return;
     const at = this.#session.nextDeadline();
     if (at === this.#timerAt) return;

@@ -3,9 +3,11 @@ import { crc32c } from "../lib/protocol/crc32c.ts";
 import {
   decode,
   encode,
+  HEADER_SIZE,
   MAX_SEGMENT_DATA,
   type Packet,
   PacketType,
+  SACK_SIZE,
 } from "../lib/protocol/codec.ts";
 import { MAX_DATAGRAM, MAX_PACKET, SEAL_OVERHEAD } from "../lib/protocol/constants.ts";
 import { seqAdd, seqDiff, seqLess } from "../lib/protocol/seq.ts";
@@ -24,6 +26,7 @@ function sample(): Packet {
     ack: 0xfffffff0,
     ts: 123456,
     echo: 654321,
+    durable: 0xffffffe0,
     sacks: [[0xfffffff2, 0xfffffff5], [3, 9]],
     segments: [
       { seq: 0xfffffff1, frg: 2, data: new TextEncoder().encode("héllo") },
@@ -91,7 +94,7 @@ Deno.test("a datagram with a valid checksum but inconsistent lengths is rejected
   const bytes = encode(sample());
   // Claim a longer first segment, then fix up the checksum so only the structure is wrong.
   const v = new DataView(bytes.buffer);
-  const segAt = 32 + 2 * 8;
+  const segAt = HEADER_SIZE + 2 * SACK_SIZE;
   v.setUint16(segAt + 6, 500);
   v.setUint32(bytes.length - 4, crc32c(bytes, 0, bytes.length - 4));
   const d = decode(bytes);

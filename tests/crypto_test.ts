@@ -6,7 +6,13 @@ import { NO_IMPAIRMENT } from "../lib/net/impair.ts";
 import { pakeFinish, pakeStart } from "../lib/crypto/pake.ts";
 import { deriveKeys } from "../lib/crypto/keys.ts";
 import { open, ReplayWindow, seal } from "../lib/crypto/aead.ts";
-import { isSealed, parseSealed } from "../lib/protocol/codec.ts";
+import {
+  CRC_SIZE,
+  HEADER_SIZE,
+  isSealed,
+  parseSealed,
+  SEGMENT_HEADER_SIZE,
+} from "../lib/protocol/codec.ts";
 import { crc32c } from "../lib/protocol/crc32c.ts";
 import { seededRng } from "../lib/rng.ts";
 import { RecordOpener, RecordSealer } from "../lib/crypto/records.ts";
@@ -249,8 +255,10 @@ Deno.test("a flood of forged HELLOs is rate-limited, said once, and never resets
   const { n, wire } = secureNet("pw", "pw", 0);
   n.send("a", "before");
   assert.ok(n.run(() => n.b.received.length === 1, 10_000));
-  // A HELLO that carries a share and a tag (32 + 8 + 64 + 4 bytes).
-  const hello = wire.find((d) => !isSealed(d) && d[3] === 2 && d.length === 108)!;
+  // A HELLO that carries a share and a tag (header, segment header, 64 bytes, CRC).
+  const hello = wire.find((d) =>
+    !isSealed(d) && d[3] === 2 && d.length === HEADER_SIZE + SEGMENT_HEADER_SIZE + 64 + CRC_SIZE
+  )!;
   for (let i = 0; i < 500; i++) {
     const forged = hello.slice();
     const v = new DataView(forged.buffer);

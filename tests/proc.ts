@@ -83,17 +83,25 @@ export class ChatProc {
   }
 
   #parsed: Json[] = [];
+  #byType = new Map<string, Json[]>();
 
   /** Parsed JSON events printed so far (in --json mode); each line is parsed once. */
   get events(): Json[] {
     for (let i = this.#parsed.length; i < this.lines.length; i++) {
-      this.#parsed.push(JSON.parse(this.lines[i]));
+      const e = JSON.parse(this.lines[i]);
+      this.#parsed.push(e);
+      const list = this.#byType.get(e.type) ?? [];
+      list.push(e);
+      this.#byType.set(e.type, list);
     }
     return this.#parsed;
   }
 
-  of(type: string): Json[] {
-    return this.events.filter((e) => e.type === type);
+  /** The events of one type so far, kept by type as they arrive, so a wait for thousands of
+   * messages does not scan every event at every line. */
+  of(type: string): readonly Json[] {
+    this.events;
+    return this.#byType.get(type) ?? [];
   }
 
   /** When the first event of `type` matching `pred` arrived. */

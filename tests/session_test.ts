@@ -7,7 +7,10 @@ import { seededRng } from "../lib/rng.ts";
 
 const SEED = Number(Deno.env.get("CHATNET_TEST_SEED") ?? 7);
 
-function net(impair: Partial<ImpairSpec>, extra: { initialSeq?: number } = {}): SimNet {
+function net(
+  impair: Partial<ImpairSpec>,
+  extra: { initialSeq?: number; durableMarks?: boolean } = {},
+): SimNet {
   return new SimNet({ impair: { ...NO_IMPAIRMENT, seed: SEED, ...impair }, ...extra });
 }
 
@@ -103,6 +106,64 @@ Deno.test("a restarted peer is recognised and every unacknowledged message reach
   assert.deepEqual([...before.slice(0, start), ...after], range(200, "a"));
   assert.ok(n.a.peerEvents.includes("online:restarted"), n.a.peerEvents.join());
   assert.equal(n.a.session.stats().peerRestarts, 1);
+});
+
+Deno.test("a message counts as delivered once the receiver has stored it; ACKs alone stop resends", () => {
+  const n = net({ delay: 1 }, { durableMarks: true });
+  for (let i = 0; i < 50; i++) n.send("a", `a${i}`);
+  assert.ok(n.run(() => n.b.received.length === 50, 10_000));
+  // The receiver has not stored anything yet: nothing is delivered, and nothing is sent again.
+  n.run(() => false, 2_000);
+  assert.deepEqual(n.a.delivered, []);
+  assert.equal(n.a.session.pending, 50);
+  assert.equal(n.a.session.stats().retransmits, 0);
+  const mark = n.b.session.durableMark();
+  n.b.session.markDurable(mark, n.now);
+  assert.ok(n.run(() => n.a.delivered.length === 50, 1_000), `delivered ${n.a.delivered.length}`);
+  assert.deepEqual(n.a.delivered, range(50, "").map((_, i) => i + 1));
+  assert.deepEqual(n.b.received, range(50, "a"));
+});
+
+Deno.test("only what was received before the mark was taken counts as stored", () => {
+  const n = net({ loss: 0.2, delay: 2, jitter: 1 }, { durableMarks: true });
+  for (let i = 0; i < 40; i++) n.send("a", `a${i}`);
+  n.run(() => n.b.received.length >= 20, 10_000);
+  const mark = n.b.session.durableMark();
+  const stored = n.b.received.length;
+  assert.ok(n.run(() => n.b.received.length === 40, 20_000), `seed ${SEED}`);
+  n.b.session.markDurable(mark, n.now);
+  n.run(() => false, 2_000);
+  assert.deepEqual(n.a.delivered, range(stored, "").map((_, i) => i + 1), `seed ${SEED}`);
+  n.b.session.markDurable(n.b.session.durableMark(), n.now);
+  assert.ok(n.run(() => n.a.delivered.length === 40, 10_000), `seed ${SEED}`);
+});
+
+Deno.test("messages acknowledged but not yet stored go again to a restarted receiver", () => {
+  const n = net({ delay: 1 }, { durableMarks: true });
+  for (let i = 0; i < 20; i++) n.send("a", `a${i}`);
+  assert.ok(n.run(() => n.b.received.length === 20, 10_000));
+  n.restart("b", 0xbbbb0002);
+  assert.ok(n.run(() => n.b.received.length === 20, 10_000), `got ${n.b.received.length}`);
+  assert.deepEqual(n.b.received, range(20, "a"));
+  assert.deepEqual(n.a.delivered, []);
+  n.b.session.markDurable(n.b.session.durableMark(), n.now);
+  assert.ok(n.run(() => n.a.delivered.length === 20, 1_000));
+});
+
+Deno.test("a mark taken before the sender restarted means nothing to its new incarnation", () => {
+  const n = net({ delay: 1 }, { durableMarks: true });
+  for (let i = 0; i < 3; i++) n.send("a", `a${i}`);
+  assert.ok(n.run(() => n.b.received.length === 3, 10_000));
+  const old = n.b.session.durableMark();
+  n.restart("a", 0xaaaa0002);
+  for (let i = 0; i < 5; i++) n.send("a", `new${i}`);
+  assert.ok(n.run(() => n.b.received.length === 8, 10_000), `got ${n.b.received.length}`);
+  // The same sequence numbers exist in the new stream; the old mark must not cover them.
+  n.b.session.markDurable(old, n.now);
+  n.run(() => false, 1_000);
+  assert.deepEqual(n.a.delivered, []);
+  n.b.session.markDurable(n.b.session.durableMark(), n.now);
+  assert.ok(n.run(() => n.a.delivered.length === 5, 1_000));
 });
 
 /** Records every datagram delivered to one side, so a test can replay them later. */

@@ -80,6 +80,8 @@ export interface NetOptions {
   secretB?: string;
   /** Sees every datagram either side emits, before impairment. */
   wire?: (from: "a" | "b", datagram: Uint8Array) => void;
+  /** Both sides store what they receive asynchronously and say so with markDurable(). */
+  durableMarks?: boolean;
 }
 
 export class SimNet {
@@ -125,6 +127,7 @@ export class SimNet {
     const options: SessionOptions = {
       epoch,
       initialSeq: this.#o.initialSeq,
+      durableMarks: this.#o.durableMarks,
       output: (d) => {
         const copy = d.slice();
         this.#o.wire?.(name, copy);

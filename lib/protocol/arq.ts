@@ -23,6 +23,7 @@ import {
   LOSS_PRIOR,
   LOSS_WINDOW,
   LOSS_WINDOWS_OPEN,
+  MAX_FLIGHT_BYTES,
   MAX_MESSAGE,
   MAX_PACKET,
   MAX_SACK_RANGES,
@@ -56,7 +57,11 @@ export interface ArqOptions {
   initialSeq?: number;
   output: (datagram: Uint8Array) => void;
   onMessage: (data: Uint8Array) => void;
+  /** A message is acknowledged and the peer has it on disk (its "durable" point passed it). */
   onDelivered: (tag: number) => void;
+  /** What we receive is stored asynchronously: the durable point we advertise moves only through
+   * markDurable(). Without it, whatever is delivered counts as stored. */
+  durableMarks?: boolean;
 }
 
 export interface ArqStats {
@@ -147,11 +152,18 @@ const RTT_SANITY = 60_000;
 const BASE_SIZE = encodedSize(0, []);
 const SACK_BYTES = 8;
 
+/** What a segment takes in a packet. */
+function segmentBytes(s: { data: Uint8Array }): number {
+  return SEGMENT_HEADER_SIZE + s.data.length;
+}
+
 export class Arq {
   #o: ArqOptions;
   // Sender
   #sndNext: number;
   #flight: OutSegment[] = [];
+  /** Sum of segmentBytes over the unacknowledged segments in #flight. */
+  #flightBytes = 0;
   #queue = new Fifo<OutSegment>();
   #messages = new Fifo<OutMessage>();
   #srtt = 0;
@@ -166,6 +178,8 @@ export class Arq {
   #tokensAt = -Infinity;
   #pn = 0;
   #lossOut = 0;
+  /** The peer's durable point: what it has stored. */
+  #peerDurable: number;
   // Receiver
   #rcvNext: number;
   #reorder = new Map<number, Segment>();
@@ -174,6 +188,8 @@ export class Arq {
   #fragments: Uint8Array[] = [];
   #fragmentBytes = 0;
   #ackPending = false;
+  /** Our durable point, advertised when durableMarks is set. */
+  #durable: number;
   #pnBase = -1;
   #pnSeen: number[] = new Array(LOSS_WINDOWS_OPEN).fill(0);
   /** When a later window first got a datagram; a window is measured LOSS_GRACE after that. */
@@ -188,6 +204,7 @@ export class Arq {
   constructor(options: ArqOptions) {
     this.#o = options;
     this.#sndNext = this.#rcvNext = (options.initialSeq ?? 0) >>> 0;
+    this.#durable = this.#peerDurable = this.#sndNext;
   }
 
   /** Queues a message (split into fragments); `tag` comes back through onDelivered. */
@@ -216,7 +233,8 @@ export class Arq {
     else if (this.#coalesceAt === Infinity) this.#coalesceAt = now + COALESCE_MS;
   }
 
-  /** Messages not yet acknowledged in full, in order: what a new stream must carry again. */
+  /** Messages the peer has not yet both acknowledged and stored, in order: what a new stream must
+   * carry again. */
   pending(): PendingMessage[] {
     return this.#messages.toArray().map(({ tag, data }) => ({ tag, data }));
   }
@@ -229,9 +247,24 @@ export class Arq {
     this.#notePacketNumber(p.pn, now);
     this.#echo = p.ts;
     this.#lossOut = p.loss / 255;
-    if (p.flags & FLAG_ACK) this.#onAck(p, now);
+    if (p.flags & FLAG_ACK) {
+      this.#onAck(p, now);
+      this.#onDurable(p.durable);
+    }
     for (const s of p.segments) this.#onSegment(s);
     this.flush(now);
+  }
+
+  /** Where our receiving stands: everything before it has been delivered. */
+  receiveMark(): number {
+    return this.#rcvNext;
+  }
+
+  /** Everything before `mark` (an earlier receiveMark) is stored: tells the peer, at once. */
+  markDurable(mark: number, now: number): void {
+    if (!seqLess(this.#durable, mark) || seqLess(this.#rcvNext, mark)) return;
+    this.#durable = mark;
+    this.flush(now, true);
   }
 
   tick(now: number): void {
@@ -262,10 +295,10 @@ export class Arq {
       for (;;) {
         const old = d < due.length;
         const s = old ? due[d] : this.#peekNew();
-        if (!s || size + SEGMENT_HEADER_SIZE + s.data.length > MAX_PACKET) break;
+        if (!s || size + segmentBytes(s) > MAX_PACKET) break;
         if (old) d++;
         else this.#flight.push(this.#queue.shift()!);
-        size += SEGMENT_HEADER_SIZE + s.data.length;
+        size += segmentBytes(s);
         segs.push(s);
       }
       if (segs.length === 0) break;
@@ -307,7 +340,9 @@ export class Arq {
 
   /** The next unsent segment, if the window and the peer's state let it go now. */
   #peekNew(): OutSegment | undefined {
-    if (this.probeOnly || this.#flight.length >= SEND_WINDOW) return undefined;
+    if (
+      this.probeOnly || this.#flight.length >= SEND_WINDOW || this.#flightBytes >= MAX_FLIGHT_BYTES
+    ) return undefined;
     return this.#queue.peek();
   }
 
@@ -325,6 +360,7 @@ export class Arq {
   #transmit(s: OutSegment, now: number): void {
     if (s.xmits === 0) {
       s.rto = this.#rto;
+      this.#flightBytes += segmentBytes(s);
     } else {
       this.#stats.retransmits++;
       if (s.lost) {
@@ -356,6 +392,7 @@ export class Arq {
         ack: this.#rcvNext,
         ts: timestamp(this.#now),
         echo: this.#echo,
+        durable: this.#o.durableMarks ? this.#durable : this.#rcvNext,
         sacks,
         segments: segs,
       });
@@ -382,7 +419,7 @@ export class Arq {
     for (let i = this.#flight.length - 1, n = 0; i >= 0 && n < BUNDLE_MAX; i--) {
       const s = this.#flight[i];
       if (s.acked || segs.includes(s)) continue;
-      const extra = SEGMENT_HEADER_SIZE + s.data.length;
+      const extra = segmentBytes(s);
       if (size + extra > REDUNDANCY_MAX_BYTES) break;
       out.push(s);
       size += extra;
@@ -450,6 +487,7 @@ export class Arq {
       }
     }
     if (newly.length === 0) return;
+    for (const s of newly) this.#flightBytes -= segmentBytes(s);
     if (echo !== 0) this.#sampleRtt(elapsed(echo, now));
     this.#detectLoss(newly, now);
     this.#notifyDelivered();
@@ -490,9 +528,22 @@ export class Arq {
     }
   }
 
+  /** The peer's durable point moved: messages it now has on disk are delivered. A point beyond
+   * what we sent is bogus and ignored. */
+  #onDurable(durable: number): void {
+    if (!seqLess(this.#peerDurable, durable) || seqLess(this.#sndNext, durable)) return;
+    this.#peerDurable = durable;
+    this.#notifyDelivered();
+  }
+
+  /** Messages acknowledged in full and below the peer's durable point. */
   #notifyDelivered(): void {
     const una = this.#una();
-    for (let m = this.#messages.peek(); m && seqLess(m.lastSeq, una); m = this.#messages.peek()) {
+    for (
+      let m = this.#messages.peek();
+      m && seqLess(m.lastSeq, una) && seqLess(m.lastSeq, this.#peerDurable);
+      m = this.#messages.peek()
+    ) {
       this.#messages.shift();
       this.#o.onDelivered(m.tag);
     }

@@ -8,7 +8,9 @@
  *   20 cumulative ACK (next sequence number expected; valid with FLAG_ACK)
  *   24 timestamp: the sender's clock in units of 10 µs (never 0)
  *   28 timestamp echo: the last timestamp received from the peer (0 = none), as RFC 7323
- *   32 SACK ranges: start u32, end u32 (exclusive), each
+ *   32 durable: every sequence number below it is stored on the sender's disk (with FLAG_ACK);
+ *      the ACK says a segment arrived, this says the peer may forget it
+ *   36 SACK ranges: start u32, end u32 (exclusive), each
  *   .. segments: seq u32, frg u16 (fragments still to come), length u16, data
  *   -4 CRC32C of everything before it
  *
@@ -18,8 +20,8 @@ import { crc32c } from "./crc32c.ts";
 import { MAX_DATAGRAM, MAX_PACKET, MAX_SACK_RANGES, SEAL_OVERHEAD } from "./constants.ts";
 
 export const MAGIC = 0x434e;
-export const VERSION = 1;
-export const HEADER_SIZE = 32;
+export const VERSION = 2;
+export const HEADER_SIZE = 36;
 export const SACK_SIZE = 8;
 export const SEGMENT_HEADER_SIZE = 8;
 export const CRC_SIZE = 4;
@@ -49,6 +51,7 @@ export interface Packet {
   ack: number;
   ts: number;
   echo: number;
+  durable: number;
   sacks: [number, number][];
   segments: Segment[];
 }
@@ -129,6 +132,7 @@ export function encode(p: Packet): Uint8Array {
   v.setUint32(20, p.ack);
   v.setUint32(24, p.ts);
   v.setUint32(28, p.echo);
+  v.setUint32(32, p.durable);
   let o = HEADER_SIZE;
   for (const [start, end] of p.sacks) {
     v.setUint32(o, start);
@@ -190,6 +194,7 @@ export function decode(bytes: Uint8Array): Decoded {
       ack: v.getUint32(20),
       ts: v.getUint32(24),
       echo: v.getUint32(28),
+      durable: v.getUint32(32),
       sacks,
       segments,
     },

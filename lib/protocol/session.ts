@@ -50,6 +50,14 @@ export interface SessionOptions {
   pake?: PakeState;
   /** Said once per peer epoch that fails to authenticate. */
   onAuthFailed?: (why: AuthFailure) => void;
+  /** What we receive is stored asynchronously; see durableMark() and Arq's durableMarks. */
+  durableMarks?: boolean;
+}
+
+/** How far one peer incarnation's stream had been received, to be marked durable later. */
+export interface DurableMark {
+  epoch: number;
+  seq: number;
 }
 
 export interface SessionStats extends ArqStats {
@@ -137,6 +145,18 @@ export class Session {
   /** Messages accepted but not yet acknowledged by the peer. */
   get pending(): number {
     return this.#outbox.length + (this.#arq?.pendingCount ?? 0);
+  }
+
+  /** Where receiving stands now; hand it to markDurable() once what was received is stored. */
+  durableMark(): DurableMark {
+    return { epoch: this.#peerEpoch, seq: this.#arq?.receiveMark() ?? 0 };
+  }
+
+  /** What was received up to `mark` is stored: the peer may forget it. A mark from an earlier
+   * peer incarnation means nothing to the current one. */
+  markDurable(mark: DurableMark, now: number): void {
+    this.#now = now;
+    if (mark.epoch === this.#peerEpoch) this.#arq?.markDurable(mark.seq, now);
   }
 
   send(data: Uint8Array, tag: number, now: number): void {
@@ -344,6 +364,7 @@ export class Session {
       output: (d) => this.#output(d),
       onMessage: this.#o.onMessage,
       onDelivered: this.#o.onDelivered,
+      durableMarks: this.#o.durableMarks,
     });
     this.#arq = arq;
     const outbox = this.#outbox;
@@ -396,6 +417,7 @@ export class Session {
       ack: 0,
       ts: 0,
       echo: 0,
+      durable: 0,
       sacks: [],
       segments,
     };

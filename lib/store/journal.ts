@@ -135,7 +135,12 @@ export class Journal {
     return this.#out?.unsynced ?? false;
   }
 
-  /** The receive cursor moved and that is not durable yet: no ACK may leave. */
+  /** Kept in a file (a memory journal stores nothing, so all it holds counts as stored). */
+  get onDisk(): boolean {
+    return this.#out !== undefined;
+  }
+
+  /** The receive cursor moved and that is not durable yet. */
   get cursorUnsynced(): boolean {
     return this.#cursorUnsynced;
   }

@@ -10,15 +10,49 @@ export function fileOut(file: { writeSync(p: Uint8Array): number }): Out {
   return { write: (text) => writeAllSync(file, text) };
 }
 
+/** Text held before a buffered write goes out regardless. */
+const BUFFER_LIMIT = 64 * 1024;
+
+/** Writes once the current task is done (a microtask), or sooner past BUFFER_LIMIT: a datagram
+ * that delivers 30 messages costs one write, not 30. Measured with 20,000 messages at once, one
+ * write per event was most of a receiver's system time. Call `flush()` before exiting. */
+export function bufferedOut(file: { writeSync(p: Uint8Array): number }): Out & { flush(): void } {
+  let pending = "";
+  const flush = () => {
+    if (!pending) return;
+    const text = pending;
+    pending = "";
+    writeAllSync(file, text);
+  };
+  return {
+    write(text) {
+      if (!pending) queueMicrotask(flush);
+      pending += text;
+      if (pending.length > BUFFER_LIMIT) flush();
+    },
+    flush,
+  };
+}
+
+/** Lines are handed out back to back, but at least every YIELD_MS of the consumer's work the
+ * event loop gets a turn: a paste of 20,000 lines must not leave the socket unread and the
+ * retransmission timers late for the whole time it takes to queue them. */
+const YIELD_MS = 4;
+
 /** Splits a byte stream into lines (LF or CRLF); a last line without a newline still counts. */
 export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   let rest = "";
+  let since = performance.now();
   for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
     rest += chunk;
     let nl;
     while ((nl = rest.indexOf("\n")) >= 0) {
       yield rest.slice(0, nl).replace(/\r$/, "");
       rest = rest.slice(nl + 1);
+      if (performance.now() - since > YIELD_MS) {
+        await new Promise((r) => setTimeout(r, 0));
+        since = performance.now();
+      }
     }
   }
   if (rest) yield rest.replace(/\r$/, "");
