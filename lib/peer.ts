@@ -78,7 +78,8 @@ export class Peer {
   #alreadyShown = 0;
   #journal: Journal;
   #history?: History;
-  /** While a datagram is handled: the messages it delivered. */
+  /** While a datagram is handled: what it makes us send, and the messages it delivered. */
+  #held: Uint8Array[] | undefined;
   #arrived: ChatEvent[] = [];
   /** "sent" events (and "delivered" ones behind them) waiting for the outbox to be durable. */
   #waiting: ChatEvent[] = [];
@@ -127,7 +128,7 @@ export class Peer {
     }, listener);
     this.#session = new Session({
       epoch: randomId32(),
-      output: (d) => this.#link.send(d),
+      output: (d) => this.#held ? this.#held.push(d) : this.#link.send(d),
       durableMarks: this.#journal.onDisk,
       onMessage: (data) => this.#onMessage(data),
       onDelivered: (id) => {
@@ -204,6 +205,7 @@ export class Peer {
     for (const e of this.history(this.#o.historyLines ?? 10)) this.#emit(e);
     void this.#files.resume(this.#journal.files());
     this.#link.receive((d) => {
+      this.#held = [];
       this.#session.input(d, performance.now());
       this.#release();
       this.#arm();
@@ -319,12 +321,16 @@ export class Peer {
     this.#arrived.push({ type: "message", id: m.id, text: m.text, from, name: m.name, at });
   }
 
-  /** After a datagram: the new receive cursor is written (a SIGKILL cannot lose it), then the
-   * messages it delivered are shown, and the peer learns they are stored once they are durable. */
+  /** After a datagram: the new receive cursor is written (a SIGKILL cannot lose it), the messages
+   * it delivered are shown, and only then do its replies leave (sending first made every message
+   * show 0.1 ms later here). The peer learns they are stored once they are durable. */
   #release(): void {
+    const held = this.#held ?? [];
+    this.#held = undefined;
     this.#journal.write();
     this.#history?.file.write();
     for (const e of this.#arrived.splice(0)) this.#emit(e);
+    for (const d of held) this.#link.send(d);
     if (this.#journal.cursorUnsynced) this.#sync();
     else this.#session.markDurable(this.#session.durableMark(), performance.now());
   }

@@ -13,11 +13,12 @@ export function fileOut(file: { writeSync(p: Uint8Array): number }): Out {
 /** Text held before a buffered write goes out regardless. */
 const BUFFER_LIMIT = 64 * 1024;
 
-/** Writes once the current task is done (a microtask), or sooner past BUFFER_LIMIT: a datagram
- * that delivers 30 messages costs one write, not 30. Measured with 20,000 messages at once, one
- * write per event was most of a receiver's system time. Call `flush()` before exiting. */
+/** Writes the first text of a task at once and gathers the rest of that task's into one write
+ * (in a microtask, or sooner past BUFFER_LIMIT): a datagram that delivers 30 messages costs two
+ * writes, not 30, and a lone message is not held back (deferring every write to a microtask made
+ * the median message here 0.3 ms later). Call `flush()` before exiting. */
 export function bufferedOut(file: { writeSync(p: Uint8Array): number }): Out & { flush(): void } {
-  let pending = "";
+  let pending = "", busy = false;
   const flush = () => {
     if (!pending) return;
     const text = pending;
@@ -26,7 +27,14 @@ export function bufferedOut(file: { writeSync(p: Uint8Array): number }): Out & {
   };
   return {
     write(text) {
-      if (!pending) queueMicrotask(flush);
+      if (!busy) {
+        busy = true;
+        queueMicrotask(() => {
+          flush();
+          busy = false;
+        });
+        return writeAllSync(file, text);
+      }
       pending += text;
       if (pending.length > BUFFER_LIMIT) flush();
     },
@@ -42,9 +50,9 @@ const YIELD_MS = 4;
 /** Splits a byte stream into lines (LF or CRLF); a last line without a newline still counts. */
 export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   let rest = "";
-  let since = performance.now();
   for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
     rest += chunk;
+    let since = performance.now(); // waiting for the chunk gave the event loop its turns
     let nl;
     while ((nl = rest.indexOf("\n")) >= 0) {
       yield rest.slice(0, nl).replace(/\r$/, "");
