@@ -191,7 +191,8 @@ function table(r: LinkReport): string {
     `Goodput at 20% loss (${GOODPUT_MESSAGES} messages at once, median of ${GOODPUT_ROUNDS}): ` +
       `ChatNet ${g.chatnet.rate.toFixed(0)} msg/s, TCP ${
         g.tcp.rate.toFixed(0)
-      } msg/s, ratio ${ratio}`,
+      } msg/s, ratio ${ratio}.`,
+    "",
     `CPU per delivered message, both processes: ChatNet ${us(first.chatnet)} µs at ${
       LOSSES[0]
     }% loss ` +

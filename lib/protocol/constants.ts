@@ -27,10 +27,10 @@ export const SEND_WINDOW = 4096;
 /** Bytes of segments sent and not yet acknowledged. The peer reads datagrams only as fast as its
  * event loop handles them, and Linux drops what overflows a UDP socket's receive buffer (208 KiB
  * by default, about 90 full datagrams once the kernel's per-packet overhead is counted). With this
- * much outstanding, about 42 full datagrams, twice that with redundancy, the buffer cannot
- * overflow: ACKs clock new data out at the pace the receiver really keeps. Measured on loopback
- * with 20,000 messages at once and no window but SEND_WINDOW, 11% of the datagrams overflowed the
- * receiver's buffer, the RTT estimate rose to 126 ms and goodput fell to 5,300 messages/s. */
+ * much outstanding, about 42 full datagrams, twice that with redundancy, a receiver that stalls
+ * (seen here when the program reading its stdout fell behind) cannot be overrun: ACKs clock new
+ * data out at the pace it really keeps. A burst that the receiver keeps up with runs as fast with
+ * this cap as without it (measured: 20,000 messages on loopback, 37,000-40,000 a second either way). */
 export const MAX_FLIGHT_BYTES = 48 * 1024;
 
 /** Out-of-order segments the receiver buffers; equal to the send window, so nothing in a legal
