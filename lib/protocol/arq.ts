@@ -164,6 +164,9 @@ export class Arq {
   #flight: OutSegment[] = [];
   /** Sum of segmentBytes over the unacknowledged segments in #flight. */
   #flightBytes = 0;
+  /** The smallest deadline among unacknowledged segments in #flight, or undefined when it has to
+   * be found again; kept by #setDeadline and #settled, so a send or a tick need not scan. */
+  #earliest: number | undefined = Infinity;
   #queue = new Fifo<OutSegment>();
   #messages = new Fifo<OutMessage>();
   #srtt = 0;
@@ -273,8 +276,7 @@ export class Arq {
   }
 
   nextDeadline(): number {
-    let at = Math.min(this.#probeAt, this.#coalesceAt);
-    for (const s of this.#flight) if (!s.acked && s.deadline < at) at = s.deadline;
+    let at = Math.min(this.#probeAt, this.#coalesceAt, this.#earliestDeadline());
     if (this.#peekNew()) at = Math.min(at, this.#tokensAt);
     if (at === Infinity) return at;
     return this.#tokens >= 1 ? at : Math.max(at, this.#tokensAt + (1 - this.#tokens) / PACE_PER_MS);
@@ -348,13 +350,37 @@ export class Arq {
 
   #due(now: number): OutSegment[] {
     const due: OutSegment[] = [];
+    if (this.#earliestDeadline() > now) return due;
     for (const s of this.#flight) {
       if (s.acked || s.xmits === 0 || s.deadline > now) continue;
       // Probing an absent peer: the oldest segment goes; the rest wait a full timeout.
-      if (this.probeOnly && due.length > 0) s.deadline = now + s.rto;
+      if (this.probeOnly && due.length > 0) this.#setDeadline(s, now + s.rto);
       else due.push(s);
     }
     return due;
+  }
+
+  #earliestDeadline(): number {
+    if (this.#earliest === undefined) {
+      let at = Infinity;
+      for (const s of this.#flight) if (!s.acked && s.deadline < at) at = s.deadline;
+      this.#earliest = at;
+    }
+    return this.#earliest;
+  }
+
+  /** Every change of a segment's deadline goes through here, keeping #earliest right. */
+  #setDeadline(s: OutSegment, deadline: number): void {
+    if (this.#earliest !== undefined) {
+      if (deadline < this.#earliest) this.#earliest = deadline;
+      else if (s.deadline === this.#earliest && deadline > s.deadline) this.#earliest = undefined;
+    }
+    s.deadline = deadline;
+  }
+
+  /** A segment was acknowledged: if it held the earliest deadline, that must be found again. */
+  #settled(s: OutSegment): void {
+    if (s.deadline === this.#earliest) this.#earliest = undefined;
   }
 
   #transmit(s: OutSegment, now: number): void {
@@ -373,7 +399,7 @@ export class Arq {
     s.xmits++;
     s.sentAt = now;
     s.lost = false;
-    s.deadline = now + s.rto;
+    this.#setDeadline(s, now + s.rto);
   }
 
   /** Sends one datagram. Under measured loss it goes twice when it is small, when it holds only
@@ -452,7 +478,7 @@ export class Arq {
       const s = this.#flight[i];
       if (s.acked || s.xmits === 0) continue;
       s.lost = true;
-      s.deadline = 0;
+      this.#setDeadline(s, 0);
       this.#stats.tailProbes++;
       return;
     }
@@ -487,7 +513,10 @@ export class Arq {
       }
     }
     if (newly.length === 0) return;
-    for (const s of newly) this.#flightBytes -= segmentBytes(s);
+    for (const s of newly) {
+      this.#flightBytes -= segmentBytes(s);
+      this.#settled(s);
+    }
     if (echo !== 0) this.#sampleRtt(elapsed(echo, now));
     this.#detectLoss(newly, now);
     this.#notifyDelivered();
@@ -522,7 +551,7 @@ export class Arq {
       if (s.acked || s.xmits === 0 || s.sentAt >= this.#rackSentAt) continue;
       const lostAt = s.sentAt + wait;
       if (lostAt < s.deadline) {
-        s.deadline = lostAt;
+        this.#setDeadline(s, lostAt);
         s.lost = true;
       }
     }
