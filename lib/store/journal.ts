@@ -2,9 +2,10 @@
  * The journal: outgoing messages not yet acknowledged, the receive cursor and files being sent,
  * as an append-only file of checked records (lib/store/records.ts), written and synced as an
  * AppendFile (lib/store/files.ts): the fdatasync runs off the event loop, so a busy disk (a file
- * transfer) never stalls the chat. The peer holds every outgoing datagram while the receive
- * cursor is not durable, so an ACK never gets ahead of the disk, and reports "sent" only once a
- * message's record is. Without a directory it keeps the same state in memory.
+ * transfer) never stalls the chat. The peer tells its peer what it has stored only once the
+ * receive cursor is durable, and reports "sent" only once a message's record is. Acknowledgements
+ * and cursor moves are recorded once per write (a run of ids, the latest cursor), not once per
+ * message. Without a directory it keeps the same state in memory.
  */
 import { join } from "node:path";
 import {
@@ -33,6 +34,10 @@ export class Journal {
   #records = 0;
   /** A receive-cursor record is among what is not yet durable. */
   #cursorUnsynced = false;
+  /** Acknowledged ids not yet recorded: one run, written as one record. */
+  #ackedRun: { id: number; to: number } | undefined;
+  /** The cursor moved since its last record. */
+  #cursorMoved = false;
 
   private constructor(state: JournalState, path?: string) {
     this.#state = state;
@@ -110,16 +115,34 @@ export class Journal {
   }
 
   acked(id: number): void {
-    if (this.#state.pending.has(id)) this.#append({ t: "acked", id });
+    if (!this.#state.pending.has(id)) return;
+    if (!this.#out) return this.#append({ t: "acked", id });
+    this.#state.pending.delete(id);
+    const run = this.#ackedRun;
+    if (run && id === run.to + 1) run.to = id;
+    else {
+      this.#recordDeferred();
+      this.#ackedRun = { id, to: id };
+    }
   }
 
   /** Moves the receive cursor; false if the peer's message was already delivered before. */
   accept(origin: number, id: number): boolean {
     const c = this.#state.cursor;
     if (c && c.origin === origin && id <= c.id) return false;
-    this.#append({ t: "in", origin, id });
-    if (this.#out) this.#cursorUnsynced = true;
+    if (!this.#out) return this.#append({ t: "in", origin, id }), true;
+    this.#state.cursor = { origin, id };
+    this.#cursorMoved = this.#cursorUnsynced = true;
     return true;
+  }
+
+  /** Appends the records acked() and accept() put off. */
+  #recordDeferred(): void {
+    const run = this.#ackedRun;
+    this.#ackedRun = undefined;
+    if (run) this.#append(run.to === run.id ? { t: "acked", id: run.id } : { t: "acked", ...run });
+    if (this.#cursorMoved && this.#state.cursor) this.#append({ t: "in", ...this.#state.cursor });
+    this.#cursorMoved = false;
   }
 
   fileStarted(f: OutFile): void {
@@ -132,7 +155,7 @@ export class Journal {
 
   /** Something appended is not durable yet. */
   get unsynced(): boolean {
-    return this.#out?.unsynced ?? false;
+    return this.#ackedRun !== undefined || this.#cursorMoved || (this.#out?.unsynced ?? false);
   }
 
   /** Kept in a file (a memory journal stores nothing, so all it holds counts as stored). */
@@ -147,11 +170,13 @@ export class Journal {
 
   /** Writes what was appended into the file (it then survives a SIGKILL, not a power loss). */
   write(): void {
+    this.#recordDeferred();
     this.#out?.write();
   }
 
   /** Makes everything appended so far durable, without blocking the event loop. */
   async sync(): Promise<void> {
+    this.#recordDeferred();
     await this.#out?.sync();
     // Durable now is what was written before the fdatasync began: all of it, unless more came.
     this.#settled();
@@ -159,6 +184,7 @@ export class Journal {
 
   /** The same, synchronously (at exit). */
   commit(): void {
+    this.#recordDeferred();
     this.#out?.syncNow();
     this.#settled();
   }

@@ -7,6 +7,7 @@
  *   {"t":"origin","origin":N}                    who we are as a sender (first record)
  *   {"t":"out","id":N,"name":S,"text":S}         a message accepted for sending
  *   {"t":"acked","id":N}                         the peer has it
+ *   {"t":"acked","id":N,"to":M}                  the peer has N to M (what it still had pending)
  *   {"t":"in","origin":N,"id":N}                 the receive cursor: the peer's last message shown
  *   {"t":"file","id":S,"path":S,"name":S,"size":N}  a file being sent
  *   {"t":"file_end","id":S}                      that transfer ended (sent, declined or failed)
@@ -16,7 +17,7 @@ import { crc32c } from "../protocol/crc32c.ts";
 export type JournalRecord =
   | { t: "origin"; origin: number }
   | { t: "out"; id: number; name: string; text: string }
-  | { t: "acked"; id: number }
+  | { t: "acked"; id: number; to?: number }
   | { t: "in"; origin: number; id: number }
   | { t: "file"; id: string; path: string; name: string; size: number }
   | { t: "file_end"; id: string };
@@ -110,7 +111,8 @@ function valid(v: Record<string, unknown>): boolean {
     case "out":
       return u32(v.id) && str(v.name) && str(v.text);
     case "acked":
-      return u32(v.id);
+      return u32(v.id) &&
+        (v.to === undefined || (u32(v.to) && (v.to as number) >= (v.id as number)));
     case "in":
       return u32(v.origin) && u32(v.id);
     case "file":
@@ -135,10 +137,13 @@ export function applyRecord(s: JournalState, r: JournalRecord): void {
       s.pending.set(r.id, { id: r.id, name: r.name, text: r.text });
       s.nextId = Math.max(s.nextId, r.id + 1);
       return;
-    case "acked":
-      s.pending.delete(r.id);
-      s.nextId = Math.max(s.nextId, r.id + 1);
+    case "acked": {
+      const to = r.to ?? r.id;
+      if (to === r.id) s.pending.delete(r.id);
+      else for (const id of s.pending.keys()) if (id >= r.id && id <= to) s.pending.delete(id);
+      s.nextId = Math.max(s.nextId, to + 1);
       return;
+    }
     case "in":
       s.cursor = { origin: r.origin, id: r.id };
       return;
