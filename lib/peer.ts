@@ -42,6 +42,10 @@ export interface PeerOptions {
   notices?: string[];
   /** The shared passphrase; without one the session is plaintext. */
   secret?: string;
+  /** Makes what the interfaces were handed visible now (stdout gathers a task's writes). Called
+   * once a datagram's messages are emitted, so a SIGKILL between storing the receive cursor and
+   * showing the messages has only a write's width to land in. */
+  flush?: () => void;
 }
 
 /** A port that could not be bound, and which protocol it was for. */
@@ -330,6 +334,7 @@ export class Peer {
     this.#journal.write();
     this.#history?.file.write();
     for (const e of this.#arrived.splice(0)) this.#emit(e);
+    this.#o.flush?.();
     for (const d of held) this.#link.send(d);
     if (this.#journal.cursorUnsynced) this.#sync();
     else this.#session.markDurable(this.#session.durableMark(), performance.now());
@@ -412,7 +417,9 @@ export class Peer {
   #armNow(): void {
     if (this.#closed) return;
     const at = this.#session.nextDeadline();
-    if (at === this.#timerAt) return;
+    // A timer set for earlier stays: it finds nothing due and sets the next one then, which costs
+    // less than moving it at every send and ACK.
+    if (at >= this.#timerAt) return;
     clearTimeout(this.#timer);
     this.#timerAt = at;
     this.#timer = at === Infinity

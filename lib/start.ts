@@ -59,7 +59,7 @@ export async function readSecret(
 
 export async function openPeer(
   c: Config,
-  secret?: string,
+  { secret, flush }: { secret?: string; flush?: () => void },
 ): Promise<{ peer: Peer; stateDir: string } | string> {
   const ip = await resolveHost(c.peerHost);
   if (typeof ip !== "string") return ip.error;
@@ -72,6 +72,7 @@ export async function openPeer(
     const peer = new Peer({
       ...state,
       secret,
+      flush,
       bind,
       port: c.port,
       peerIp: ip,
