@@ -117,6 +117,17 @@ interface LinkReport {
   goodput: { chatnet: Result; tcp: Result };
 }
 
+/** One retry: a run can stall on something neither protocol controls (TCP's connect backing
+ * off for minutes after lost SYNs at 20% loss). */
+async function once(proto: Proto, run: () => Promise<Result>): Promise<Result> {
+  try {
+    return await run();
+  } catch (e) {
+    console.log(`  ${proto} run failed (${(e as Error).message.split(";")[0]}); again`);
+    return await run();
+  }
+}
+
 async function runLink(
   name: string,
   hosts: Hosts,
@@ -128,12 +139,8 @@ async function runLink(
       await setLoss(loss);
       const row = {} as Record<Proto, Result>;
       for (const proto of PROTOS) {
-        row[proto] = await measure(
-          hosts,
-          proto,
-          proto === "stopwait" ? STOP_AND_WAIT_MESSAGES : MESSAGES,
-          GAP_MS,
-        );
+        const count = proto === "stopwait" ? STOP_AND_WAIT_MESSAGES : MESSAGES;
+        row[proto] = await once(proto, () => measure(hosts, proto, count, GAP_MS));
       }
       latency.push(row);
       console.log(
@@ -146,15 +153,7 @@ async function runLink(
     const median = async (proto: Proto) => {
       const runs: Result[] = [];
       for (let i = 0; i < GOODPUT_ROUNDS; i++) {
-        // One retry: a round can stall on something neither protocol controls (a lost SYN).
-        runs.push(
-          await measure(hosts, proto, GOODPUT_MESSAGES, 0).catch((e) => {
-            console.log(
-              `  ${proto} goodput round failed (${(e as Error).message.split(";")[0]}); again`,
-            );
-            return measure(hosts, proto, GOODPUT_MESSAGES, 0);
-          }),
-        );
+        runs.push(await once(proto, () => measure(hosts, proto, GOODPUT_MESSAGES, 0)));
       }
       return runs.sort((x, y) => x.rate - y.rate)[Math.floor(runs.length / 2)];
     };
