@@ -160,7 +160,11 @@ export class Peer {
         ? undefined
         : pakeStart(options.secret, crypto.getRandomValues(new Uint8Array(64))),
       onAuthFailed: (why) =>
-        this.#emit({ type: "error", code: "auth_failed", message: AUTH_FAILURES[why] }),
+        this.#emit({
+          type: "error",
+          code: why === "peer_version" ? "peer_version" : "auth_failed",
+          message: AUTH_FAILURES[why],
+        }),
     });
   }
 
@@ -439,4 +443,6 @@ const AUTH_FAILURES: Record<AuthFailure, string> = {
     "The peer has no passphrase (it runs unencrypted): nothing was exchanged; give it the same one",
   peer_encrypted: "The peer uses a passphrase and this side has none: nothing was exchanged; " +
     "set CHATNET_SECRET, --secret-file or --ask-secret",
+  peer_version: "The peer runs a chatnet release with another protocol version: nothing was " +
+    "exchanged; run the same release on both sides (chatnet --version)",
 };

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { SimNet } from "./sim.ts";
 import { type ImpairSpec, NO_IMPAIRMENT } from "../lib/net/impair.ts";
 import { MAX_SEGMENT_DATA } from "../lib/protocol/codec.ts";
+import { crc32c } from "../lib/protocol/crc32c.ts";
 import { PEER_TIMEOUT } from "../lib/protocol/constants.ts";
 import { seededRng } from "../lib/rng.ts";
 
@@ -164,6 +165,24 @@ Deno.test("a mark taken before the sender restarted means nothing to its new inc
   assert.deepEqual(n.a.delivered, []);
   n.b.session.markDurable(n.b.session.durableMark(), n.now);
   assert.ok(n.run(() => n.a.delivered.length === 5, 1_000));
+});
+
+Deno.test("a peer speaking another protocol version is refused with one clear report", () => {
+  const n = net({});
+  n.send("a", "hello");
+  assert.ok(n.run(() => n.b.received.length === 1, 5_000));
+  // What another release sends: our magic, a checksum that holds, another version byte.
+  const other = new Uint8Array(40);
+  const v = new DataView(other.buffer);
+  v.setUint16(0, 0x434e);
+  other[2] = 1;
+  other[3] = 1;
+  v.setUint32(8, 0xcccc0001);
+  v.setUint32(36, crc32c(other, 0, 36));
+  for (let i = 0; i < 50; i++) n.b.session.input(other, n.now);
+  assert.deepEqual(n.b.authFailures, ["peer_version"], "said once for that peer");
+  assert.equal(n.b.session.stats().malformed, 0);
+  assert.equal(n.b.session.stats().authFailed, 1);
 });
 
 /** Records every datagram delivered to one side, so a test can replay them later. */

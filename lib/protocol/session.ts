@@ -14,10 +14,12 @@ import {
   decode,
   encode,
   isSealed,
+  MAGIC,
   type Packet,
   PacketType,
   parseSealed,
   sealedHeader,
+  VERSION,
 } from "./codec.ts";
 import {
   AUTH_REPORT_INTERVAL,
@@ -35,7 +37,11 @@ import { open, ReplayWindow, seal } from "../crypto/aead.ts";
 export type PeerState = "online" | "offline";
 
 /** Why a peer could not be admitted: a different passphrase, or only one side has one. */
-export type AuthFailure = "passphrase_differs" | "peer_unencrypted" | "peer_encrypted";
+export type AuthFailure =
+  | "passphrase_differs"
+  | "peer_unencrypted"
+  | "peer_encrypted"
+  | "peer_version";
 
 export interface SessionOptions {
   /** This incarnation's epoch: random, non-zero. */
@@ -185,14 +191,24 @@ export class Session {
     const d = decode(datagram);
     if ("packet" in d) return d.packet;
     if (d.reason === "bad checksum") this.#counts.corrupt++;
-    else this.#counts.malformed++;
+    else this.#malformed(datagram);
     return undefined;
+  }
+
+  /** Counts a datagram that does not parse; one that is ours in every way but the version comes
+   * from another chatnet release, which the user should hear about (as a refused peer). */
+  #malformed(datagram: Uint8Array): void {
+    const v = new DataView(datagram.buffer, datagram.byteOffset, datagram.byteLength);
+    if (datagram.length >= 12 && v.getUint16(0) === MAGIC && datagram[2] !== VERSION) {
+      return this.#authFailed(v.getUint32(8), "peer_version");
+    }
+    this.#counts.malformed++;
   }
 
   /** A sealed datagram: from the current peer, or the proof a candidate epoch knows the key. */
   #onSealed(datagram: Uint8Array, now: number): void {
     const s = parseSealed(datagram);
-    if ("reason" in s) return void this.#counts.malformed++;
+    if ("reason" in s) return this.#malformed(datagram);
     if (!this.#o.pake) return void this.#counts.unauthenticated++;
     if (s.src === this.#o.epoch) return void this.#counts.reflected++;
     if (s.dst !== this.#o.epoch) return void this.#counts.stale++;
