@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { numbered, safeRelativePath } from "../lib/files/names.ts";
 import { parseControl } from "../lib/files/control.ts";
-import { decodeHeader, encodeHeader, HEADER_BYTES } from "../lib/net/file_stream.ts";
+import { CHUNK, decodeHeader, encodeHeader, HEADER_BYTES, pump } from "../lib/net/file_stream.ts";
+import { readLines } from "../lib/ui/output.ts";
 import { Progress } from "../lib/files/progress.ts";
 import { parseSize } from "../lib/cli/args.ts";
 
@@ -90,4 +91,59 @@ Deno.test("sizes parse with binary units", () => {
   assert.equal(parseSize("1.5G"), 1.5 * 2 ** 30);
   assert.equal(parseSize("20GiB"), 20 * 2 ** 30);
   assert.equal(parseSize("lots"), undefined);
+});
+
+/** A reader and a writer that are always ready and take `busyMs` of CPU per call. */
+function busyEnds(busyMs: number) {
+  const burn = () => {
+    for (const end = performance.now() + busyMs; performance.now() < end;) { /* busy */ }
+  };
+  return {
+    from: {
+      read(p: Uint8Array) {
+        burn();
+        return Promise.resolve(p.length);
+      },
+    },
+    to: {
+      write(p: Uint8Array) {
+        return Promise.resolve(p.length);
+      },
+    },
+  };
+}
+
+Deno.test("a copy loop whose reads are always ready still lets due timers run", async () => {
+  let fired = false, firedAtChunk = -1, chunks = 0;
+  setTimeout(() => fired = true, 0);
+  const { from, to } = busyEnds(2);
+  await pump({
+    from,
+    to,
+    bytes: 30 * CHUNK,
+    onBytes: () => {
+      chunks++;
+      if (fired && firedAtChunk < 0) firedAtChunk = chunks;
+    },
+  });
+  // 30 chunks take at least 60 ms; the timer must not wait for the end of the copy.
+  assert.ok(firedAtChunk > 0 && firedAtChunk < 30, `timer ran after chunk ${firedAtChunk}`);
+});
+
+Deno.test("reading a long paste lets due timers run between lines", async () => {
+  const text = Array.from({ length: 3000 }, (_, i) => `line ${i}`).join("\n") + "\n";
+  const stream = new Blob([text]).stream();
+  let fired = false, firedAtLine = -1, lines = 0;
+  setTimeout(() => fired = true, 0);
+  for await (const _ of readLines(stream)) {
+    lines++;
+    for (const end = performance.now() + 0.05; performance.now() < end;) {
+      /* the consumer's work */
+    }
+    if (fired && firedAtLine < 0) {
+      firedAtLine = lines;
+    }
+  }
+  assert.equal(lines, 3000);
+  assert.ok(firedAtLine > 0 && firedAtLine < 3000, `timer ran after line ${firedAtLine}`);
 });

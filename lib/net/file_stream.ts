@@ -10,6 +10,7 @@
 import type { Hash } from "node:crypto";
 import { MAX_BODY, MAX_RECORD, RecordOpener, RecordSealer } from "../crypto/records.ts";
 import { fromHex, toHex } from "../bytes.ts";
+import { turns } from "../turns.ts";
 
 export const HEADER_BYTES = 64;
 export const TRAILER_BYTES = 32;
@@ -153,7 +154,7 @@ export interface ViewReader extends Reader {
 
 /** A copy loop whose reads and writes are always ready keeps the event loop from polling the
  * UDP socket: while a 1 GiB file moved at full speed, chat datagrams sat unread for up to 200 ms.
- * A timer turn at least this often (ms) lets them in. Measured with 100 messages each way during
+ * A timer turn (lib/turns.ts) at least this often (ms) lets them in. Measured with 100 messages each way during
  * sealed transfers: p50 9-22 ms and up to 130 ms before; with a turn every 10 ms, p50 9 ms and
  * none over 41 ms (every 5 ms: 6 ms and none over 40, but file throughput looked 5-10% lower). */
 const TURN_MS = 10;
@@ -173,7 +174,7 @@ export interface Pump {
 export async function pump(p: Pump): Promise<string | undefined> {
   const bufs = [new Uint8Array(CHUNK), new Uint8Array(CHUNK)];
   let writing: Promise<void> = Promise.resolve();
-  let turnAt = performance.now();
+  const turn = turns(TURN_MS);
   try {
     for (let left = p.bytes, i = 0; left > 0; i ^= 1) {
       const max = Math.min(CHUNK, left);
@@ -185,10 +186,7 @@ export async function pump(p: Pump): Promise<string | undefined> {
       if (chunk === null) return "the stream ended early";
       const n = chunk.length;
       p.hash?.update(chunk);
-      if (performance.now() - turnAt > TURN_MS) {
-        await new Promise((r) => setTimeout(r, 0));
-        turnAt = performance.now();
-      }
+      await turn.take();
       await writing;
       writing = writeAll(p.to, chunk);
       // Handled here so a failed write cannot be an unhandled rejection; awaited above.

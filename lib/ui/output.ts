@@ -1,4 +1,5 @@
 import { writeAllSync } from "../bytes.ts";
+import { turns } from "../turns.ts";
 
 /** Where an interface writes. Passed in, so tests capture exact output. */
 export interface Out {
@@ -43,24 +44,22 @@ export function bufferedOut(file: { writeSync(p: Uint8Array): number }): Out & {
 }
 
 /** Lines are handed out back to back, but at least every YIELD_MS of the consumer's work the
- * event loop gets a turn: a paste of 20,000 lines must not leave the socket unread and the
- * retransmission timers late for the whole time it takes to queue them. */
+ * event loop gets a turn (lib/turns.ts): a paste of 20,000 lines must not leave the socket unread
+ * and the retransmission timers late for the whole time it takes to queue them. */
 const YIELD_MS = 4;
 
 /** Splits a byte stream into lines (LF or CRLF); a last line without a newline still counts. */
 export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const turn = turns(YIELD_MS);
   let rest = "";
   for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
     rest += chunk;
-    let since = performance.now(); // waiting for the chunk gave the event loop its turns
+    turn.reset();
     let nl;
     while ((nl = rest.indexOf("\n")) >= 0) {
       yield rest.slice(0, nl).replace(/\r$/, "");
       rest = rest.slice(nl + 1);
-      if (performance.now() - since > YIELD_MS) {
-        await new Promise((r) => setTimeout(r, 0));
-        since = performance.now();
-      }
+      await turn.take();
     }
   }
   if (rest) yield rest.replace(/\r$/, "");
