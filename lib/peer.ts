@@ -66,6 +66,8 @@ export const MAX_TEXT_BYTES = MAX_MESSAGE - TEXT_HEADER_BYTES - MAX_NAME_BYTES;
  * segment sent just before the loop got busy would already time out. */
 const TICK_LATE_MS = RTO_MIN;
 
+const encoder = new TextEncoder();
+
 export class Peer {
   #o: PeerOptions;
   #link: UdpLink;
@@ -230,7 +232,7 @@ export class Peer {
   /** Sends a chat message; returns its id, or undefined (with an error event) if it is refused. */
   send(text: string): number | undefined {
     if (this.#closed) return undefined;
-    const bytes = new TextEncoder().encode(text).length;
+    const bytes = encoder.encode(text).length;
     if (bytes > MAX_TEXT_BYTES) {
       this.#emit({
         type: "error",

@@ -5,7 +5,7 @@ import { containsBytes } from "./proc.ts";
 import { NO_IMPAIRMENT } from "../lib/net/impair.ts";
 import { pakeFinish, pakeStart } from "../lib/crypto/pake.ts";
 import { deriveKeys } from "../lib/crypto/keys.ts";
-import { open, ReplayWindow, seal } from "../lib/crypto/aead.ts";
+import { open, ReplayWindow, sealInto, TAG_BYTES } from "../lib/crypto/aead.ts";
 import {
   CRC_SIZE,
   HEADER_SIZE,
@@ -18,6 +18,13 @@ import { seededRng } from "../lib/rng.ts";
 import { RecordOpener, RecordSealer } from "../lib/crypto/records.ts";
 import { sealedReader, sealedWriter } from "../lib/net/file_stream.ts";
 import { concat, fromHex, toHex } from "../lib/bytes.ts";
+
+/** Ciphertext and tag in one new buffer, as a sealed datagram carries them. */
+function seal(key: Uint8Array, counter: bigint, aad: Uint8Array, plaintext: Uint8Array) {
+  const out = new Uint8Array(plaintext.length + TAG_BYTES);
+  sealInto(key, { counter, aad, plaintext, out });
+  return out;
+}
 
 const SEED = Number(Deno.env.get("CHATNET_TEST_SEED") ?? 31);
 const random = (seed: number) => {

@@ -61,18 +61,6 @@ export function openInto(
   }
 }
 
-/** Ciphertext and tag in one new buffer, as a datagram carries them. */
-export function seal(
-  key: Uint8Array,
-  counter: bigint,
-  aad: Uint8Array,
-  plaintext: Uint8Array,
-): Uint8Array {
-  const out = new Uint8Array(plaintext.length + TAG_BYTES);
-  sealInto(key, { counter, aad, plaintext, out });
-  return out;
-}
-
 /** The plaintext in a new buffer, or undefined if the tag does not verify. */
 export function open(
   key: Uint8Array,

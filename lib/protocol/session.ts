@@ -18,6 +18,7 @@ import {
   type Packet,
   PacketType,
   parseSealed,
+  SEALED_HEADER,
   sealedHeader,
   VERSION,
 } from "./codec.ts";
@@ -32,7 +33,7 @@ import {
 import { pakeFinish, type PakeState, SHARE_BYTES } from "../crypto/pake.ts";
 import { deriveKeys, type SessionKeys } from "../crypto/keys.ts";
 import { sameBytes } from "../bytes.ts";
-import { open, ReplayWindow, seal } from "../crypto/aead.ts";
+import { open, ReplayWindow, sealInto, TAG_BYTES } from "../crypto/aead.ts";
 
 export type PeerState = "online" | "offline";
 
@@ -450,10 +451,10 @@ export class Session {
       if (!this.#keys) return;
       const counter = this.#sendCounter++;
       const header = sealedHeader(this.#o.epoch, this.#peerEpoch, counter);
-      const body = seal(this.#keys.send, counter, header, datagram);
-      const out = new Uint8Array(header.length + body.length);
+      const out = new Uint8Array(SEALED_HEADER + datagram.length + TAG_BYTES);
       out.set(header);
-      out.set(body, header.length);
+      const body = out.subarray(SEALED_HEADER);
+      sealInto(this.#keys.send, { counter, aad: header, plaintext: datagram, out: body });
       datagram = out;
     }
     this.#o.output(datagram);
