@@ -116,7 +116,6 @@ export class Journal {
 
   acked(id: number): void {
     if (!this.#state.pending.has(id)) return;
-    if (!this.#out) return this.#append({ t: "acked", id });
     this.#state.pending.delete(id);
     const run = this.#ackedRun;
     if (run && id === run.to + 1) run.to = id;
@@ -130,9 +129,9 @@ export class Journal {
   accept(origin: number, id: number): boolean {
     const c = this.#state.cursor;
     if (c && c.origin === origin && id <= c.id) return false;
-    if (!this.#out) return this.#append({ t: "in", origin, id }), true;
     this.#state.cursor = { origin, id };
-    this.#cursorMoved = this.#cursorUnsynced = true;
+    this.#cursorMoved = true;
+    if (this.#out) this.#cursorUnsynced = true;
     return true;
   }
 
