@@ -10,9 +10,11 @@
  *   deno run -A bench/file_throughput.ts [SIZE_MIB=1024] [MESSAGES=100] [ROUNDS=3]
  */
 import { join } from "node:path";
-import { ChatProc, type Json } from "../tests/proc.ts";
+import { ChatProc, type Json, processCpuMs } from "../tests/proc.ts";
 import { freePorts } from "../lib/demo.ts";
 import { CHUNK, writeAll } from "../lib/net/file_stream.ts";
+import { openInto, sealInto, TAG_BYTES } from "../lib/crypto/aead.ts";
+import { createHash } from "node:crypto";
 
 const sizeMiB = Number(Deno.args[0] ?? 1024);
 const messages = Number(Deno.args[1] ?? 100);
@@ -40,8 +42,9 @@ async function settle(): Promise<void> {
   }
 }
 
-async function denoCopy(): Promise<number> {
+async function denoCopy(): Promise<{ ms: number; cpuMs: number }> {
   await settle();
+  const cpu = await processCpuMs(Deno.pid);
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   const started = performance.now();
@@ -65,7 +68,7 @@ async function denoCopy(): Promise<number> {
   await conn.closeWrite();
   await receive;
   listener.close();
-  return performance.now() - started;
+  return { ms: performance.now() - started, cpuMs: await processCpuMs(Deno.pid) - cpu };
 }
 
 /** A command run through sh, whose `times` then prints the CPU time its children used. */
@@ -169,9 +172,29 @@ const pct = (xs: number[], p: number) =>
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 const perMiB = (cpuMs: number) => `${(cpuMs / sizeMiB).toFixed(2)} ms CPU/MiB`;
 
+/** CPU ms per MiB of what a sealed transfer cannot do without, measured on this process's core:
+ * sealing, opening, and the receiver's own SHA-256. */
+function cipherCost(): { seal: number; open: number; hash: number } {
+  const key = crypto.getRandomValues(new Uint8Array(32)), aad = new Uint8Array(8);
+  const plaintext = new Uint8Array(CHUNK), sealed = new Uint8Array(CHUNK + TAG_BYTES);
+  const out = new Uint8Array(CHUNK);
+  const each = (f: () => void) => {
+    f(); // warm
+    const n = 64, t = performance.now();
+    for (let i = 0; i < n; i++) f();
+    return (performance.now() - t) / n;
+  };
+  const hash = createHash("sha256");
+  return {
+    seal: each(() => sealInto(key, { counter: 1n, aad, plaintext, out: sealed })),
+    open: each(() => openInto(key, { counter: 1n, aad, sealed, out })),
+    hash: each(() => hash.update(plaintext)),
+  };
+}
+
 await makePayload();
 type Round = {
-  deno: number;
+  deno: Awaited<ReturnType<typeof denoCopy>>;
   socat?: Awaited<ReturnType<typeof socatCopy>>;
   chat: Awaited<ReturnType<typeof chatnetCopy>>;
   sealed: Awaited<ReturnType<typeof chatnetCopy>>;
@@ -213,7 +236,11 @@ console.log(
   `File of ${sizeMiB} MiB over loopback, ${messages} chat messages each way meanwhile ` +
     `(median of ${rounds} runs each; CPU is both ends together)`,
 );
-console.log(`  plain Deno copy   ${mbps(median(runs.map((r) => r.deno))).toFixed(0)} MB/s`);
+const deno = {
+  ms: median(runs.map((r) => r.deno.ms)),
+  cpuMs: median(runs.map((r) => r.deno.cpuMs)),
+};
+console.log(`  plain Deno copy   ${mbps(deno.ms).toFixed(0)} MB/s, ${perMiB(deno.cpuMs)}`);
 if (socat) {
   console.log(`  socat             ${mbps(socat.ms).toFixed(0)} MB/s, ${perMiB(socat.cpuMs)}`);
 }
@@ -225,12 +252,26 @@ console.log(
   `  chatnet sealed    ${mbps(sealed.ms).toFixed(0)} MB/s, ${perMiB(sealed.cpuMs)} ` +
     `(ChaCha20-Poly1305 records, SHA-256 on the receiver, verified: ${sealed.ok})`,
 );
-console.log(`  ratio chatnet/Deno copy  ${ratio((r) => r.deno, (r) => r.chat.ms)}`);
+console.log(`  ratio chatnet/Deno copy  ${ratio((r) => r.deno.ms, (r) => r.chat.ms)}`);
 console.log(`  ratio chatnet/socat      ${ratio(socatMs, (r) => r.chat.ms)}`);
 console.log(`  ratio sealed/socat       ${ratio(socatMs, (r) => r.sealed.ms)}`);
-console.log(`  ratio sealed/Deno copy   ${ratio((r) => r.deno, (r) => r.sealed.ms)}`);
+console.log(`  ratio sealed/Deno copy   ${ratio((r) => r.deno.ms, (r) => r.sealed.ms)}`);
 console.log(`  peak RSS: sender ${mb(chat.rss[0])}, receiver ${mb(chat.rss[1])}`);
 console.log(`  peak RSS sealed: sender ${mb(sealed.rss[0])}, receiver ${mb(sealed.rss[1])}`);
+if (socat) {
+  // However well the two ends share out their work, a sealed copy costs at least the ciphers and
+  // the receiver's hash on top of what the plain copy costs, and both ends share this host's cores.
+  const c = cipherCost(), cores = navigator.hardwareConcurrency;
+  const copy = Math.min(socat.cpuMs, deno.cpuMs) / sizeMiB;
+  const floor = c.seal + c.open + c.hash + copy;
+  const ceiling = cores / floor * 1000 * 2 ** 20 / 1e6;
+  console.log(
+    `  ceiling for any sealed copy on this host: ${ceiling.toFixed(0)} MB/s, ` +
+      `${(ceiling / mbps(socat.ms)).toFixed(2)}× socat (seal ${c.seal.toFixed(2)} + open ` +
+      `${c.open.toFixed(2)} + SHA-256 ${c.hash.toFixed(2)} + the cheaper plain copy's ` +
+      `${copy.toFixed(2)} ms CPU/MiB, over ${cores} cores shared by both ends)`,
+  );
+}
 for (const [name, c] of [["", chat], [" (sealed)", sealed]] as const) {
   if (c.latency.length === 0) continue;
   console.log(

@@ -156,12 +156,8 @@ export class ChatProc {
     return { rss: kb("VmRSS"), peak: kb("VmHWM") };
   }
 
-  /** CPU time of the whole process (every thread, user and kernel) so far, in ms, from
-   * /proc/PID/stat (read with `cat`, as above); clock ticks of 10 ms. */
-  async cpuMs(): Promise<number> {
-    const out = await new Deno.Command("cat", { args: [`/proc/${this.child.pid}/stat`] }).output();
-    const fields = new TextDecoder().decode(out.stdout).split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10;
+  cpuMs(): Promise<number> {
+    return processCpuMs(this.child.pid);
   }
 
   kill(): void {
@@ -169,6 +165,15 @@ export class ChatProc {
       this.child.kill("SIGKILL");
     } catch { /* already gone */ }
   }
+}
+
+/** CPU time of a whole process (every thread, user and kernel) so far, in ms, from
+ * /proc/PID/stat (read with `cat`: Deno reads /proc/PID only with --allow-all); clock ticks of
+ * 10 ms. */
+export async function processCpuMs(pid: number): Promise<number> {
+  const out = await new Deno.Command("cat", { args: [`/proc/${pid}/stat`] }).output();
+  const fields = new TextDecoder().decode(out.stdout).split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** Runs chatnet to completion with no input; returns exit code, stdout and stderr. */
