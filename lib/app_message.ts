@@ -31,17 +31,28 @@ export const MAX_NAME_BYTES = 64;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** The sender's name changes rarely: its bytes are kept. */
+let lastName = { name: "", bytes: new Uint8Array(0) };
+
 export function encodeText(m: Omit<TextMessage, "kind">): Uint8Array {
-  const name = encoder.encode(m.name).subarray(0, MAX_NAME_BYTES);
-  const text = encoder.encode(m.text);
-  const out = new Uint8Array(TEXT_HEADER_BYTES + name.length + text.length);
+  if (m.name !== lastName.name) {
+    lastName = { name: m.name, bytes: encoder.encode(m.name).subarray(0, MAX_NAME_BYTES) };
+  }
+  const name = lastName.bytes;
+  const at = TEXT_HEADER_BYTES + name.length;
+  // ASCII text (the usual case) is exactly as long in UTF-8: it fits, and is encoded in place.
+  let out = new Uint8Array(at + m.text.length);
+  if (encoder.encodeInto(m.text, out.subarray(at)).read < m.text.length) {
+    const text = encoder.encode(m.text);
+    out = new Uint8Array(at + text.length);
+    out.set(text, at);
+  }
   const view = new DataView(out.buffer);
   out[0] = KIND_TEXT;
   view.setUint32(1, m.origin);
   view.setUint32(5, m.id);
   out[9] = name.length;
   out.set(name, TEXT_HEADER_BYTES);
-  out.set(text, TEXT_HEADER_BYTES + name.length);
   return out;
 }
 

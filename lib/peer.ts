@@ -232,7 +232,8 @@ export class Peer {
   /** Sends a chat message; returns its id, or undefined (with an error event) if it is refused. */
   send(text: string): number | undefined {
     if (this.#closed) return undefined;
-    const bytes = encoder.encode(text).length;
+    // UTF-8 takes at most three bytes per UTF-16 code unit: only long texts need measuring.
+    const bytes = text.length * 3 <= MAX_TEXT_BYTES ? 0 : encoder.encode(text).length;
     if (bytes > MAX_TEXT_BYTES) {
       this.#emit({
         type: "error",

@@ -12,6 +12,8 @@ import {
 import { MAX_DATAGRAM, MAX_PACKET, SEAL_OVERHEAD } from "../lib/protocol/constants.ts";
 import { seqAdd, seqDiff, seqLess } from "../lib/protocol/seq.ts";
 import { seededRng } from "../lib/rng.ts";
+import { decodeApp, encodeText } from "../lib/app_message.ts";
+import { utf8Scratch } from "../lib/bytes.ts";
 
 const SEED = Number(Deno.env.get("CHATNET_TEST_SEED") ?? 20261122);
 
@@ -108,4 +110,33 @@ Deno.test("sequence comparison survives wraparound", () => {
   assert.equal(seqDiff(3, 0xfffffffe), 5);
   assert.equal(seqAdd(0xffffffff, 2), 1);
   assert.equal(seqDiff(0x7fffffff, 0), 0x7fffffff);
+});
+
+Deno.test("text messages carry any UTF-8 text and any name, exactly as TextEncoder would", () => {
+  const texts = ["", "hi", "héllo", "日本語", "😀 ok", "lone \ud800 surrogate", "x".repeat(5000)];
+  for (const name of ["ann", "bö", "ann"]) {
+    for (const text of texts) {
+      const bytes = encodeText({ origin: 7, id: 9, name, text });
+      const m = decodeApp(bytes);
+      assert.deepEqual(m, {
+        kind: "text",
+        origin: 7,
+        id: 9,
+        name,
+        text: text.replace("\ud800", "\ufffd"),
+      });
+      const expected = new TextEncoder().encode(text);
+      assert.deepEqual(bytes.subarray(bytes.length - expected.length), expected);
+    }
+  }
+});
+
+Deno.test("utf8Scratch gives TextEncoder's bytes, short or long, and reuses its buffer", () => {
+  const e = new TextEncoder();
+  for (const text of ["", "abc", "é😀\udc00", "y".repeat(20_000), "z".repeat(400_000)]) {
+    assert.deepEqual(utf8Scratch(text), e.encode(text));
+  }
+  const a = utf8Scratch("first");
+  utf8Scratch("again");
+  assert.equal(new TextDecoder().decode(a), "again");
 });

@@ -25,6 +25,14 @@ Deno.test("a record with a flipped byte or a torn end is where the good part sto
   assert.equal(parseJournal(bytes(a + odd)).records.length, 1);
 });
 
+Deno.test("records of any UTF-8 text read back as written", () => {
+  const texts = ["héllo", "日本語 😀", "x".repeat(300_000), "ünï ".repeat(100_000)];
+  const records = texts.map((text, i) => ({ t: "out" as const, id: i + 1, name: "bö", text }));
+  const parsed = parseJournal(bytes(records.map(encodeRecord).join("")));
+  assert.equal(parsed.damage, undefined);
+  assert.deepEqual(parsed.records, records);
+});
+
 Deno.test("a journal keeps pending messages and the cursor across reopen, and compacts", () => {
   const dir = Deno.makeTempDirSync();
   const { journal: j } = Journal.open(dir);

@@ -13,6 +13,7 @@
  *   {"t":"file_end","id":S}                      that transfer ended (sent, declined or failed)
  */
 import { crc32c } from "../protocol/crc32c.ts";
+import { utf8Scratch } from "../bytes.ts";
 
 export type JournalRecord =
   | { t: "origin"; origin: number }
@@ -54,12 +55,11 @@ export interface ParsedJournal {
   damage?: { line: number; torn: boolean };
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 export function encodeRecord(r: JournalRecord): string {
   const json = JSON.stringify(r);
-  return crc32c(encoder.encode(json)).toString(16).padStart(8, "0") + " " + json + "\n";
+  return crc32c(utf8Scratch(json)).toString(16).padStart(8, "0") + " " + json + "\n";
 }
 
 export function parseJournal(bytes: Uint8Array): ParsedJournal {
