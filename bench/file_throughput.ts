@@ -256,6 +256,7 @@ console.log(`  ratio chatnet/Deno copy  ${ratio((r) => r.deno.ms, (r) => r.chat.
 console.log(`  ratio chatnet/socat      ${ratio(socatMs, (r) => r.chat.ms)}`);
 console.log(`  ratio sealed/socat       ${ratio(socatMs, (r) => r.sealed.ms)}`);
 console.log(`  ratio sealed/Deno copy   ${ratio((r) => r.deno.ms, (r) => r.sealed.ms)}`);
+console.log(`  ratio sealed/chatnet     ${ratio((r) => r.chat.ms, (r) => r.sealed.ms)}`);
 console.log(`  peak RSS: sender ${mb(chat.rss[0])}, receiver ${mb(chat.rss[1])}`);
 console.log(`  peak RSS sealed: sender ${mb(sealed.rss[0])}, receiver ${mb(sealed.rss[1])}`);
 if (socat) {
