@@ -138,7 +138,7 @@ export function zeroStats(): ArqStats {
 }
 
 /** Timestamps count 10 µs ticks, enough to time a LAN; 0 is reserved for "none". */
-function timestamp(now: number): number {
+export function timestamp(now: number): number {
   return (Math.round(now * 100) >>> 0) || 1;
 }
 
@@ -244,6 +244,26 @@ export class Arq {
 
   get pendingCount(): number {
     return this.#messages.length;
+  }
+
+  /** A HELLO from the peer. Its timestamp is what our first packets echo until one of the peer's
+   * own arrives, and its echo of ours is a sample: both sides time the handshake, so a message
+   * lost right after connecting is not held for RTO_INITIAL. */
+  noteHello({ ts, echo }: Packet, now: number): void {
+    if (this.#echo === 0) this.#echo = ts;
+    this.#seedRtt(echo, now);
+  }
+
+  /** What a HELLO of ours echoes: the newest timestamp the peer sent. */
+  get echo(): number {
+    return this.#echo;
+  }
+
+  /** Until the first sample, any echo is one. An echo that comes late may be of an old packet, so
+   * it may only lower the RTO. */
+  #seedRtt(echo: number, now: number): void {
+    const r = elapsed(echo, now);
+    if (this.#srtt === 0 && echo !== 0 && r < RTO_INITIAL) this.#sampleRtt(r);
   }
 
   input(p: Packet, now: number): void {
@@ -512,7 +532,7 @@ export class Arq {
         }
       }
     }
-    if (newly.length === 0) return;
+    if (newly.length === 0) return this.#seedRtt(echo, now);
     for (const s of newly) {
       this.#flightBytes -= segmentBytes(s);
       this.#settled(s);

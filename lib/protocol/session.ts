@@ -9,7 +9,7 @@
  *
  * Pure: time comes in as `now`, datagrams leave through `output`.
  */
-import { Arq, type ArqStats, type PendingMessage, zeroStats } from "./arq.ts";
+import { Arq, type ArqStats, type PendingMessage, timestamp, zeroStats } from "./arq.ts";
 import {
   decode,
   encode,
@@ -282,6 +282,7 @@ export class Session {
       this.#adopt(p.srcEpoch, now);
     }
     if (p.dstEpoch === this.#o.epoch) this.#confirmed = true;
+    this.#arq?.noteHello(p, now);
     this.#heard(now, p.type);
     if (p.dstEpoch !== this.#o.epoch) this.#sendHello(now);
     else this.#arq!.flush(now, true);
@@ -432,8 +433,8 @@ export class Session {
       dstEpoch: to,
       pn: 0,
       ack: 0,
-      ts: 0,
-      echo: 0,
+      ts: timestamp(now),
+      echo: to === this.#peerEpoch ? this.#arq?.echo ?? 0 : 0,
       durable: 0,
       sacks: [],
       segments,
