@@ -154,9 +154,10 @@ export interface ViewReader extends Reader {
 
 /** A copy loop whose reads and writes are always ready keeps the event loop from polling the
  * UDP socket: while a 1 GiB file moved at full speed, chat datagrams sat unread for up to 200 ms.
- * A timer turn (lib/turns.ts) at least this often (ms) lets them in. Measured with 100 messages each way during
- * sealed transfers: p50 9-22 ms and up to 130 ms before; with a turn every 10 ms, p50 9 ms and
- * none over 41 ms (every 5 ms: 6 ms and none over 40, but file throughput looked 5-10% lower). */
+ * A timer turn (lib/turns.ts) at least this often (ms) lets them in. Measured with 100 messages
+ * each way during sealed transfers: p50 9-22 ms and up to 130 ms before; with a turn every 10 ms,
+ * p50 9 ms and none over 41 ms (every 5 ms: 6 ms and none over 40, but file throughput looked
+ * 5-10% lower). */
 const TURN_MS = 10;
 
 export interface Pump {
