@@ -36,7 +36,7 @@ async function main(): Promise<number> {
 
   const secret = await readSecret(config.secret);
   if (typeof secret === "object") fail(secret.error);
-  const opened = await openPeer(config, { secret, flush: out.flush });
+  const opened = await openPeer(config, { secret, output: out });
   if (typeof opened === "string") fail(opened);
   const { peer } = opened;
   const web = config.web ? openWeb(config, opened) : undefined;

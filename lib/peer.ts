@@ -42,10 +42,18 @@ export interface PeerOptions {
   notices?: string[];
   /** The shared passphrase; without one the session is plaintext. */
   secret?: string;
-  /** Makes what the interfaces were handed visible now (stdout gathers a task's writes). Called
-   * once a datagram's messages are emitted, so a SIGKILL between storing the receive cursor and
-   * showing the messages has only a write's width to land in. */
-  flush?: () => void;
+  /** The interfaces' output (stdout). While a datagram's messages are shown it is held, and it is
+   * flushed right after the receive cursor is written: a SIGKILL between storing the cursor and
+   * showing the messages then has only the gap between two writes to land in. */
+  output?: HeldOutput;
+}
+
+/** Output the interfaces write to (stdout), which gathers what it is given while held. */
+export interface HeldOutput {
+  /** Gathers what is written from now on, until flush() or the end of the task. */
+  hold(): void;
+  /** Writes what was gathered, now. */
+  flush(): void;
 }
 
 /** A port that could not be bound, and which protocol it was for. */
@@ -332,16 +340,20 @@ export class Peer {
     this.#arrived.push({ type: "message", id: m.id, text: m.text, from, name: m.name, at });
   }
 
-  /** After a datagram: the new receive cursor is written (a SIGKILL cannot lose it), the messages
-   * it delivered are shown, and only then do its replies leave (sending first made every message
-   * show 0.1 ms later here). The peer learns they are stored once they are durable. */
+  /** After a datagram: the messages it delivered go into the history, the new receive cursor is
+   * written (a SIGKILL cannot lose it), the messages are shown, and only then do its replies leave
+   * (sending first made every message show 0.1 ms later here). The peer learns they are stored
+   * once they are durable. */
   #release(): void {
     const held = this.#held ?? [];
     this.#held = undefined;
-    this.#journal.write();
-    this.#history?.file.write();
+    // The events are rendered first and the history written, so that writing the cursor and the
+    // events follow each other directly (a message whose cursor is stored is in the history).
+    this.#o.output?.hold();
     for (const e of this.#arrived.splice(0)) this.#emit(e);
-    this.#o.flush?.();
+    this.#history?.file.write();
+    this.#journal.write();
+    this.#o.output?.flush();
     for (const d of held) this.#link.send(d);
     if (this.#journal.cursorUnsynced) this.#sync();
     else this.#session.markDurable(this.#session.durableMark(), performance.now());

@@ -1,7 +1,7 @@
 /** From a parsed Config to a bound Peer, with every failure worded as one line. */
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
-import { BindError, Peer } from "./peer.ts";
+import { BindError, type HeldOutput, Peer } from "./peer.ts";
 import type { Config } from "./cli/args.ts";
 import { Journal } from "./store/journal.ts";
 import { History } from "./store/history.ts";
@@ -59,7 +59,7 @@ export async function readSecret(
 
 export async function openPeer(
   c: Config,
-  { secret, flush }: { secret?: string; flush?: () => void },
+  { secret, output }: { secret?: string; output?: HeldOutput },
 ): Promise<{ peer: Peer; stateDir: string } | string> {
   const ip = await resolveHost(c.peerHost);
   if (typeof ip !== "string") return ip.error;
@@ -72,7 +72,7 @@ export async function openPeer(
     const peer = new Peer({
       ...state,
       secret,
-      flush,
+      output,
       bind,
       port: c.port,
       peerIp: ip,

@@ -3,6 +3,7 @@ import { splitPaths, type TerminalOptions, TerminalUi } from "../lib/ui/terminal
 import type { ChatPeer } from "../lib/ui/peer_handle.ts";
 import type { ChatEvent, StatsEvent } from "../lib/events.ts";
 import { zeroStats } from "../lib/protocol/arq.ts";
+import { bufferedOut } from "../lib/ui/output.ts";
 
 const keys = (s: string) => new TextEncoder().encode(s);
 
@@ -256,4 +257,31 @@ Deno.test("/history N shows the last N stored lines, dimmed, with the tick on yo
   assert.doesNotMatch(t.take(), /older/);
   t.ui.onKeys(keys("/history lots\r"));
   assert.match(t.take(), /Usage: \/history \[N\]/);
+});
+
+Deno.test("stdout writes a task's first text at once, gathers the rest, and holds all while told", async () => {
+  const writes: string[] = [];
+  const dec = new TextDecoder();
+  const out = bufferedOut({ writeSync: (p) => (writes.push(dec.decode(p)), p.length) });
+  out.write("a");
+  out.write("b");
+  out.write("c");
+  assert.deepEqual(writes, ["a"]);
+  await Promise.resolve();
+  assert.deepEqual(writes, ["a", "bc"]);
+  // Held: nothing goes out, not even the first text, until flush().
+  out.hold();
+  out.write("d");
+  out.write("e");
+  assert.deepEqual(writes, ["a", "bc"]);
+  out.flush();
+  assert.deepEqual(writes, ["a", "bc", "de"]);
+  out.write("f");
+  await Promise.resolve();
+  assert.deepEqual(writes, ["a", "bc", "de", "f"]);
+  // A hold nobody flushes still ends with the task.
+  out.hold();
+  out.write("g");
+  await Promise.resolve();
+  assert.deepEqual(writes, ["a", "bc", "de", "f", "g"]);
 });

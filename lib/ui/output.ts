@@ -17,8 +17,11 @@ const BUFFER_LIMIT = 64 * 1024;
 /** Writes the first text of a task at once and gathers the rest of that task's into one write
  * (in a microtask, or sooner past BUFFER_LIMIT): a datagram that delivers 30 messages costs two
  * writes, not 30, and a lone message is not held back (deferring every write to a microtask made
- * the median message here 0.3 ms later). Call `flush()` before exiting. */
-export function bufferedOut(file: { writeSync(p: Uint8Array): number }): Out & { flush(): void } {
+ * the median message here 0.3 ms later). `hold()` gathers the first one too, until `flush()`.
+ * Call `flush()` before exiting. */
+export function bufferedOut(
+  file: { writeSync(p: Uint8Array): number },
+): Out & { hold(): void; flush(): void } {
   let pending = "", busy = false;
   const flush = () => {
     if (!pending) return;
@@ -26,19 +29,24 @@ export function bufferedOut(file: { writeSync(p: Uint8Array): number }): Out & {
     pending = "";
     writeAllSync(file, text);
   };
+  const gather = () => {
+    if (busy) return;
+    busy = true;
+    queueMicrotask(() => {
+      flush();
+      busy = false;
+    });
+  };
   return {
     write(text) {
       if (!busy) {
-        busy = true;
-        queueMicrotask(() => {
-          flush();
-          busy = false;
-        });
+        gather();
         return writeAllSync(file, text);
       }
       pending += text;
       if (pending.length > BUFFER_LIMIT) flush();
     },
+    hold: gather,
     flush,
   };
 }
