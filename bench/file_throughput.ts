@@ -34,14 +34,19 @@ async function makePayload(): Promise<void> {
   f.close();
 }
 
-/** The baseline: a plain read/write loop with one 1 MiB buffer on each side. */
-/** Deletes what the previous copy wrote, so each starts from the same disk state. */
+/** Deletes what the previous copies wrote; every copy calls it just before it starts. This VM
+ * hands freed memory back to its host about two seconds after it is freed, and writing into memory
+ * fresh from the host is 6 to 8 times slower than into pages just freed (dd wrote 1 GiB in 0.35 s
+ * within a second of deleting the last copy, and in 2.2 to 2.8 s two seconds or more after). A
+ * copy that starts later than the others after the deletion (chatnet's, which starts two processes
+ * first) would pay for that alone. */
 async function settle(): Promise<void> {
-  for (const out of ["copy.bin", "socat.bin", "a", "b"]) {
-    await Deno.remove(join(root, out), { recursive: true }).catch(() => {});
+  for (const out of ["copy.bin", "socat.bin", "a/payload.bin", "b/payload.bin"]) {
+    await Deno.remove(join(root, out)).catch(() => {});
   }
 }
 
+/** The baseline: a plain read/write loop with one 1 MiB buffer on each side. */
 async function denoCopy(): Promise<{ ms: number; cpuMs: number }> {
   await settle();
   const cpu = await processCpuMs(Deno.pid);
@@ -114,9 +119,8 @@ async function chatnetCopy(secret?: string): Promise<
   { ms: number; cpuMs: number; rss: number[]; latency: number[]; ok: boolean }
 > {
   const [pa, pb] = freePorts(2);
-  await settle();
   const dirs = [join(root, "a"), join(root, "b")];
-  for (const d of dirs) await Deno.mkdir(d);
+  for (const d of dirs) await Deno.mkdir(d, { recursive: true });
   const args = (
     p: number,
     q: number,
@@ -125,6 +129,7 @@ async function chatnetCopy(secret?: string): Promise<
   const env = secret ? { env: { CHATNET_SECRET: secret } } : {};
   const a = new ChatProc(args(pa, pb, dirs[0]), env), b = new ChatProc(args(pb, pa, dirs[1]), env);
   await a.until(() => a.of("peer").length > 0 && b.of("peer").length > 0, "peers online");
+  await settle();
   const sentAt = new Map<string, number>();
   const cpuBefore = await a.cpuMs() + await b.cpuMs();
   const started = performance.now();
@@ -173,7 +178,7 @@ const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.len
 const perMiB = (cpuMs: number) => `${(cpuMs / sizeMiB).toFixed(2)} ms CPU/MiB`;
 
 /** CPU ms per MiB of what a sealed transfer cannot do without, measured on this process's core:
- * sealing, opening, and the receiver's own SHA-256. */
+ * sealing, opening, and the sender's SHA-256. */
 function cipherCost(): { seal: number; open: number; hash: number } {
   const key = crypto.getRandomValues(new Uint8Array(32)), aad = new Uint8Array(8);
   const plaintext = new Uint8Array(CHUNK), sealed = new Uint8Array(CHUNK + TAG_BYTES);
@@ -250,7 +255,7 @@ console.log(
 );
 console.log(
   `  chatnet sealed    ${mbps(sealed.ms).toFixed(0)} MB/s, ${perMiB(sealed.cpuMs)} ` +
-    `(ChaCha20-Poly1305 records, SHA-256 on the receiver, verified: ${sealed.ok})`,
+    `(ChaCha20-Poly1305 records, SHA-256 on the sender, verified: ${sealed.ok})`,
 );
 console.log(`  ratio chatnet/Deno copy  ${ratio((r) => r.deno.ms, (r) => r.chat.ms)}`);
 console.log(`  ratio chatnet/socat      ${ratio(socatMs, (r) => r.chat.ms)}`);
@@ -261,7 +266,7 @@ console.log(`  peak RSS: sender ${mb(chat.rss[0])}, receiver ${mb(chat.rss[1])}`
 console.log(`  peak RSS sealed: sender ${mb(sealed.rss[0])}, receiver ${mb(sealed.rss[1])}`);
 if (socat) {
   // However well the two ends share out their work, a sealed copy costs at least the ciphers and
-  // the receiver's hash on top of what the plain copy costs, and both ends share this host's cores.
+  // one SHA-256 on top of what the plain copy costs, and both ends share this host's cores.
   const c = cipherCost(), cores = navigator.hardwareConcurrency;
   const copy = Math.min(socat.cpuMs, deno.cpuMs) / sizeMiB;
   const floor = c.seal + c.open + c.hash + copy;

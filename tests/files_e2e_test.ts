@@ -56,13 +56,14 @@ interface Side {
   extra?: string[];
   /** Kept across a restart, so the journal carries over. */
   stateHome?: string;
+  secret?: string;
 }
 
 function start({ dir, extra = [], ...side }: Side) {
   return jsonPeer({ ...side, args: ["--downloads", dir, ...extra] });
 }
 
-async function pair(extraB: string[] = []): Promise<Pair> {
+async function pair(extraB: string[] = [], secret?: string): Promise<Pair> {
   const root = await Deno.makeTempDir({ prefix: "chatnet-files-" });
   const dirA = join(root, "a"), dirB = join(root, "b"), src = join(root, "src");
   for (const d of [dirA, dirB, src]) await Deno.mkdir(d);
@@ -73,6 +74,7 @@ async function pair(extraB: string[] = []): Promise<Pair> {
     port: ports[0],
     peer: ports[1],
     stateHome: tempStateHome(),
+    secret,
   };
   const sideB = {
     dir: dirB,
@@ -81,6 +83,7 @@ async function pair(extraB: string[] = []): Promise<Pair> {
     peer: ports[0],
     extra: extraB,
     stateHome: tempStateHome(),
+    secret,
   };
   const p: Pair = {
     a: start(sideA),
@@ -199,25 +202,32 @@ async function midTransfer(p: Pair, seed: number): Promise<{ size: number; hash:
   return { size, hash };
 }
 
-Deno.test("a receiver killed mid-transfer and restarted resumes the file from its .part", async () => {
-  const p = await pair();
-  try {
-    const { size, hash } = await midTransfer(p, 9);
-    p.b.kill();
-    await p.b.exit();
-    const part = (await Deno.stat(join(p.dirB, "movie.bin.part"))).size;
-    assert.ok(part > 0 && part < size, `part holds ${part} bytes`);
-    p.b = start(p.sideB);
-    await p.b.until(() => received(p.b).length === 1, "the resumed file", 120_000);
-    const resumed = p.b.of("file_start")[0];
-    assert.ok(resumed.offset >= part - CHUNK && resumed.offset > 0, `resumed at ${resumed.offset}`);
-    assert.equal(received(p.b)[0].sha256, hash);
-    assert.equal(await sha256(join(p.dirB, "movie.bin")), hash);
-    await p.a.until(() => p.a.of("file_sent").length === 1, "the sender's confirmation");
-  } finally {
-    await p.cleanup();
-  }
-});
+for (const secret of [undefined, "resume passphrase"]) {
+  const how = secret ? " (sealed: the sender's SHA-256 covers the checked prefix)" : "";
+  Deno.test(`a receiver killed mid-transfer and restarted resumes the file from its .part${how}`, async () => {
+    const p = await pair([], secret);
+    try {
+      const { size, hash } = await midTransfer(p, 9);
+      p.b.kill();
+      await p.b.exit();
+      const part = (await Deno.stat(join(p.dirB, "movie.bin.part"))).size;
+      assert.ok(part > 0 && part < size, `part holds ${part} bytes`);
+      p.b = start(p.sideB);
+      await p.b.until(() => received(p.b).length === 1, "the resumed file", 120_000);
+      const resumed = p.b.of("file_start")[0];
+      assert.ok(
+        resumed.offset >= part - CHUNK && resumed.offset > 0,
+        `resumed at ${resumed.offset}`,
+      );
+      assert.equal(received(p.b)[0].sha256, hash);
+      assert.equal(await sha256(join(p.dirB, "movie.bin")), hash);
+      await p.a.until(() => p.a.of("file_sent").length === 1, "the sender's confirmation");
+      assert.equal(p.a.of("file_sent")[0].sha256, hash);
+    } finally {
+      await p.cleanup();
+    }
+  });
+}
 
 Deno.test("a sender killed mid-transfer and restarted offers the file again, and it resumes", async () => {
   const p = await pair();

@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { numbered, safeRelativePath } from "../lib/files/names.ts";
 import { parseControl } from "../lib/files/control.ts";
-import { CHUNK, decodeHeader, encodeHeader, HEADER_BYTES, pump } from "../lib/net/file_stream.ts";
+import {
+  CHUNK,
+  decodeHeader,
+  encodeHeader,
+  HEADER_BYTES,
+  pump,
+  queuedWriter,
+  type Reader,
+} from "../lib/net/file_stream.ts";
+import { seededRng } from "../lib/rng.ts";
 import { readLines } from "../lib/ui/output.ts";
 import { Progress } from "../lib/files/progress.ts";
 import { parseSize } from "../lib/cli/args.ts";
@@ -128,6 +137,86 @@ Deno.test("a copy loop whose reads are always ready still lets due timers run", 
   });
   // 30 chunks take at least 60 ms; the timer must not wait for the end of the copy.
   assert.ok(firedAtChunk > 0 && firedAtChunk < 30, `timer ran after chunk ${firedAtChunk}`);
+});
+
+Deno.test("a copy loop whose reads are always ready still lets a datagram in", async () => {
+  const sock = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const port = (sock.addr as Deno.NetAddr).port;
+  let chunks = 0, readAtChunk = -1;
+  const got = sock.receive().then(() => readAtChunk = chunks);
+  const { from, to } = busyEnds(2);
+  try {
+    await pump({
+      from,
+      to,
+      bytes: 30 * CHUNK,
+      onBytes: () => {
+        if (++chunks === 3) {
+          sock.send(new Uint8Array([1]), { transport: "udp", hostname: "127.0.0.1", port });
+        }
+      },
+    });
+    await got;
+    // Sent after chunk 3; with turns every few ms it is read within a few 4 ms chunks.
+    assert.ok(readAtChunk >= 3 && readAtChunk < 10, `datagram read after chunk ${readAtChunk}`);
+  } finally {
+    sock.close();
+  }
+});
+
+Deno.test("queued writes over a stream that writes partly stay whole and in order", async () => {
+  const rng = seededRng(11);
+  const out: number[] = [];
+  let failAt = -1;
+  const partial = {
+    async write(p: Uint8Array) {
+      await new Promise((r) => setTimeout(r, rng() < 0.5 ? 0 : 1));
+      if (out.length >= failAt && failAt >= 0) throw new Error("broken pipe");
+      const n = 1 + Math.floor(rng() * p.length);
+      out.push(...p.subarray(0, n));
+      return n;
+    },
+  };
+  const w = queuedWriter(partial);
+  const chunks = Array.from({ length: 20 }, (_, i) => new Uint8Array(50).fill(i));
+  assert.deepEqual(await Promise.all(chunks.map((c) => w.write(c))), chunks.map(() => 50));
+  assert.deepEqual(out, chunks.flatMap((c) => [...c]));
+  // After a failed write, the writes queued behind it fail too, and write nothing.
+  out.length = 0;
+  failAt = 120;
+  const w2 = queuedWriter(partial);
+  const results = await Promise.allSettled(chunks.map((c) => w2.write(c)));
+  const firstFailed = results.findIndex((r) => r.status === "rejected");
+  assert.ok(firstFailed > 0 && results.slice(firstFailed).every((r) => r.status === "rejected"));
+  assert.ok(out.length < 50 * (firstFailed + 1), `${out.length} bytes written`);
+  assert.deepEqual(out, chunks.flatMap((c) => [...c]).slice(0, out.length));
+});
+
+Deno.test("a copy with several reads and writes in flight, reads cut short, is byte-identical", async () => {
+  const rng = seededRng(12);
+  const size = 7 * CHUNK + 12_345;
+  const src = new Uint8Array(size).map(() => Math.floor(rng() * 256));
+  let at = 0;
+  // Reads return odd sizes, as a socket's do.
+  const from: Reader = {
+    read(p) {
+      if (at === size) return Promise.resolve(null);
+      const n = Math.min(p.length, size - at, 1 + Math.floor(rng() * CHUNK));
+      p.set(src.subarray(at, at + n));
+      at += n;
+      return Promise.resolve(n);
+    },
+  };
+  const path = await Deno.makeTempFile();
+  const file = await Deno.open(path, { write: true });
+  try {
+    const failed = await pump({ from, to: file, bytes: size, depth: 4, ahead: 3, onBytes() {} });
+    assert.equal(failed, undefined);
+  } finally {
+    file.close();
+  }
+  assert.deepEqual(await Deno.readFile(path), src);
+  await Deno.remove(path);
 });
 
 Deno.test("reading a long paste lets due timers run between lines", async () => {

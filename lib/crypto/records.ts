@@ -14,27 +14,23 @@ import { openInto, sealInto, TAG_BYTES } from "./aead.ts";
 export const MAX_RECORD = 1 << 20;
 export const MAX_BODY = MAX_RECORD + TAG_BYTES;
 
-/** Seals records in order, each into one buffer that the next record reuses. */
+/** Seals records in order. */
 export class RecordSealer {
   #key: Uint8Array;
   #index = 0n;
-  #record = new Uint8Array(4 + MAX_BODY);
 
   constructor(key: Uint8Array) {
     this.#key = key;
   }
 
-  /** The whole record: length word, ciphertext and tag. Valid until the next call. */
-  seal(plain: Uint8Array): Uint8Array {
+  /** The whole record (length word, ciphertext and tag), in `into` (4 + MAX_BODY bytes will do). */
+  seal(plain: Uint8Array, into: Uint8Array): Uint8Array {
     if (plain.length > MAX_RECORD) throw new RangeError("Record larger than MAX_RECORD");
-    const word = this.#record.subarray(0, 4);
-    new DataView(word.buffer).setUint32(0, plain.length + TAG_BYTES);
+    const word = into.subarray(0, 4);
+    new DataView(word.buffer, word.byteOffset).setUint32(0, plain.length + TAG_BYTES);
     const counter = this.#index++;
-    const out = this.#record.subarray(4);
-    return this.#record.subarray(
-      0,
-      4 + sealInto(this.#key, { counter, aad: word, plaintext: plain, out }),
-    );
+    const out = into.subarray(4);
+    return into.subarray(0, 4 + sealInto(this.#key, { counter, aad: word, plaintext: plain, out }));
   }
 }
 

@@ -20,7 +20,8 @@ import { crc32c } from "./crc32c.ts";
 import { MAX_DATAGRAM, MAX_PACKET, MAX_SACK_RANGES, SEAL_OVERHEAD } from "./constants.ts";
 
 export const MAGIC = 0x434e;
-export const VERSION = 2;
+/** 3: a sealed file stream's trailer carries the sender's SHA-256 (lib/files/transfers.ts). */
+export const VERSION = 3;
 export const HEADER_SIZE = 36;
 export const SACK_SIZE = 8;
 export const SEGMENT_HEADER_SIZE = 8;
