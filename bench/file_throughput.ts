@@ -7,7 +7,11 @@
  * Each method runs three times, interleaved, and the median is reported: loopback and page-cache
  * speeds here vary run to run by 2× or more.
  *
- *   deno run -A bench/file_throughput.ts [SIZE_MIB=1024] [MESSAGES=100] [ROUNDS=3]
+ * With LINK (a tc rate: "1gbit", "2500mbit"; root), the two ends of every copy run in two network
+ * namespaces joined by a veth pair shaped to that rate, as two hosts on a LAN would be; the Deno
+ * loop, whose two ends share one process, is left out.
+ *
+ *   deno run -A bench/file_throughput.ts [SIZE_MIB=1024] [MESSAGES=100] [ROUNDS=3] [LINK]
  */
 import { join } from "node:path";
 import { ChatProc, type Json, processCpuMs } from "../tests/proc.ts";
@@ -15,6 +19,7 @@ import { freePorts } from "../lib/demo.ts";
 import { CHUNK, writeAll } from "../lib/net/file_stream.ts";
 import { openInto, sealInto, TAG_BYTES } from "../lib/crypto/aead.ts";
 import { createHash } from "node:crypto";
+import { makeHosts, unavailable } from "../tests/netns/netns.ts";
 
 const sizeMiB = Number(Deno.args[0] ?? 1024);
 const messages = Number(Deno.args[1] ?? 100);
@@ -22,6 +27,17 @@ const rounds = Number(Deno.args[2] ?? 3);
 const size = sizeMiB * 2 ** 20;
 const root = await Deno.makeTempDir({ prefix: "chatnet-bench-" });
 const source = join(root, "payload.bin");
+const link = Deno.args[3];
+const why = link && await unavailable();
+if (why) {
+  console.log(`A shaped link needs network namespaces, and ${why}`);
+  Deno.exit(1);
+}
+const hosts = link ? await makeHosts() : undefined;
+await hosts?.limit(link);
+/** Where the receiving and the sending end run: the command prefix and the address. */
+const receiving = { prefix: hosts?.exec(hosts.nsB) ?? [], ip: hosts?.ipB ?? "127.0.0.1" };
+const sending = { prefix: hosts?.exec(hosts.nsA) ?? [], ip: hosts?.ipA ?? "127.0.0.1" };
 
 async function makePayload(): Promise<void> {
   const block = new Uint8Array(CHUNK);
@@ -47,7 +63,8 @@ async function settle(): Promise<void> {
 }
 
 /** The baseline: a plain read/write loop with one 1 MiB buffer on each side. */
-async function denoCopy(): Promise<{ ms: number; cpuMs: number }> {
+async function denoCopy(): Promise<{ ms: number; cpuMs: number } | undefined> {
+  if (hosts) return undefined;
   await settle();
   const cpu = await processCpuMs(Deno.pid);
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -76,12 +93,10 @@ async function denoCopy(): Promise<{ ms: number; cpuMs: number }> {
   return { ms: performance.now() - started, cpuMs: await processCpuMs(Deno.pid) - cpu };
 }
 
-/** A command run through sh, whose `times` then prints the CPU time its children used. */
-function timed(args: string[]): Deno.ChildProcess {
-  return new Deno.Command("sh", {
-    args: ["-c", 'socat "$@" && times', "sh", ...args],
-    stdout: "piped",
-  }).spawn();
+/** socat run through sh (behind `prefix`), whose `times` then prints the CPU time socat used. */
+function timed(prefix: string[], args: string[]): Deno.ChildProcess {
+  const argv = [...prefix, "sh", "-c", 'socat "$@" && times', "sh", ...args];
+  return new Deno.Command(argv[0], { args: argv.slice(1), stdout: "piped" }).spawn();
 }
 
 /** User plus system ms from the second line of `times` ("0m1.234s 0m0.567s"). */
@@ -100,13 +115,14 @@ async function socatCopy(): Promise<{ ms: number; cpuMs: number } | undefined> {
   await settle();
   const [port] = freePorts(1);
   const started = performance.now();
-  const server = timed([
+  const server = timed(receiving.prefix, [
     "-u",
-    `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr`,
+    `TCP-LISTEN:${port},bind=${receiving.ip},reuseaddr`,
     `CREATE:${join(root, "socat.bin")}`,
   ]);
   await new Promise((r) => setTimeout(r, 200));
-  const client = await timed(["-u", `OPEN:${source}`, `TCP:127.0.0.1:${port}`]).output();
+  const to = `TCP:${receiving.ip}:${port}`;
+  const client = await timed(sending.prefix, ["-u", `OPEN:${source}`, to]).output();
   const served = await server.output();
   if (!client.success || !served.success) return undefined;
   return {
@@ -123,11 +139,12 @@ async function chatnetCopy(secret?: string): Promise<
   for (const d of dirs) await Deno.mkdir(d, { recursive: true });
   const args = (
     p: number,
-    q: number,
+    q: string,
     d: string,
-  ) => ["--json", "-p", String(p), "--peer", `127.0.0.1:${q}`, "--downloads", d];
-  const env = secret ? { env: { CHATNET_SECRET: secret } } : {};
-  const a = new ChatProc(args(pa, pb, dirs[0]), env), b = new ChatProc(args(pb, pa, dirs[1]), env);
+  ) => ["--json", "-p", String(p), "--peer", q, "--downloads", d];
+  const env = secret ? { CHATNET_SECRET: secret } : undefined;
+  const a = new ChatProc(args(pa, `${receiving.ip}:${pb}`, dirs[0]), { env, ...sending });
+  const b = new ChatProc(args(pb, `${sending.ip}:${pa}`, dirs[1]), { env, ...receiving });
   await a.until(() => a.of("peer").length > 0 && b.of("peer").length > 0, "peers online");
   await settle();
   const sentAt = new Map<string, number>();
@@ -205,15 +222,19 @@ type Round = {
   sealed: Awaited<ReturnType<typeof chatnetCopy>>;
 };
 const runs: Round[] = [];
-for (let r = 0; r < rounds; r++) {
-  runs.push({
-    deno: await denoCopy(),
-    socat: await socatCopy(),
-    chat: await chatnetCopy(),
-    sealed: await chatnetCopy("bench-passphrase"),
-  });
+try {
+  for (let r = 0; r < rounds; r++) {
+    runs.push({
+      deno: await denoCopy(),
+      socat: await socatCopy(),
+      chat: await chatnetCopy(),
+      sealed: await chatnetCopy("bench-passphrase"),
+    });
+  }
+} finally {
+  await hosts?.cleanup();
+  await Deno.remove(root, { recursive: true });
 }
-await Deno.remove(root, { recursive: true });
 // Each ratio is taken within a round (the runs are seconds apart) and the median of those is
 // reported: this machine's loopback speed drifts by 2x over minutes, which a ratio of two
 // separate medians would mix in.
@@ -230,22 +251,24 @@ const chatnet = (pick: (r: Round) => Round["chat"]) => ({
   latency: runs.flatMap((r) => pick(r).latency),
 });
 const chat = chatnet((r) => r.chat), sealed = chatnet((r) => r.sealed);
-const socat = runs.some((r) => r.socat)
-  ? {
-    ms: median(runs.flatMap((r) => r.socat ? [r.socat.ms] : [])),
-    cpuMs: median(runs.flatMap((r) => r.socat ? [r.socat.cpuMs] : [])),
-  }
-  : undefined;
+/** The medians of a plain copy's runs, or undefined if it did not run. */
+const plain = (xs: ({ ms: number; cpuMs: number } | undefined)[]) => {
+  const got = xs.filter((x) => x !== undefined);
+  return got.length === 0 ? undefined : {
+    ms: median(got.map((x) => x.ms)),
+    cpuMs: median(got.map((x) => x.cpuMs)),
+  };
+};
+const deno = plain(runs.map((r) => r.deno)), socat = plain(runs.map((r) => r.socat));
 
+const path = link ? `a veth pair shaped to ${link} (tbf) between two namespaces` : "loopback";
 console.log(
-  `File of ${sizeMiB} MiB over loopback, ${messages} chat messages each way meanwhile ` +
+  `File of ${sizeMiB} MiB over ${path}, ${messages} chat messages each way meanwhile ` +
     `(median of ${rounds} runs each; CPU is both ends together)`,
 );
-const deno = {
-  ms: median(runs.map((r) => r.deno.ms)),
-  cpuMs: median(runs.map((r) => r.deno.cpuMs)),
-};
-console.log(`  plain Deno copy   ${mbps(deno.ms).toFixed(0)} MB/s, ${perMiB(deno.cpuMs)}`);
+if (deno) {
+  console.log(`  plain Deno copy   ${mbps(deno.ms).toFixed(0)} MB/s, ${perMiB(deno.cpuMs)}`);
+}
 if (socat) {
   console.log(`  socat             ${mbps(socat.ms).toFixed(0)} MB/s, ${perMiB(socat.cpuMs)}`);
 }
@@ -257,18 +280,18 @@ console.log(
   `  chatnet sealed    ${mbps(sealed.ms).toFixed(0)} MB/s, ${perMiB(sealed.cpuMs)} ` +
     `(ChaCha20-Poly1305 records, SHA-256 on the sender, verified: ${sealed.ok})`,
 );
-console.log(`  ratio chatnet/Deno copy  ${ratio((r) => r.deno.ms, (r) => r.chat.ms)}`);
+console.log(`  ratio chatnet/Deno copy  ${ratio((r) => r.deno?.ms, (r) => r.chat.ms)}`);
 console.log(`  ratio chatnet/socat      ${ratio(socatMs, (r) => r.chat.ms)}`);
 console.log(`  ratio sealed/socat       ${ratio(socatMs, (r) => r.sealed.ms)}`);
-console.log(`  ratio sealed/Deno copy   ${ratio((r) => r.deno.ms, (r) => r.sealed.ms)}`);
+console.log(`  ratio sealed/Deno copy   ${ratio((r) => r.deno?.ms, (r) => r.sealed.ms)}`);
 console.log(`  ratio sealed/chatnet     ${ratio((r) => r.chat.ms, (r) => r.sealed.ms)}`);
 console.log(`  peak RSS: sender ${mb(chat.rss[0])}, receiver ${mb(chat.rss[1])}`);
 console.log(`  peak RSS sealed: sender ${mb(sealed.rss[0])}, receiver ${mb(sealed.rss[1])}`);
-if (socat) {
+if (socat && !link) {
   // However well the two ends share out their work, a sealed copy costs at least the ciphers and
   // one SHA-256 on top of what the plain copy costs, and both ends share this host's cores.
   const c = cipherCost(), cores = navigator.hardwareConcurrency;
-  const copy = Math.min(socat.cpuMs, deno.cpuMs) / sizeMiB;
+  const copy = Math.min(socat.cpuMs, deno?.cpuMs ?? Infinity) / sizeMiB;
   const floor = c.seal + c.open + c.hash + copy;
   const ceiling = cores / floor * 1000 * 2 ** 20 / 1e6;
   console.log(

@@ -146,8 +146,9 @@ export async function makeDelayHosts(
   };
 }
 
-/** Builds hosts A (10.77.N.1) and B (10.77.N.2) joined by a veth pair. */
-export async function makeHosts(): Promise<Hosts> {
+/** Builds hosts A (10.77.N.1) and B (10.77.N.2) joined by a veth pair; `limit` shapes it to a
+ * rate ("1gbit") each way with tbf. */
+export async function makeHosts(): Promise<Hosts & { limit(rate: string): Promise<void> }> {
   const tag = `${Deno.pid % 100000}x${created++}`;
   const subnet = 10 + (created % 200);
   const nsA = `cn${tag}a`, nsB = `cn${tag}b`, vA = `cv${tag}a`, vB = `cv${tag}b`;
@@ -234,6 +235,12 @@ export async function makeHosts(): Promise<Hosts> {
     }
     return { dropped, duplicated };
   };
+  const limit = async (rate: string) => {
+    for (const [ns, dev] of [[nsA, vA], [nsB, vB]]) {
+      const tbf = ["root", "tbf", "rate", rate, "burst", "2mb", "latency", "20ms"];
+      await must("ip", ["netns", "exec", ns, "tc", "qdisc", "replace", "dev", dev, ...tbf]);
+    }
+  };
   return {
     nsA,
     nsB,
@@ -242,6 +249,7 @@ export async function makeHosts(): Promise<Hosts> {
     method,
     impair,
     counters,
+    limit,
     exec: (ns) => ["ip", "netns", "exec", ns],
     cleanup,
   };
