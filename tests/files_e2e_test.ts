@@ -108,50 +108,53 @@ async function pair(extraB: string[] = [], secret?: string): Promise<Pair> {
 const received = (p: ChatProc) => p.of("file_received");
 const srcDir = (p: Pair) => join(p.dirA, "..", "src");
 
-Deno.test("files of 0 B, 1 B, one chunk, one chunk ±1 and 50 MiB arrive byte-identical while messages flow", async () => {
-  const p = await pair();
-  try {
-    const sizes = [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 50 * 2 ** 20];
-    const hashes: Record<string, string> = {};
-    for (const [i, size] of sizes.entries()) {
-      const path = join(srcDir(p), `f${i}.bin`);
-      hashes[`f${i}.bin`] = await makeFile(path, size, SEED + i);
-      await p.a.command({ type: "file", path });
-      await p.a.command({ type: "send", text: `message ${i}` });
-      await p.b.command({ type: "send", text: `reply ${i}` });
+for (const secret of [undefined, "sizes passphrase"]) {
+  const how = secret ? " (sealed)" : "";
+  Deno.test(`files of 0 B, 1 B, one chunk, one chunk ±1 and 50 MiB arrive byte-identical while messages flow${how}`, async () => {
+    const p = await pair([], secret);
+    try {
+      const sizes = [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 50 * 2 ** 20];
+      const hashes: Record<string, string> = {};
+      for (const [i, size] of sizes.entries()) {
+        const path = join(srcDir(p), `f${i}.bin`);
+        hashes[`f${i}.bin`] = await makeFile(path, size, SEED + i);
+        await p.a.command({ type: "file", path });
+        await p.a.command({ type: "send", text: `message ${i}` });
+        await p.b.command({ type: "send", text: `reply ${i}` });
+      }
+      await p.b.until(() => received(p.b).length === sizes.length, "all files", 120_000);
+      await p.a.until(() => p.a.of("file_sent").length === sizes.length, "all confirmations");
+      for (const e of received(p.b)) {
+        assert.equal(e.sha256, hashes[e.name], e.name);
+        assert.equal(await sha256(e.path), hashes[e.name], `${e.name} on disk`);
+        assert.equal(e.path, join(p.dirB, e.name));
+      }
+      assert.deepEqual(
+        p.b.of("message").map((m: Json) => m.text),
+        sizes.map((_, i) => `message ${i}`),
+      );
+      await p.a.until(() => p.a.of("message").length === sizes.length, "replies");
+      // Progress events (rate-limited, see the unit test): growing, and none after the file is done.
+      const events = p.b.events;
+      const done = events.findIndex((e: Json) => e.type === "file_received" && e.name === "f5.bin");
+      const prog = events.map((e: Json, i: number) => ({ e, i }))
+        .filter(({ e }) => e.type === "progress" && e.name === "f5.bin");
+      assert.ok(
+        prog.every(({ e, i }, k) =>
+          e.direction === "receive" && e.bytes <= e.size && i < done &&
+          (k === 0 || e.bytes > prog[k - 1].e.bytes)
+        ),
+        JSON.stringify(prog.map(({ e }) => e.bytes)),
+      );
+      assert.deepEqual(
+        (await Array.fromAsync(Deno.readDir(p.dirB))).filter((e) => e.name.endsWith(".part")),
+        [],
+      );
+    } finally {
+      await p.cleanup();
     }
-    await p.b.until(() => received(p.b).length === sizes.length, "all files", 120_000);
-    await p.a.until(() => p.a.of("file_sent").length === sizes.length, "all confirmations");
-    for (const e of received(p.b)) {
-      assert.equal(e.sha256, hashes[e.name], e.name);
-      assert.equal(await sha256(e.path), hashes[e.name], `${e.name} on disk`);
-      assert.equal(e.path, join(p.dirB, e.name));
-    }
-    assert.deepEqual(
-      p.b.of("message").map((m: Json) => m.text),
-      sizes.map((_, i) => `message ${i}`),
-    );
-    await p.a.until(() => p.a.of("message").length === sizes.length, "replies");
-    // Progress events (rate-limited, see the unit test): growing, and none after the file is done.
-    const events = p.b.events;
-    const done = events.findIndex((e: Json) => e.type === "file_received" && e.name === "f5.bin");
-    const prog = events.map((e: Json, i: number) => ({ e, i }))
-      .filter(({ e }) => e.type === "progress" && e.name === "f5.bin");
-    assert.ok(
-      prog.every(({ e, i }, k) =>
-        e.direction === "receive" && e.bytes <= e.size && i < done &&
-        (k === 0 || e.bytes > prog[k - 1].e.bytes)
-      ),
-      JSON.stringify(prog.map(({ e }) => e.bytes)),
-    );
-    assert.deepEqual(
-      (await Array.fromAsync(Deno.readDir(p.dirB))).filter((e) => e.name.endsWith(".part")),
-      [],
-    );
-  } finally {
-    await p.cleanup();
-  }
-});
+  });
+}
 
 Deno.test("transfers run in both directions at once, folders keep their layout, and names never collide", async () => {
   const p = await pair();
