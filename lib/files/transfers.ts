@@ -433,12 +433,17 @@ export class Transfers {
     const source = h.salt
       ? sealedReader(conn, new RecordOpener(streamKey(keys!.recv, h.salt, head)))
       : conn;
-    await this.#receive(t, { offset: h.offset, conn, source });
+    await this.#receive(t, { offset: h.offset, conn, source, sealed: Boolean(h.salt) });
   }
 
   async #receive(
     t: Incoming,
-    { offset, conn, source }: { offset: number; conn: Deno.Conn; source: Reader },
+    { offset, conn, source, sealed }: {
+      offset: number;
+      conn: Deno.Conn;
+      source: Reader;
+      sealed: boolean;
+    },
   ): Promise<void> {
     const generation = t.generation;
     t.conn = conn;
@@ -457,7 +462,6 @@ export class Transfers {
       // A sealed stream's records prove every byte is the sender's, in order, and its trailer
       // (sealed too) is the sender's SHA-256 of the whole file: the receiver, which has the more
       // work of the two (opening and the page-cache copy), does not hash it again.
-      const sealed = source !== conn;
       const failed = await pump({
         from: source,
         to: t.file,
