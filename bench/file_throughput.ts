@@ -1,8 +1,8 @@
 /**
- * File throughput: a file over loopback with chatnet (plain, and sealed under a passphrase),
- * against plain TCP copies of the same file measured in the same run (socat when installed, and a
- * minimal Deno read/write loop). Prints MB/s,
- * the ratio, peak RSS of both chatnet processes, and chat latency while the file moves.
+ * File throughput: a file over loopback (or a shaped link, see LINK) with chatnet (plain, and
+ * sealed under a passphrase), against plain TCP copies of the same file measured in the same run
+ * (socat when installed, and a minimal Deno read/write loop). Prints MB/s, CPU per MiB, the
+ * ratios, peak RSS of both chatnet processes, and chat latency while the file moves.
  *
  * Each method runs three times, interleaved, and the median is reported: loopback and page-cache
  * speeds here vary run to run by 2× or more.

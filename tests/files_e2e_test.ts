@@ -192,6 +192,14 @@ Deno.test("transfers run in both directions at once, folders keep their layout, 
   }
 });
 
+/** movie.bin is at b, whole, and both sides name the source's SHA-256 for it. */
+async function assertArrived(p: Pair, hash: string): Promise<void> {
+  assert.equal(received(p.b)[0].sha256, hash);
+  assert.equal(await sha256(join(p.dirB, "movie.bin")), hash);
+  await p.a.until(() => p.a.of("file_sent").length === 1, "the sender's confirmation");
+  assert.equal(p.a.of("file_sent")[0].sha256, hash);
+}
+
 /** Starts sending a 256 MiB file from a to b and returns once 16 MiB have arrived. */
 async function midTransfer(p: Pair, seed: number): Promise<{ size: number; hash: string }> {
   const size = 256 * 2 ** 20;
@@ -222,10 +230,7 @@ for (const secret of [undefined, "resume passphrase"]) {
         resumed.offset >= part - CHUNK && resumed.offset > 0,
         `resumed at ${resumed.offset}`,
       );
-      assert.equal(received(p.b)[0].sha256, hash);
-      assert.equal(await sha256(join(p.dirB, "movie.bin")), hash);
-      await p.a.until(() => p.a.of("file_sent").length === 1, "the sender's confirmation");
-      assert.equal(p.a.of("file_sent")[0].sha256, hash);
+      await assertArrived(p, hash);
     } finally {
       await p.cleanup();
     }
@@ -242,10 +247,7 @@ Deno.test("a sender killed mid-transfer and restarted offers the file again, and
     await p.b.until(() => received(p.b).length === 1, "the resumed file", 120_000);
     const starts = p.b.of("file_start");
     assert.ok(starts.length >= 2 && starts.at(-1).offset > 0, JSON.stringify(starts));
-    assert.equal(received(p.b)[0].sha256, hash);
-    assert.equal(await sha256(join(p.dirB, "movie.bin")), hash);
-    await p.a.until(() => p.a.of("file_sent").length === 1, "the restarted sender's confirmation");
-    assert.equal(p.a.of("file_sent")[0].sha256, hash);
+    await assertArrived(p, hash);
   } finally {
     await p.cleanup();
   }

@@ -1,11 +1,12 @@
 /**
- * The TCP side of file transfer: the stream header, and loops that move bytes with one reused
- * 1 MiB buffer, hashing as they go (measured here to match socat; stream piping ran at 0.5-0.8×).
+ * The TCP side of file transfer: the stream header, and a copy loop that moves bytes through a
+ * small ring of reused 1 MiB buffers, hashing as it goes (a read/write loop like it matched socat
+ * here; stream piping ran at 0.5-0.8×).
  *
  *   header (64 bytes): magic "CNF1", transfer id (8), offset u64, size u64, flags u8, 3 zeros,
  *     salt (32 bytes; zeros unless sealed)
- *   then size - offset bytes of the file, then its SHA-256 (32 bytes); with a passphrase (flag 1)
- *   those bytes travel as AEAD records (lib/crypto/records.ts).
+ *   then size - offset bytes of the file, then the sender's SHA-256 of the whole file (32 bytes);
+ *   with a passphrase (flag 1) those bytes travel as AEAD records (lib/crypto/records.ts).
  */
 import type { Hash } from "node:crypto";
 import { MAX_BODY, MAX_RECORD, RecordOpener, RecordSealer } from "../crypto/records.ts";
