@@ -17,7 +17,8 @@ import { join } from "node:path";
 import { ChatProc, type Json, processCpuMs } from "../tests/proc.ts";
 import { freePorts } from "../lib/demo.ts";
 import { CHUNK, writeAll } from "../lib/net/file_stream.ts";
-import { openInto, sealInto, TAG_BYTES } from "../lib/crypto/aead.ts";
+import { aeadName, openInto, sealInto, TAG_BYTES, useAead } from "../lib/crypto/aead.ts";
+import { loadOpenSslAead, OPT_OUT_ENV } from "../lib/native/openssl_aead.ts";
 import { createHash } from "node:crypto";
 import { makeHosts, unavailable } from "../tests/netns/netns.ts";
 
@@ -131,7 +132,7 @@ async function socatCopy(): Promise<{ ms: number; cpuMs: number } | undefined> {
   };
 }
 
-async function chatnetCopy(secret?: string): Promise<
+async function chatnetCopy(secret?: string, openssl = true): Promise<
   { ms: number; cpuMs: number; rss: number[]; latency: number[]; ok: boolean }
 > {
   const [pa, pb] = freePorts(2);
@@ -142,7 +143,10 @@ async function chatnetCopy(secret?: string): Promise<
     q: string,
     d: string,
   ) => ["--json", "-p", String(p), "--peer", q, "--downloads", d];
-  const env = secret ? { CHATNET_SECRET: secret } : undefined;
+  const env = {
+    ...(secret ? { CHATNET_SECRET: secret } : {}),
+    ...(openssl ? {} : { [OPT_OUT_ENV]: "0" }),
+  };
   const a = new ChatProc(args(pa, `${receiving.ip}:${pb}`, dirs[0]), { env, ...sending });
   const b = new ChatProc(args(pb, `${sending.ip}:${pa}`, dirs[1]), { env, ...receiving });
   await a.until(() => a.of("peer").length > 0 && b.of("peer").length > 0, "peers online");
@@ -214,12 +218,17 @@ function cipherCost(): { seal: number; open: number; hash: number } {
   };
 }
 
+const openssl = loadOpenSslAead(Deno.env.get(OPT_OUT_ENV));
+if (typeof openssl === "string") console.log(`OpenSSL's cipher is not in use: ${openssl}`);
+else useAead(openssl);
+
 await makePayload();
 type Round = {
   deno: Awaited<ReturnType<typeof denoCopy>>;
   socat?: Awaited<ReturnType<typeof socatCopy>>;
   chat: Awaited<ReturnType<typeof chatnetCopy>>;
   sealed: Awaited<ReturnType<typeof chatnetCopy>>;
+  sealedNode: Awaited<ReturnType<typeof chatnetCopy>>;
 };
 const runs: Round[] = [];
 try {
@@ -229,6 +238,7 @@ try {
       socat: await socatCopy(),
       chat: await chatnetCopy(),
       sealed: await chatnetCopy("bench-passphrase"),
+      sealedNode: await chatnetCopy("bench-passphrase", false),
     });
   }
 } finally {
@@ -251,6 +261,7 @@ const chatnet = (pick: (r: Round) => Round["chat"]) => ({
   latency: runs.flatMap((r) => pick(r).latency),
 });
 const chat = chatnet((r) => r.chat), sealed = chatnet((r) => r.sealed);
+const sealedNode = chatnet((r) => r.sealedNode);
 /** The medians of a plain copy's runs, or undefined if it did not run. */
 const plain = (xs: ({ ms: number; cpuMs: number } | undefined)[]) => {
   const got = xs.filter((x) => x !== undefined);
@@ -278,13 +289,18 @@ console.log(
 );
 console.log(
   `  chatnet sealed    ${mbps(sealed.ms).toFixed(0)} MB/s, ${perMiB(sealed.cpuMs)} ` +
-    `(ChaCha20-Poly1305 records, SHA-256 on the sender, verified: ${sealed.ok})`,
+    `(ChaCha20-Poly1305 records by ${aeadName()}, SHA-256 on the sender, verified: ${sealed.ok})`,
+);
+console.log(
+  `  sealed, node:crypto ${mbps(sealedNode.ms).toFixed(0)} MB/s, ${perMiB(sealedNode.cpuMs)} ` +
+    `(the same with ${OPT_OUT_ENV}=0, verified: ${sealedNode.ok})`,
 );
 console.log(`  ratio chatnet/Deno copy  ${ratio((r) => r.deno?.ms, (r) => r.chat.ms)}`);
 console.log(`  ratio chatnet/socat      ${ratio(socatMs, (r) => r.chat.ms)}`);
 console.log(`  ratio sealed/socat       ${ratio(socatMs, (r) => r.sealed.ms)}`);
 console.log(`  ratio sealed/Deno copy   ${ratio((r) => r.deno?.ms, (r) => r.sealed.ms)}`);
 console.log(`  ratio sealed/chatnet     ${ratio((r) => r.chat.ms, (r) => r.sealed.ms)}`);
+console.log(`  ratio sealed node:crypto/socat ${ratio(socatMs, (r) => r.sealedNode.ms)}`);
 console.log(`  peak RSS: sender ${mb(chat.rss[0])}, receiver ${mb(chat.rss[1])}`);
 console.log(`  peak RSS sealed: sender ${mb(sealed.rss[0])}, receiver ${mb(sealed.rss[1])}`);
 if (socat && !link) {
@@ -309,4 +325,4 @@ for (const [name, c] of [["", chat], [" (sealed)", sealed]] as const) {
       `max ${Math.max(...c.latency).toFixed(1)}`,
   );
 }
-if (!chat.ok || !sealed.ok) Deno.exit(1);
+if (!chat.ok || !sealed.ok || !sealedNode.ok) Deno.exit(1);

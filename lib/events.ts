@@ -64,6 +64,9 @@ export interface StatsEvent extends SessionStats {
   tcpRefused: number;
   tcpBadHeader: number;
   tcpOverloaded: number;
+  /** What seals datagrams and file records: "ChaCha20-Poly1305 (OpenSSL 3.0.19)",
+   * "ChaCha20-Poly1305 (node:crypto)", or "none" without a passphrase. */
+  cipher: string;
 }
 export interface ErrorEvent {
   type: "error";

@@ -5,6 +5,7 @@
  */
 import { type AuthFailure, type DurableMark, Session } from "./protocol/session.ts";
 import { pakeStart } from "./crypto/pake.ts";
+import { aeadName } from "./crypto/aead.ts";
 import { MAX_MESSAGE, RTO_MIN } from "./protocol/constants.ts";
 import { UdpLink } from "./net/udp.ts";
 import { describeSim, type ImpairSpec } from "./net/impair.ts";
@@ -287,6 +288,7 @@ export class Peer {
       tcpRefused: this.#files.counts.refused,
       tcpBadHeader: this.#files.counts.badHeader,
       tcpOverloaded: this.#files.counts.overloaded,
+      cipher: this.#session.encrypted ? `ChaCha20-Poly1305 (${aeadName()})` : "none",
     };
   }
 

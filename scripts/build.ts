@@ -7,6 +7,7 @@
  * fails if any module or asset is missing from it.
  */
 import { createHash } from "node:crypto";
+import { LIBCRYPTO_PATHS } from "../lib/native/openssl_aead.ts";
 
 export const TARGETS = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"];
 /** The narrowest permissions chatnet works with: never -A. */
@@ -14,9 +15,10 @@ export const PERMISSIONS = [
   "--allow-net",
   "--allow-read",
   "--allow-write",
-  "--allow-env=USER,NO_COLOR,HOME,XDG_STATE_HOME,CHATNET_SECRET",
+  "--allow-env=USER,NO_COLOR,HOME,XDG_STATE_HOME,CHATNET_SECRET,CHATNET_OPENSSL",
   "--allow-run=xdg-open",
   "--allow-sys=statfs",
+  `--allow-ffi=${LIBCRYPTO_PATHS.join(",")}`,
 ];
 /** Files read at run time, embedded into the binary. */
 export const ASSETS = ["build/commit.txt"];

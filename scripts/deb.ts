@@ -25,6 +25,7 @@ Section: net
 Priority: optional
 Architecture: ${arch}
 Maintainer: ${MAINTAINER}
+Recommends: libssl3t64 | libssl3
 Homepage: https://github.com/chatnet/chatnet
 Description: reliable peer-to-peer chat and file transfer over lossy networks
  Two people each run chatnet with a local port and the other host's address,

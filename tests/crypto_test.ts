@@ -5,7 +5,15 @@ import { containsBytes } from "./proc.ts";
 import { NO_IMPAIRMENT } from "../lib/net/impair.ts";
 import { pakeFinish, pakeStart } from "../lib/crypto/pake.ts";
 import { deriveKeys } from "../lib/crypto/keys.ts";
-import { open, ReplayWindow, sealInto, TAG_BYTES } from "../lib/crypto/aead.ts";
+import {
+  type Aead,
+  nodeAead,
+  open,
+  ReplayWindow,
+  sealInto,
+  TAG_BYTES,
+} from "../lib/crypto/aead.ts";
+import { LIBCRYPTO_PATHS, loadOpenSslAead } from "../lib/native/openssl_aead.ts";
 import {
   CRC_SIZE,
   HEADER_SIZE,
@@ -185,22 +193,110 @@ Deno.test("a restarted peer with the passphrase gets new keys and every unacknow
   assert.equal(n.b.received.at(-1), "m99");
 });
 
-Deno.test("the AEAD is RFC 8439 ChaCha20-Poly1305 with the counter as the nonce's last 8 bytes", () => {
-  // RFC 8439 section 2.8.2's key, AAD and plaintext, with the nonce 00000000 4041424344454647 (our
-  // layout); the expected bytes come from another implementation (OpenSSL, via Python's
-  // cryptography), which also gives the RFC's own tag for the RFC's nonce.
-  const key = Uint8Array.from({ length: 32 }, (_, i) => 0x80 + i);
-  const aad = fromHex("50515253c0c1c2c3c4c5c6c7");
-  const text = new TextEncoder().encode(
-    "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the " +
-      "future, sunscreen would be it.",
+/** Both implementations where OpenSSL loads here; node:crypto's alone (said once) where not. */
+const OPENSSL = loadOpenSslAead(undefined);
+if (typeof OPENSSL === "string") console.log(`OpenSSL's cipher is not tested here: ${OPENSSL}`);
+const AEADS: Aead[] = typeof OPENSSL === "string" ? [nodeAead] : [nodeAead, OPENSSL];
+
+for (const aead of AEADS) {
+  Deno.test(`the AEAD (${aead.name}) is RFC 8439 ChaCha20-Poly1305 with the counter as the nonce's last 8 bytes`, () => {
+    // RFC 8439 section 2.8.2's key, AAD and plaintext, with the nonce 00000000 4041424344454647
+    // (our layout); the expected bytes come from another implementation (OpenSSL, via Python's
+    // cryptography), which also gives the RFC's own tag for the RFC's nonce.
+    const key = Uint8Array.from({ length: 32 }, (_, i) => 0x80 + i);
+    const aad = fromHex("50515253c0c1c2c3c4c5c6c7");
+    const plaintext = new TextEncoder().encode(
+      "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the " +
+        "future, sunscreen would be it.",
+    );
+    const expected =
+      "a479cb54628946d6f4042a8e384ef4bd2fbc7330b8be55eb2d8dc18aaa51d66a8ec1f8d3619a2" +
+      "58db0ac56956015b7b4937e9b8e6aa957b3dc0214d803d77660aabc913092971da8f207171ce7843608162e2e7" +
+      "59d8efc25d8d0936990af63c820ba87e8a955b5c8274ef7d10f6fafd046472dbf189b668bd430aef9147e99cb6c89";
+    const counter = 0x4041424344454647n;
+    const sealed = new Uint8Array(plaintext.length + TAG_BYTES);
+    assert.equal(aead.sealInto(key, { counter, aad, plaintext, out: sealed }), sealed.length);
+    assert.equal(toHex(sealed), expected);
+    const out = new Uint8Array(plaintext.length);
+    assert.equal(aead.openInto(key, { counter, aad, sealed, out }), plaintext.length);
+    assert.deepEqual(out, plaintext);
+    assert.equal(aead.openInto(key, { counter: counter + 1n, aad, sealed, out }), undefined);
+  });
+}
+
+Deno.test("OpenSSL and node:crypto seal the same bytes, open each other's, and refuse any flipped bit", () => {
+  if (typeof OPENSSL === "string") return console.log(`Skipped: ${OPENSSL}`);
+  const rng = seededRng(SEED);
+  const key = random(SEED).subarray(0, 32), aad = random(SEED + 1).subarray(0, 4);
+  const lengths = [0, 1, 15, 16, 17, 63, 64, 65, 1120, 65_535, 65_537, 1 << 20];
+  for (let i = 0; i < 20; i++) lengths.push(Math.floor(rng() * 200_000));
+  for (const length of lengths) {
+    const why = `length ${length}, seed ${SEED}`;
+    const plaintext = Uint8Array.from({ length }, () => Math.floor(rng() * 256));
+    const counter = BigInt(Math.floor(rng() * 2 ** 52));
+    const [a, b]: Uint8Array[] = [nodeAead, OPENSSL].map((aead: Aead) => {
+      const out = new Uint8Array(length + TAG_BYTES);
+      aead.sealInto(key, { counter, aad, plaintext, out });
+      return out;
+    });
+    assert.deepEqual(a, b, why);
+    for (const [from, by] of [[nodeAead, OPENSSL], [OPENSSL, nodeAead]]) {
+      const sealed = new Uint8Array(length + TAG_BYTES);
+      from.sealInto(key, { counter, aad, plaintext, out: sealed });
+      const out = new Uint8Array(length);
+      assert.equal(by.openInto(key, { counter, aad, sealed, out }), length, why);
+      assert.deepEqual(out, plaintext, why);
+      const at = Math.floor(rng() * sealed.length);
+      sealed[at] ^= 1 << Math.floor(rng() * 8);
+      assert.equal(
+        by.openInto(key, { counter, aad, sealed, out }),
+        undefined,
+        `${why}, byte ${at}`,
+      );
+    }
+  }
+  // Too small an output buffer is a programmer's error, stopped before any pointer reaches C.
+  const plaintext = new Uint8Array(100);
+  assert.throws(
+    () => OPENSSL.sealInto(key, { counter: 1n, aad, plaintext, out: new Uint8Array(115) }),
+    RangeError,
   );
-  const expected = "a479cb54628946d6f4042a8e384ef4bd2fbc7330b8be55eb2d8dc18aaa51d66a8ec1f8d3619a2" +
-    "58db0ac56956015b7b4937e9b8e6aa957b3dc0214d803d77660aabc913092971da8f207171ce7843608162e2e7" +
-    "59d8efc25d8d0936990af63c820ba87e8a955b5c8274ef7d10f6fafd046472dbf189b668bd430aef9147e99cb6c89";
-  const sealed = seal(key, 0x4041424344454647n, aad, text);
-  assert.equal(toHex(sealed), expected);
-  assert.deepEqual(open(key, 0x4041424344454647n, aad, sealed), text);
+  const sealed = new Uint8Array(116);
+  assert.throws(
+    () => OPENSSL.openInto(key, { counter: 1n, aad, sealed, out: new Uint8Array(99) }),
+    RangeError,
+  );
+  assert.equal(
+    OPENSSL.openInto(key, { counter: 1n, aad, sealed: sealed.subarray(0, 15), out: plaintext }),
+    undefined,
+  );
+});
+
+Deno.test("CHATNET_OPENSSL=0 keeps node:crypto, and every task may load only the listed libcrypto", async () => {
+  assert.equal(loadOpenSslAead("0"), "CHATNET_OPENSSL=0");
+  const tasks: Record<string, string> = JSON.parse(await Deno.readTextFile("deno.json")).tasks;
+  const scoped = `--allow-ffi=${LIBCRYPTO_PATHS.join(",")}`;
+  for (const [name, task] of Object.entries(tasks)) {
+    const ffi = task.split(" ").filter((a) => a.startsWith("--allow-ffi"));
+    assert.ok(ffi.length === 0 || (ffi.length === 1 && ffi[0] === scoped), `task ${name}: ${ffi}`);
+  }
+  assert.ok(tasks.chat.includes(scoped) && tasks["bench:files"].includes(scoped));
+  // Without --allow-ffi, node:crypto stays, with the reason.
+  const probe = `import { loadOpenSslAead } from "${new URL(
+    "../lib/native/openssl_aead.ts",
+    import.meta.url,
+  )}"; console.log(loadOpenSslAead(undefined));`;
+  const file = await Deno.makeTempFile({ suffix: ".ts" });
+  await Deno.writeTextFile(file, probe);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-config", file],
+    stdin: "null",
+  }).output();
+  await Deno.remove(file);
+  assert.equal(
+    new TextDecoder().decode(out.stdout),
+    "no libcrypto found, or --allow-ffi not given\n",
+  );
 });
 
 Deno.test("sealed file records round-trip, and a flipped, dropped or swapped record fails", async () => {

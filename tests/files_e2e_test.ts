@@ -6,6 +6,7 @@ import { ChatProc, type Json, jsonPeer, MAIN, PERMISSIONS, tempStateHome } from 
 import { freePorts } from "../lib/demo.ts";
 import { CHUNK, encodeHeader } from "../lib/net/file_stream.ts";
 import { seededRng } from "../lib/rng.ts";
+import { loadOpenSslAead } from "../lib/native/openssl_aead.ts";
 
 const SEED = Number(Deno.env.get("CHATNET_TEST_SEED") ?? 5);
 
@@ -57,13 +58,19 @@ interface Side {
   /** Kept across a restart, so the journal carries over. */
   stateHome?: string;
   secret?: string;
+  nodeCipher?: boolean;
 }
 
 function start({ dir, extra = [], ...side }: Side) {
   return jsonPeer({ ...side, args: ["--downloads", dir, ...extra] });
 }
 
-async function pair(extraB: string[] = [], secret?: string): Promise<Pair> {
+/** Two peers; B gets `extraB` as more options, and with `mixed` seals with node:crypto while A
+ * uses OpenSSL (where it loads). */
+async function pair(
+  { extraB = [], secret, mixed = false }: { extraB?: string[]; secret?: string; mixed?: boolean } =
+    {},
+): Promise<Pair> {
   const root = await Deno.makeTempDir({ prefix: "chatnet-files-" });
   const dirA = join(root, "a"), dirB = join(root, "b"), src = join(root, "src");
   for (const d of [dirA, dirB, src]) await Deno.mkdir(d);
@@ -84,6 +91,7 @@ async function pair(extraB: string[] = [], secret?: string): Promise<Pair> {
     extra: extraB,
     stateHome: tempStateHome(),
     secret,
+    nodeCipher: mixed,
   };
   const p: Pair = {
     a: start(sideA),
@@ -109,9 +117,9 @@ const received = (p: ChatProc) => p.of("file_received");
 const srcDir = (p: Pair) => join(p.dirA, "..", "src");
 
 for (const secret of [undefined, "sizes passphrase"]) {
-  const how = secret ? " (sealed)" : "";
+  const how = secret ? " (sealed by OpenSSL, opened by node:crypto)" : "";
   Deno.test(`files of 0 B, 1 B, one chunk, one chunk ±1 and 50 MiB arrive byte-identical while messages flow${how}`, async () => {
-    const p = await pair([], secret);
+    const p = await pair({ secret, mixed: true });
     try {
       const sizes = [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 50 * 2 ** 20];
       const hashes: Record<string, string> = {};
@@ -134,6 +142,18 @@ for (const secret of [undefined, "sizes passphrase"]) {
         sizes.map((_, i) => `message ${i}`),
       );
       await p.a.until(() => p.a.of("message").length === sizes.length, "replies");
+      if (secret) {
+        // The two sides really did use different implementations of the one cipher.
+        for (const side of [p.a, p.b]) await side.command({ type: "stats" });
+        await p.a.until(() => p.a.of("stats").length > 0 && p.b.of("stats").length > 0, "stats");
+        assert.equal(p.b.of("stats")[0].cipher, "ChaCha20-Poly1305 (node:crypto)");
+        const openssl = loadOpenSslAead(undefined);
+        if (typeof openssl === "string") console.log(`OpenSSL not used on this host: ${openssl}`);
+        assert.equal(
+          p.a.of("stats")[0].cipher,
+          `ChaCha20-Poly1305 (${typeof openssl === "string" ? "node:crypto" : openssl.name})`,
+        );
+      }
       // Progress events (rate-limited, see the unit test): growing, and none after the file is done.
       const events = p.b.events;
       const done = events.findIndex((e: Json) => e.type === "file_received" && e.name === "f5.bin");
@@ -216,7 +236,7 @@ async function midTransfer(p: Pair, seed: number): Promise<{ size: number; hash:
 for (const secret of [undefined, "resume passphrase"]) {
   const how = secret ? " (sealed: the sender's SHA-256 covers the checked prefix)" : "";
   Deno.test(`a receiver killed mid-transfer and restarted resumes the file from its .part${how}`, async () => {
-    const p = await pair([], secret);
+    const p = await pair({ secret });
     try {
       const { size, hash } = await midTransfer(p, 9);
       p.b.kill();
@@ -285,7 +305,7 @@ Deno.test("hostile TCP clients are cut off and counted while a real transfer goe
 });
 
 Deno.test("a file over --max-file-size is declined and nothing is written", async () => {
-  const p = await pair(["--max-file-size", "1K"]);
+  const p = await pair({ extraB: ["--max-file-size", "1K"] });
   try {
     await makeFile(join(srcDir(p), "big.bin"), 4096, 1);
     await p.a.command({ type: "file", path: join(srcDir(p), "big.bin") });

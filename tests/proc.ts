@@ -1,5 +1,6 @@
 /** Runs `chatnet` (main.ts) as a real child process and collects what it prints. */
 import { readLines } from "../lib/ui/output.ts";
+import { LIBCRYPTO_PATHS, OPT_OUT_ENV } from "../lib/native/openssl_aead.ts";
 
 export const MAIN = new URL("../main.ts", import.meta.url).pathname;
 /** The permissions chatnet needs (as in deno.json's tasks): never -A. */
@@ -9,6 +10,7 @@ export const PERMISSIONS = [
   "--allow-read",
   "--allow-write",
   "--allow-sys=statfs",
+  `--allow-ffi=${LIBCRYPTO_PATHS.join(",")}`,
 ];
 
 // deno-lint-ignore no-explicit-any
@@ -200,6 +202,8 @@ export interface JsonPeer {
   stateHome?: string;
   /** Given as CHATNET_SECRET. */
   secret?: string;
+  /** Seal with node:crypto rather than OpenSSL (CHATNET_OPENSSL=0). */
+  nodeCipher?: boolean;
 }
 
 /** One chatnet in --json mode on loopback: the end-to-end tests' usual process. */
@@ -209,7 +213,10 @@ export function jsonPeer(o: JsonPeer): ChatProc {
     ...(o.args ?? []),
   ], {
     stateHome: o.stateHome,
-    env: o.secret === undefined ? {} : { CHATNET_SECRET: o.secret },
+    env: {
+      ...(o.secret === undefined ? {} : { CHATNET_SECRET: o.secret }),
+      ...(o.nodeCipher ? { [OPT_OUT_ENV]: "0" } : {}),
+    },
   });
 }
 

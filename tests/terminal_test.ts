@@ -48,6 +48,7 @@ function setup(
       tcpRefused: 0,
       tcpBadHeader: 0,
       tcpOverloaded: 0,
+      cipher: "ChaCha20-Poly1305 (OpenSSL 3.0.19)",
     }),
     drained: () => Promise.resolve(true),
     history: (n: number): ChatEvent[] =>
@@ -141,6 +142,7 @@ Deno.test("commands: /stats, unknown commands, // sends a slash, /quit", () => {
   const stats = t.take();
   assert.match(stats, /RTT 0\.0 ms/);
   assert.match(stats, /corrupt 3, malformed 0, foreign 2/);
+  assert.match(stats, /out 0; cipher ChaCha20-Poly1305 \(OpenSSL 3\.0\.19\)\r\n/);
   t.ui.onKeys(keys("/frobnicate\r"));
   assert.match(t.take(), /Unknown command \/frobnicate: type \/help for the list/);
   t.ui.onKeys(keys("//not a command\r"));

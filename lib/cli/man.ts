@@ -29,6 +29,17 @@ export function manPage(version: string, date: string): string {
       }`,
       roff(o.help),
     ]),
+    ".SH ENVIRONMENT",
+    ...[
+      ["CHATNET_SECRET", "the shared passphrase (or use --secret-file or --ask-secret)"],
+      ["XDG_STATE_HOME", "where the journal and history live (default ~/.local/state)"],
+      ["NO_COLOR", "set to turn colour off"],
+      [
+        "CHATNET_OPENSSL",
+        "0 keeps node:crypto's ChaCha20-Poly1305 rather than the host's OpenSSL (libcrypto); " +
+        "the bytes on the wire are the same",
+      ],
+    ].flatMap(([name, what]) => [".TP", `.B ${name}`, roff(what)]),
     ".SH EXIT STATUS",
     "0: done; 1: messages or files not delivered; 2: bad usage, or a port that cannot be used.",
     ".SH EXAMPLES",

@@ -25,7 +25,8 @@ export function formatStats(s: StatsEvent): string[] {
     `${int.format(s.tcpRefused)}, bad headers ${int.format(s.tcpBadHeader)}, ` +
     `over the limit ${int.format(s.tcpOverloaded)}`,
     `loss seen: inbound ${pct.format(s.lossIn)}, outbound ${pct.format(s.lossOut)}; ` +
-    `datagrams in ${int.format(s.datagramsIn)}, out ${int.format(s.datagramsOut)}`,
+    `datagrams in ${int.format(s.datagramsIn)}, out ${int.format(s.datagramsOut)}; ` +
+    `cipher ${s.cipher}`,
   ];
 }
 
