@@ -1,6 +1,6 @@
 /**
  * File throughput: a file over loopback (or a shaped link, see LINK) with chatnet (plain, and
- * sealed under a passphrase), against plain TCP copies of the same file measured in the same run
+ * sealed under a passphrase, by OpenSSL's cipher and again by node:crypto's), against plain TCP copies of the same file measured in the same run
  * (socat when installed, and a minimal Deno read/write loop). Prints MB/s, CPU per MiB, the
  * ratios, peak RSS of both chatnet processes, and chat latency while the file moves.
  *
