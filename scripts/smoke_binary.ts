@@ -5,6 +5,7 @@
  * Without it, this says why and skips (exit 0).
  */
 import { VERSION } from "../lib/version.ts";
+import { LIBCRYPTO_PATHS } from "../lib/native/openssl_aead.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const target = Deno.build.target;
@@ -121,3 +122,21 @@ await b.stdin.close();
 check((await a).code === 0, "the sending binary exits 0 once everything is delivered");
 check(got === lines.join("\n") + "\n", "the other binary printed all 50 lines, in order, once");
 check((await b.status).code === 0, "the receiving binary exits 0 at the end of its input");
+
+// The binary's --allow-ffi must let it load the host's libcrypto, where there is one.
+const libcrypto = LIBCRYPTO_PATHS.find((p) => {
+  try {
+    return Deno.statSync(p).isFile;
+  } catch {
+    return false;
+  }
+});
+const stats = await run(
+  ["--json", "-p", String(ports[0]), "--peer", `127.0.0.1:${ports[1]}`],
+  '{"type":"stats"}\n{"type":"quit"}\n',
+);
+const cipher = /"cipher":"([^"]*)"/.exec(stats.stdout)?.[1] ?? "";
+check(
+  libcrypto ? cipher.includes("OpenSSL") : cipher.includes("node:crypto"),
+  `the cipher is ${cipher || "not reported"} (libcrypto here: ${libcrypto ?? "none"})`,
+);
