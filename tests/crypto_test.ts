@@ -1,7 +1,9 @@
 /** Passphrase sessions in virtual time, and the pieces under them: CPace, keys, AEAD, replay. */
 import assert from "node:assert/strict";
 import { SimNet } from "./sim.ts";
-import { containsBytes } from "./proc.ts";
+import { containsBytes, MAIN, tempStateHome } from "./proc.ts";
+import { PERMISSIONS as BINARY_PERMISSIONS } from "../scripts/build.ts";
+import { freePorts } from "../lib/demo.ts";
 import { NO_IMPAIRMENT } from "../lib/net/impair.ts";
 import { pakeFinish, pakeStart } from "../lib/crypto/pake.ts";
 import { deriveKeys } from "../lib/crypto/keys.ts";
@@ -381,4 +383,32 @@ Deno.test("a flood of forged HELLOs is rate-limited, said once, and never resets
   assert.equal(s.peerRestarts, 0);
   n.send("a", "after");
   assert.ok(n.run(() => n.b.received.length === 2, 10_000), "the session still works");
+});
+
+Deno.test("with the compiled binary's permissions, chatnet seals with OpenSSL where the host has it", async () => {
+  const [port, peer] = freePorts(2);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...BINARY_PERMISSIONS,
+      MAIN,
+      "--json",
+      "-p",
+      String(port),
+      "--peer",
+      `127.0.0.1:${peer}`,
+    ],
+    env: { CHATNET_SECRET: "permissions", XDG_STATE_HOME: tempStateHome() },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode('{"type":"stats"}\n{"type":"quit"}\n'));
+  await w.close();
+  const out = await child.output();
+  const stats = new TextDecoder().decode(out.stdout).split("\n").filter(Boolean)
+    .map((l) => JSON.parse(l)).find((e) => e.type === "stats");
+  const want = typeof OPENSSL === "string" ? "node:crypto" : OPENSSL.name;
+  assert.equal(stats?.cipher, `ChaCha20-Poly1305 (${want})`, new TextDecoder().decode(out.stderr));
 });
