@@ -12,8 +12,7 @@ import { runSend } from "./lib/ui/send.ts";
 import { runTerminal } from "./lib/ui/terminal.ts";
 import { runHeadless } from "./lib/ui/headless.ts";
 import { openInBrowser } from "./lib/ui/web/server.ts";
-import { useAead } from "./lib/crypto/aead.ts";
-import { loadOpenSslAead, OPT_OUT_ENV } from "./lib/native/openssl_aead.ts";
+import { OPT_OUT_ENV, useOpenSsl } from "./lib/native/openssl_aead.ts";
 
 const out = bufferedOut(Deno.stdout);
 const log = fileOut(Deno.stderr);
@@ -36,10 +35,10 @@ async function main(): Promise<number> {
   }
   if (config.mode === "demo") return await runDemo(config.sim!, out);
 
-  const openssl = loadOpenSslAead(Deno.env.get(OPT_OUT_ENV));
-  if (typeof openssl !== "string") useAead(openssl);
   const secret = await readSecret(config.secret);
   if (typeof secret === "object") fail(secret.error);
+  // Only a passphrase seals anything.
+  if (secret !== undefined) useOpenSsl(Deno.env.get(OPT_OUT_ENV));
   const opened = await openPeer(config, { secret, output: out });
   if (typeof opened === "string") fail(opened);
   const { peer } = opened;

@@ -1,8 +1,9 @@
 /**
  * File throughput: a file over loopback (or a shaped link, see LINK) with chatnet (plain, and
- * sealed under a passphrase, by OpenSSL's cipher and again by node:crypto's), against plain TCP copies of the same file measured in the same run
- * (socat when installed, and a minimal Deno read/write loop). Prints MB/s, CPU per MiB, the
- * ratios, peak RSS of both chatnet processes, and chat latency while the file moves.
+ * sealed under a passphrase, by OpenSSL's cipher and again by node:crypto's), against plain TCP
+ * copies of the same file measured in the same run (socat when installed, and a minimal Deno
+ * read/write loop). Prints MB/s, CPU per MiB, the ratios, peak RSS of both chatnet processes, and
+ * chat latency while the file moves.
  *
  * Each method runs three times, interleaved, and the median is reported: loopback and page-cache
  * speeds here vary run to run by 2× or more.
@@ -17,8 +18,8 @@ import { join } from "node:path";
 import { ChatProc, type Json, processCpuMs } from "../tests/proc.ts";
 import { freePorts } from "../lib/demo.ts";
 import { CHUNK, writeAll } from "../lib/net/file_stream.ts";
-import { aeadName, openInto, sealInto, TAG_BYTES, useAead } from "../lib/crypto/aead.ts";
-import { loadOpenSslAead, OPT_OUT_ENV } from "../lib/native/openssl_aead.ts";
+import { aeadName, openInto, sealInto, TAG_BYTES } from "../lib/crypto/aead.ts";
+import { OPT_OUT_ENV, useOpenSsl } from "../lib/native/openssl_aead.ts";
 import { createHash } from "node:crypto";
 import { makeHosts, unavailable } from "../tests/netns/netns.ts";
 
@@ -218,9 +219,8 @@ function cipherCost(): { seal: number; open: number; hash: number } {
   };
 }
 
-const openssl = loadOpenSslAead(Deno.env.get(OPT_OUT_ENV));
-if (typeof openssl === "string") console.log(`OpenSSL's cipher is not in use: ${openssl}`);
-else useAead(openssl);
+const noOpenSsl = useOpenSsl(Deno.env.get(OPT_OUT_ENV));
+if (noOpenSsl) console.log(`OpenSSL's cipher is not in use: ${noOpenSsl}`);
 
 await makePayload();
 type Round = {

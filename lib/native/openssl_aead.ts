@@ -17,6 +17,7 @@ import {
   type OpenOptions,
   type SealOptions,
   TAG_BYTES,
+  useAead,
 } from "../crypto/aead.ts";
 
 /** Where Debian, Ubuntu and Kali keep libcrypto, newest first. The compiled binary's
@@ -104,7 +105,7 @@ function bind(s: Symbols, name: string): Aead {
 
 /** Whether `aead` seals exactly as node:crypto does, opens what node:crypto seals, and refuses a
  * flipped bit, at the lengths chatnet uses (empty, a datagram, a record's odd tail). */
-export function agreesWithNode(aead: Aead): boolean {
+function agreesWithNode(aead: Aead): boolean {
   const key = new Uint8Array(32).map((_, i) => i * 7 + 1);
   const aad = new Uint8Array([0, 0, 4, 0x10]);
   for (const length of [0, 1, 1120, 70_001]) {
@@ -146,4 +147,12 @@ export function loadOpenSslAead(optOut: string | undefined): Aead | string {
     }
   }
   return "no libcrypto found, or --allow-ffi not given";
+}
+
+/** Switches every later seal and open to OpenSSL's cipher where it loads; otherwise returns why
+ * node:crypto's stays. */
+export function useOpenSsl(optOut: string | undefined): string | undefined {
+  const openssl = loadOpenSslAead(optOut);
+  if (typeof openssl === "string") return openssl;
+  useAead(openssl);
 }
