@@ -25,7 +25,7 @@ import {
 } from "../lib/protocol/codec.ts";
 import { crc32c } from "../lib/protocol/crc32c.ts";
 import { seededRng } from "../lib/rng.ts";
-import { RecordOpener, RecordSealer } from "../lib/crypto/records.ts";
+import { RECORD_BYTES, RecordOpener, RecordSealer } from "../lib/crypto/records.ts";
 import { sealedReader, sealedWriter } from "../lib/net/file_stream.ts";
 import { concat, fromHex, toHex } from "../lib/bytes.ts";
 
@@ -354,6 +354,59 @@ Deno.test("sealed file records round-trip, and a flipped, dropped or swapped rec
   new DataView(huge.buffer).setUint32(0, 2 ** 31);
   await assert.rejects(readAll([[huge, new Uint8Array(16)]]), /bad record length/);
   await assert.rejects(readAll([[new Uint8Array(4), new Uint8Array()]]), /bad record length 0/);
+});
+
+Deno.test("sealed records arrive whole through reads of any size", async () => {
+  const SEED = 4242;
+  const rng = seededRng(SEED);
+  const key = new Uint8Array(32).fill(9);
+  const chunks: Uint8Array[] = [];
+  const sink = {
+    write(p: Uint8Array) {
+      chunks.push(p.slice());
+      return Promise.resolve(p.length);
+    },
+  };
+  const w = sealedWriter(sink, new RecordSealer(key));
+  const sizes = [0, 1, RECORD_BYTES, RECORD_BYTES + 1, 3 * RECORD_BYTES + 7];
+  for (let i = 0; i < 12; i++) sizes.push(Math.floor(rng() * 1.5 * 2 ** 20));
+  const plain = sizes.map((n) => new Uint8Array(n).map(() => Math.floor(rng() * 256)));
+  for (const p of plain) await w.write(p);
+  const stream = concat(chunks);
+  // One write per chunk, records of RECORD_BYTES at most.
+  assert.equal(chunks.length, sizes.filter((n) => n > 0).length);
+  let records = 0;
+  for (let o = 0; o < stream.length; records++) {
+    const n = new DataView(stream.buffer, o, 4).getUint32(0);
+    assert.ok(n <= RECORD_BYTES + 16, `record of ${n} bytes (seed ${SEED})`);
+    o += 4 + n;
+  }
+  assert.equal(records, sizes.reduce((a, n) => a + Math.ceil(n / RECORD_BYTES), 0));
+  const readBack = async (bytes: Uint8Array) => {
+    let at = 0;
+    const source = {
+      read(p: Uint8Array) {
+        if (at === bytes.length) return Promise.resolve(null);
+        const n = Math.min(p.length, bytes.length - at, 1 + Math.floor(rng() * 300_000));
+        p.set(bytes.subarray(at, at += n));
+        return Promise.resolve(n);
+      },
+    };
+    const r = sealedReader(source, new RecordOpener(key));
+    const out: Uint8Array[] = [];
+    // Half the reads ask for sizes at a record's edges.
+    const edges = [16, RECORD_BYTES - 1, RECORD_BYTES, RECORD_BYTES + 1, 2 * RECORD_BYTES - 10];
+    for (let i = 0;; i++) {
+      const size = i % 2 ? edges[i % edges.length] : 1 + Math.floor(rng() * 1.2 * 2 ** 20);
+      const buf = new Uint8Array(size);
+      const n = await r.read(buf);
+      if (n === null) return concat(out);
+      out.push(buf.subarray(0, n));
+    }
+  };
+  assert.deepEqual(await readBack(stream), concat(plain), `seed ${SEED}`);
+  await assert.rejects(readBack(stream.subarray(0, stream.length - 1)), /ended inside a record/);
+  await assert.rejects(readBack(concat([stream, new Uint8Array(2)])), /ended inside a record/);
 });
 
 Deno.test("a flood of forged HELLOs is rate-limited, said once, and never resets the session", () => {

@@ -5,6 +5,7 @@ import {
   CHUNK,
   decodeHeader,
   encodeHeader,
+  fileWriter,
   HEADER_BYTES,
   pump,
   queuedWriter,
@@ -190,6 +191,33 @@ Deno.test("queued writes over a stream that writes partly stay whole and in orde
   assert.ok(firstFailed > 0 && results.slice(firstFailed).every((r) => r.status === "rejected"));
   assert.ok(out.length < 50 * (firstFailed + 1), `${out.length} bytes written`);
   assert.deepEqual(out, chunks.flatMap((c) => [...c]).slice(0, out.length));
+});
+
+Deno.test("a received file is written whole and in order, also once its writes turn slow", async () => {
+  const rng = seededRng(13);
+  const src = new Uint8Array(3 * CHUNK + 999).map(() => Math.floor(rng() * 256));
+  // slowMs 20 (the default) keeps every write on the event loop here; -1 counts the first write
+  // as slow, so the rest go through the thread pool, with four chunks in flight.
+  for (const slowMs of [20, -1]) {
+    const path = await Deno.makeTempFile();
+    const file = await Deno.open(path, { write: true });
+    let at = 0;
+    const from: Reader = {
+      read(p) {
+        const n = Math.min(p.length, src.length - at, 1 + Math.floor(rng() * CHUNK));
+        p.set(src.subarray(at, at += n));
+        return Promise.resolve(n);
+      },
+    };
+    const to = fileWriter(file, slowMs);
+    assert.equal(
+      await pump({ from, to, bytes: src.length, depth: 4, onBytes: () => {} }),
+      undefined,
+    );
+    file.close();
+    assert.deepEqual(await Deno.readFile(path), src, `slowMs ${slowMs}`);
+    await Deno.remove(path);
+  }
 });
 
 Deno.test("a copy with several reads and writes in flight, reads cut short, is byte-identical", async () => {

@@ -8,11 +8,15 @@
  */
 import { openInto, sealInto, TAG_BYTES } from "./aead.ts";
 
-/** Plaintext bytes per record: what we write and the most we accept (bounding the receiver's
- * memory). The copy loops' 1 MiB: measured here, 256 KiB records cost the receiver 15% more CPU
- * per byte. */
+/** The most plaintext a record may carry: what a receiver accepts, bounding its memory. */
 export const MAX_RECORD = 1 << 20;
 export const MAX_BODY = MAX_RECORD + TAG_BYTES;
+/** Plaintext bytes per record a sender writes. A receiver opens a record once it has all of it,
+ * and a smaller one is still in the CPU's cache from the socket copy while it is opened and
+ * written to the file. Measured here (1 GiB, sealed, over loopback, alternating): 256 KiB records
+ * ran at 419 to 456 MB/s and the receiver used 1.4 to 1.5 ms of CPU per MiB; 1 MiB records ran at
+ * 323 to 378 MB/s and used 2.1 to 2.4 ms; 128 KiB and 64 KiB ran at 272 to 422 MB/s. */
+export const RECORD_BYTES = 256 * 1024;
 
 /** Seals records in order. */
 export class RecordSealer {

@@ -14,6 +14,7 @@ import { Progress } from "./progress.ts";
 import {
   decodeHeader,
   encodeHeader,
+  fileWriter,
   hashPrefix,
   HEADER_BYTES,
   pump,
@@ -464,7 +465,7 @@ export class Transfers {
       // work of the two (opening and the page-cache copy), does not hash it again.
       const failed = await pump({
         from: source,
-        to: t.file,
+        to: fileWriter(t.file),
         bytes: t.size - offset,
         hash: sealed ? undefined : t.hash,
         depth: WRITE_DEPTH,
