@@ -130,7 +130,7 @@ const SLOW_WRITE_MS = 20;
 
 /** Writes the file being received. Writes run on the event loop: one of 1 MiB into the page cache
  * took 0.3 ms here, and Deno's asynchronous write (a hand-off to its thread pool and a dup of the
- * descriptor each time) cost the receiver 0.1 to 0.2 ms more CPU per MiB, 5 to 8% of sealed
+ * descriptor each time) cost the receiver 0.05 to 0.2 ms more CPU per MiB, 4 to 9% of sealed
  * throughput over loopback. Once a write is slow, the rest go through the thread pool, one after
  * another, so that a slow disk cannot hold up the chat. */
 export function fileWriter(file: Deno.FsFile, slowMs = SLOW_WRITE_MS): Writer {
