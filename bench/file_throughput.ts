@@ -49,6 +49,9 @@ async function makePayload(): Promise<void> {
     block[0]++; // every megabyte differs
     await writeAll(f, block.subarray(0, Math.min(CHUNK, left)));
   }
+  // On disk before any copy starts: a first copy that ran while it was still being written back
+  // ran at 230 MB/s, against 344 once it was synced.
+  await f.syncData();
   f.close();
 }
 
