@@ -2,8 +2,9 @@
  * File throughput: a file over loopback (or a shaped link, see LINK) with chatnet (plain, and
  * sealed under a passphrase, by OpenSSL's cipher and again by node:crypto's), against plain TCP
  * copies of the same file measured in the same run (socat when installed, and a minimal Deno
- * read/write loop). Prints MB/s, CPU per MiB, the ratios, peak RSS of both chatnet processes, and
- * chat latency while the file moves.
+ * read/write loop), and against chatnet's sealed copy loop alone in two processes
+ * (bench/sealed_copy.ts), the least a Deno program does to move the file sealed. Prints MB/s, CPU
+ * per MiB, the ratios, peak RSS of both chatnet processes, and chat latency while the file moves.
  *
  * Each method runs three times, interleaved, and the median is reported: loopback and page-cache
  * speeds here vary run to run by 2× or more.
@@ -15,9 +16,10 @@
  *   deno run -A bench/file_throughput.ts [SIZE_MIB=1024] [MESSAGES=100] [ROUNDS=3] [LINK]
  */
 import { join } from "node:path";
-import { ChatProc, type Json, processCpuMs } from "../tests/proc.ts";
+import { ChatProc, type Json, PERMISSIONS, processCpuMs } from "../tests/proc.ts";
 import { freePorts } from "../lib/demo.ts";
 import { CHUNK, writeAll } from "../lib/net/file_stream.ts";
+import { readLines } from "../lib/ui/output.ts";
 import { aeadName, openInto, sealInto, TAG_BYTES } from "../lib/crypto/aead.ts";
 import { OPT_OUT_ENV, useOpenSsl } from "../lib/native/openssl_aead.ts";
 import { createHash } from "node:crypto";
@@ -62,7 +64,7 @@ async function makePayload(): Promise<void> {
  * copy that starts later than the others after the deletion (chatnet's, which starts two processes
  * first) would pay for that alone. */
 async function settle(): Promise<void> {
-  for (const out of ["copy.bin", "socat.bin", "a/payload.bin", "b/payload.bin"]) {
+  for (const out of ["copy.bin", "socat.bin", "bare.bin", "a/payload.bin", "b/payload.bin"]) {
     await Deno.remove(join(root, out)).catch(() => {});
   }
 }
@@ -96,6 +98,33 @@ async function denoCopy(): Promise<{ ms: number; cpuMs: number } | undefined> {
   await receive;
   listener.close();
   return { ms: performance.now() - started, cpuMs: await processCpuMs(Deno.pid) - cpu };
+}
+
+const BARE = new URL("./sealed_copy.ts", import.meta.url).pathname;
+
+/** The bare sealed copy (bench/sealed_copy.ts): chatnet's sealed copy loop alone, its two ends in
+ * two processes, where chatnet's would run. */
+async function bareSealedCopy(): Promise<{ ms: number; cpuMs: number }> {
+  await settle();
+  const [port] = freePorts(1);
+  const end = (prefix: string[], args: string[]) => {
+    const argv = [...prefix, Deno.execPath(), "run", ...PERMISSIONS, BARE, ...args];
+    return new Deno.Command(argv[0], { args: argv.slice(1), stdout: "piped" }).spawn();
+  };
+  const out = join(root, "bare.bin");
+  const receiver = end(receiving.prefix, ["recv", receiving.ip, String(port), out, String(size)]);
+  const lines = readLines(receiver.stdout);
+  if ((await lines.next()).value !== "ready") throw new Error("Bare sealed copy: no receiver");
+  const sender = await end(sending.prefix, ["send", receiving.ip, String(port), source]).output();
+  const rest = [];
+  for await (const line of lines) rest.push(line);
+  if (!sender.success || !(await receiver.status).success) {
+    throw new Error("Bare sealed copy failed");
+  }
+  const field = (name: string, text: string) =>
+    Number(new RegExp(`${name} ([\\d.]+)`).exec(text)?.[1] ?? NaN);
+  const received = rest.join("\n"), sent = new TextDecoder().decode(sender.stdout);
+  return { ms: field("ms", received), cpuMs: field("cpu", sent) + field("cpu", received) };
 }
 
 /** socat run through sh (behind `prefix`), whose `times` then prints the CPU time socat used. */
@@ -229,6 +258,7 @@ await makePayload();
 type Round = {
   deno: Awaited<ReturnType<typeof denoCopy>>;
   socat?: Awaited<ReturnType<typeof socatCopy>>;
+  bare: Awaited<ReturnType<typeof bareSealedCopy>>;
   chat: Awaited<ReturnType<typeof chatnetCopy>>;
   sealed: Awaited<ReturnType<typeof chatnetCopy>>;
   sealedNode: Awaited<ReturnType<typeof chatnetCopy>>;
@@ -239,6 +269,7 @@ try {
     runs.push({
       deno: await denoCopy(),
       socat: await socatCopy(),
+      bare: await bareSealedCopy(),
       chat: await chatnetCopy(),
       sealed: await chatnetCopy("bench-passphrase"),
       sealedNode: await chatnetCopy("bench-passphrase", false),
@@ -274,6 +305,7 @@ const plain = (xs: ({ ms: number; cpuMs: number } | undefined)[]) => {
   };
 };
 const deno = plain(runs.map((r) => r.deno)), socat = plain(runs.map((r) => r.socat));
+const bare = plain(runs.map((r) => r.bare))!;
 
 const path = link ? `a veth pair shaped to ${link} (tbf) between two namespaces` : "loopback";
 console.log(
@@ -286,6 +318,10 @@ if (deno) {
 if (socat) {
   console.log(`  socat             ${mbps(socat.ms).toFixed(0)} MB/s, ${perMiB(socat.cpuMs)}`);
 }
+console.log(
+  `  bare sealed copy  ${mbps(bare.ms).toFixed(0)} MB/s, ${perMiB(bare.cpuMs)} ` +
+    `(chatnet's sealed copy loop alone, in two processes: no chat, no events, no fsync)`,
+);
 console.log(
   `  chatnet           ${mbps(chat.ms).toFixed(0)} MB/s, ${perMiB(chat.cpuMs)} ` +
     `(SHA-256 both sides, fsync, verified: ${chat.ok})`,
@@ -303,6 +339,8 @@ console.log(`  ratio chatnet/socat      ${ratio(socatMs, (r) => r.chat.ms)}`);
 console.log(`  ratio sealed/socat       ${ratio(socatMs, (r) => r.sealed.ms)}`);
 console.log(`  ratio sealed/Deno copy   ${ratio((r) => r.deno?.ms, (r) => r.sealed.ms)}`);
 console.log(`  ratio sealed/chatnet     ${ratio((r) => r.chat.ms, (r) => r.sealed.ms)}`);
+console.log(`  ratio bare sealed/socat  ${ratio(socatMs, (r) => r.bare.ms)}`);
+console.log(`  ratio sealed/bare sealed ${ratio((r) => r.bare.ms, (r) => r.sealed.ms)}`);
 console.log(`  ratio sealed node:crypto/socat ${ratio(socatMs, (r) => r.sealedNode.ms)}`);
 console.log(`  peak RSS: sender ${mb(chat.rss[0])}, receiver ${mb(chat.rss[1])}`);
 console.log(`  peak RSS sealed: sender ${mb(sealed.rss[0])}, receiver ${mb(sealed.rss[1])}`);
