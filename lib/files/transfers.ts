@@ -66,8 +66,9 @@ const MAX_UNIDENTIFIED = 32;
 /** Received bytes between background fdatasyncs (see earlyWriteback). */
 const WRITEBACK_BYTES = 64 * 2 ** 20;
 /** Chunks a copy may have queued for writing at once (file_stream.ts pump). With one at a time, a
- * receiver waited on the page-cache copy (0.3 to 3 ms per MiB here) for a quarter of a sealed
- * transfer, and a sender could not seal a chunk while the one before was still going out. */
+ * sender could not seal a chunk while the one before was still going out, and a receiver waited on
+ * each write to its file (0.3 to 3 ms per MiB here); its writes now run on the event loop until the
+ * disk turns slow (fileWriter), and then through this queue. */
 const WRITE_DEPTH = 4;
 /** Chunks a sender may be reading from its file at once: with one, it waited on the read (0.6 ms
  * per MiB) while both cores were busy. */
