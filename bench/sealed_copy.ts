@@ -23,11 +23,12 @@ import {
 } from "../lib/net/file_stream.ts";
 import { RecordOpener, RecordSealer } from "../lib/crypto/records.ts";
 import { useOpenSsl } from "../lib/native/openssl_aead.ts";
+import { READ_AHEAD, WRITE_DEPTH } from "../lib/files/transfers.ts";
 
 const [mode, hostname, port, path, size] = Deno.args;
 const key = new Uint8Array(32).fill(1); // nothing here is secret
 useOpenSsl(undefined);
-const copy = { depth: 4, onBytes: () => {} };
+const copy = { depth: WRITE_DEPTH, onBytes: () => {} };
 let failed: string | undefined, cpu = process.cpuUsage();
 if (mode === "recv") {
   const listener = Deno.listen({ hostname, port: Number(port) });
@@ -49,7 +50,14 @@ if (mode === "recv") {
   const file = await Deno.open(path);
   const hash = createHash("sha256");
   const to = sealedWriter(conn, new RecordSealer(key));
-  failed = await pump({ ...copy, from: file, to, bytes: (await file.stat()).size, hash, ahead: 2 });
+  failed = await pump({
+    ...copy,
+    from: file,
+    to,
+    bytes: (await file.stat()).size,
+    hash,
+    ahead: READ_AHEAD,
+  });
   await writeAll(to, new Uint8Array(hash.digest()));
   file.close();
   conn.close();

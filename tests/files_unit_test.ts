@@ -196,9 +196,9 @@ Deno.test("queued writes over a stream that writes partly stay whole and in orde
 Deno.test("a received file is written whole and in order, also once its writes turn slow", async () => {
   const rng = seededRng(13);
   const src = new Uint8Array(3 * CHUNK + 999).map(() => Math.floor(rng() * 256));
-  // slowMs 20 (the default) keeps every write on the event loop here; -1 counts the first write
-  // as slow, so the rest go through the thread pool, with four chunks in flight.
-  for (const slowMs of [20, -1]) {
+  // A minute keeps every write on the event loop; -1 counts the first write as slow, so the rest
+  // go through the thread pool, with four chunks in flight.
+  for (const slowMs of [60_000, -1]) {
     const path = await Deno.makeTempFile();
     const file = await Deno.open(path, { write: true });
     let at = 0;
@@ -214,6 +214,7 @@ Deno.test("a received file is written whole and in order, also once its writes t
       await pump({ from, to, bytes: src.length, depth: 4, onBytes: () => {} }),
       undefined,
     );
+    assert.equal(to.slow, slowMs < 0, `slowMs ${slowMs}`);
     file.close();
     assert.deepEqual(await Deno.readFile(path), src, `slowMs ${slowMs}`);
     await Deno.remove(path);

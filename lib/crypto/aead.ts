@@ -70,6 +70,8 @@ function nodeSeal(key: Uint8Array, o: SealOptions): number {
 function nodeOpen(key: Uint8Array, o: OpenOptions): number | undefined {
   const length = o.sealed.length - TAG_BYTES;
   if (length < 0) return undefined;
+  // A programmer's error, not a forgery: the catch below must not make it look like one.
+  if (o.out.length < length) throw new RangeError("Bad open lengths");
   try {
     const d = createDecipheriv(CIPHER, key, nonce(o.counter), { authTagLength: TAG_BYTES });
     d.setAAD(o.aad, { plaintextLength: length });

@@ -69,10 +69,10 @@ const WRITEBACK_BYTES = 64 * 2 ** 20;
  * sender could not seal a chunk while the one before was still going out, and a receiver waited on
  * each write to its file (0.3 to 3 ms per MiB here); its writes now run on the event loop until the
  * disk turns slow (fileWriter), and then through this queue. */
-const WRITE_DEPTH = 4;
+export const WRITE_DEPTH = 4;
 /** Chunks a sender may be reading from its file at once: with one, it waited on the read (0.6 ms
  * per MiB) while both cores were busy. */
-const READ_AHEAD = 2;
+export const READ_AHEAD = 2;
 /** A broken transfer is offered again after this long (once the peer is online). */
 const RETRY_MS = 1_000;
 

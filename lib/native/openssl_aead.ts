@@ -47,7 +47,7 @@ const CTRL_AEAD_GET_TAG = 0x10;
 const CTRL_AEAD_SET_TAG = 0x11;
 const ENCRYPT = 1;
 const DECRYPT = 0;
-/** What OpenSSL's int lengths hold; a record is 1 MiB, a datagram about 1 KiB. */
+/** What OpenSSL's int lengths hold; a record is at most 1 MiB, a datagram about 1 KiB. */
 const MAX_LENGTH = 0x7fff_0000;
 
 type Symbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];

@@ -133,9 +133,15 @@ const SLOW_WRITE_MS = 20;
  * descriptor each time) cost the receiver 0.05 to 0.2 ms more CPU per MiB, 4 to 9% of sealed
  * throughput over loopback. Once a write is slow, the rest go through the thread pool, one after
  * another, so that a slow disk cannot hold up the chat. */
-export function fileWriter(file: Deno.FsFile, slowMs = SLOW_WRITE_MS): Writer {
+export function fileWriter(
+  file: Deno.FsFile,
+  slowMs = SLOW_WRITE_MS,
+): Writer & { readonly slow: boolean } {
   let slow: Writer | undefined;
   return {
+    get slow() {
+      return slow !== undefined;
+    },
     write(p) {
       if (slow) return slow.write(p);
       const start = performance.now();
