@@ -346,13 +346,15 @@ console.log(`  peak RSS: sender ${mb(chat.rss[0])}, receiver ${mb(chat.rss[1])}`
 console.log(`  peak RSS sealed: sender ${mb(sealed.rss[0])}, receiver ${mb(sealed.rss[1])}`);
 if (socat && !link) {
   // However well the two ends share out their work, a sealed copy costs at least the ciphers and
-  // one SHA-256 on top of what the plain copy costs, and both ends share this host's cores.
+  // one SHA-256 on top of what the plain copy costs, and both ends share this host's cores. A real
+  // one does worse: the hash and the sealing run on the sender's one thread (README).
   const c = cipherCost(), cores = navigator.hardwareConcurrency;
   const copy = Math.min(socat.cpuMs, deno?.cpuMs ?? Infinity) / sizeMiB;
   const floor = c.seal + c.open + c.hash + copy;
   const ceiling = cores / floor * 1000 * 2 ** 20 / 1e6;
   console.log(
-    `  ceiling for any sealed copy on this host: ${ceiling.toFixed(0)} MB/s, ` +
+    `  ceiling for a sealed copy whose work spread evenly over this host's cores: ` +
+      `${ceiling.toFixed(0)} MB/s, ` +
       `${(ceiling / mbps(socat.ms)).toFixed(2)}× socat (seal ${c.seal.toFixed(2)} + open ` +
       `${c.open.toFixed(2)} + SHA-256 ${c.hash.toFixed(2)} + the cheaper plain copy's ` +
       `${copy.toFixed(2)} ms CPU/MiB, over ${cores} cores shared by both ends)`,
