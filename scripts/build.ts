@@ -7,7 +7,7 @@
  * fails if any module or asset is missing from it.
  */
 import { createHash } from "node:crypto";
-import { LIBCRYPTO_PATHS } from "../lib/native/openssl_aead.ts";
+import { ALLOW_FFI } from "../lib/native/openssl_aead.ts";
 
 export const TARGETS = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"];
 /** The narrowest permissions chatnet works with: never -A. */
@@ -18,7 +18,7 @@ export const PERMISSIONS = [
   "--allow-env=USER,NO_COLOR,HOME,XDG_STATE_HOME,CHATNET_SECRET,CHATNET_OPENSSL",
   "--allow-run=xdg-open",
   "--allow-sys=statfs",
-  `--allow-ffi=${LIBCRYPTO_PATHS.join(",")}`,
+  ALLOW_FFI,
 ];
 /** Files read at run time, embedded into the binary. */
 export const ASSETS = ["build/commit.txt"];

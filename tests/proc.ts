@@ -1,6 +1,6 @@
 /** Runs `chatnet` (main.ts) as a real child process and collects what it prints. */
 import { readLines } from "../lib/ui/output.ts";
-import { LIBCRYPTO_PATHS, OPT_OUT_ENV } from "../lib/native/openssl_aead.ts";
+import { ALLOW_FFI, OPT_OUT_ENV } from "../lib/native/openssl_aead.ts";
 
 export const MAIN = new URL("../main.ts", import.meta.url).pathname;
 /** The permissions chatnet needs (as in deno.json's tasks): never -A. */
@@ -10,7 +10,7 @@ export const PERMISSIONS = [
   "--allow-read",
   "--allow-write",
   "--allow-sys=statfs",
-  `--allow-ffi=${LIBCRYPTO_PATHS.join(",")}`,
+  ALLOW_FFI,
 ];
 
 // deno-lint-ignore no-explicit-any

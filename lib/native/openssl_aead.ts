@@ -25,6 +25,8 @@ import {
 export const LIBCRYPTO_PATHS = ["x86_64", "aarch64"].flatMap((arch) =>
   ["libcrypto.so.3", "libcrypto.so.1.1"].map((name) => `/usr/lib/${arch}-linux-gnu/${name}`)
 );
+/** The one --allow-ffi that chatnet is run with, anywhere: exactly LIBCRYPTO_PATHS. */
+export const ALLOW_FFI = `--allow-ffi=${LIBCRYPTO_PATHS.join(",")}`;
 
 /** Set to 0 to keep node:crypto (to compare the two, or to rule OpenSSL out). */
 export const OPT_OUT_ENV = "CHATNET_OPENSSL";
