@@ -382,8 +382,13 @@ export class Peer {
     // events follow each other directly (a message whose cursor is stored is in the history).
     this.#o.output?.hold();
     for (const e of this.#arrived.splice(0)) this.#emit(e);
-    this.#history?.file.write();
-    this.#journal.write();
+    try {
+      this.#history?.file.write();
+      this.#journal.write();
+    } catch (e) {
+      // A full or failing state disk is an event, never a crash (the sync path says the same).
+      this.#writeFailed(e);
+    }
     this.#o.output?.flush();
     for (const d of held) this.#link.send(d);
     if (this.#journal.cursorUnsynced) this.#sync();
@@ -405,18 +410,20 @@ export class Peer {
         this.#stored(waiting, mark);
       }
     } catch (e) {
-      if (!this.#closed) {
-        this.#emit({
-          type: "error",
-          code: "state_write_failed",
-          message: `Cannot write the journal: ${(e as Error).message}`,
-        });
-      }
+      if (!this.#closed) this.#writeFailed(e);
     } finally {
       this.#syncing = false;
     }
     if (this.#closed) return;
     this.#stored(this.#waiting.length, this.#session.durableMark());
+  }
+
+  #writeFailed(e: unknown): void {
+    this.#emit({
+      type: "error",
+      code: "state_write_failed",
+      message: `Cannot write the journal: ${(e as Error).message}`,
+    });
   }
 
   /** Emits the first `waiting` events and marks what was received up to `mark` as stored. */

@@ -118,6 +118,8 @@ export class Transfers {
   #in = new Map<string, Incoming>();
   /** .part paths reserved by offers being handled or transfers in progress. */
   #parts = new Set<string>();
+  /** Space reserved by offers accepted but not yet in #in. */
+  #holding = new Map<string, number>();
   #unidentified = 0;
   #closed = false;
   counts = { refused: 0, badHeader: 0, overloaded: 0 };
@@ -257,6 +259,7 @@ export class Transfers {
     t.sending = true;
     this.#clock.clearTimer(t.retry);
     let file: FileHandle | undefined, conn: TcpConn | undefined;
+    let dog: ReturnType<typeof watchdog> | undefined;
     try {
       file = await this.#fs.open(t.path, { read: true });
       const hash = createHash("sha256");
@@ -273,7 +276,7 @@ export class Transfers {
       }
       const h = offset > 0 ? hash : createHash("sha256");
       conn = await this.#tcp.connect({ hostname: this.#o.peerIp, port: c.port });
-      const dog = watchdog(conn, IDLE_MS, this.#clock);
+      const watch = dog = watchdog(conn, IDLE_MS, this.#clock);
       this.#start(t, "send", offset);
       const progress = new Progress(t.size, offset, this.#clock.now());
       const { header, out } = this.#outgoingStream(conn, { id: t.id, offset, size: t.size });
@@ -287,7 +290,7 @@ export class Transfers {
         ahead: READ_AHEAD,
         clock: this.#clock,
         onBytes: (n) => {
-          dog.touch();
+          watch.touch();
           this.#progress(t, "send", progress.add(n, this.#clock.now()));
         },
       });
@@ -306,6 +309,8 @@ export class Transfers {
       });
       this.#scheduleRetry(t);
     } finally {
+      // On every path: a watchdog left running closes the connection again later (and threw).
+      dog?.stop();
       t.sending = false;
       if (file) tryClose(file);
       if (conn) tryClose(conn);
@@ -367,12 +372,17 @@ export class Transfers {
         await file.truncate(0);
         offset = 0;
       }
-      if (await this.#fs.freeSpace(dir) < c.size - offset) {
+      // Checked and reserved in one step (no await between): bytes the transfers in progress will
+      // still write count as used, so two offers cannot both take the same free space.
+      const free = await this.#fs.freeSpace(dir);
+      if (free - this.#reserved() < c.size - offset) {
         tryClose(file);
         this.#parts.delete(partPath);
-        if (offset === 0) await this.#fs.remove(partPath).catch(() => {});
+        // Declined for good (the sender gives up on a decline): its .part must not stay.
+        await this.#fs.remove(partPath).catch(() => {});
         return this.#decline(c.id, "not enough disk space");
       }
+      this.#holding.set(c.id, c.size - offset);
       const hash = createHash("sha256");
       if (!await hashPrefix(file, offset, hash)) throw new Error("the partial file shrank");
       const t: Incoming = {
@@ -387,6 +397,7 @@ export class Transfers {
         file,
         generation: (old?.generation ?? 0) + 1,
       };
+      this.#holding.delete(c.id);
       this.#in.set(c.id, t);
       this.#o.sendControl({
         op: "accept",
@@ -396,10 +407,19 @@ export class Transfers {
         port: this.#o.filePort,
       });
     } catch (e) {
+      this.#holding.delete(c.id);
       if (file) tryClose(file);
       this.#parts.delete(partPath);
       throw e;
     }
+  }
+
+  /** Bytes the incoming transfers accepted so far have still to write. */
+  #reserved(): number {
+    let n = 0;
+    for (const t of this.#in.values()) n += t.size - t.offset;
+    for (const held of this.#holding.values()) n += held;
+    return n;
   }
 
   /** `name.part`, unless another transfer is using it: then `name.<id>.part`. */

@@ -375,6 +375,8 @@ export class Session {
     this.#peerEpoch = epoch;
     this.#confirmed = false;
     this.#online = false;
+    // A goodbye came from the incarnation being replaced: the new one has not said one.
+    this.#byeHeard = false;
     const arq = new Arq({
       srcEpoch: this.#o.epoch,
       dstEpoch: epoch,

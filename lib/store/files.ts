@@ -1,6 +1,8 @@
 /** The store's file mechanics: an append-only file written in two steps, and durable renames. */
-import { writeAllSync } from "../bytes.ts";
+import { concat } from "../bytes.ts";
 import { denoFs, type FileHandle, type Fs } from "./fs.ts";
+
+const encoder = new TextEncoder();
 
 /**
  * Appended text is buffered; `write()` hands it to the kernel (it then survives a SIGKILL, not a
@@ -10,6 +12,8 @@ import { denoFs, type FileHandle, type Fs } from "./fs.ts";
 export class AppendFile {
   #file: FileHandle;
   #buffer = "";
+  /** Bytes a failed write left unwritten (then appended text waits behind them). */
+  #rest: Uint8Array | undefined;
   #unsynced = false;
 
   constructor(readonly path: string, fs: Fs = denoFs) {
@@ -22,14 +26,25 @@ export class AppendFile {
 
   /** Something appended is not durable yet. */
   get unsynced(): boolean {
-    return this.#buffer.length > 0 || this.#unsynced;
+    return this.#buffer.length > 0 || this.#rest !== undefined || this.#unsynced;
   }
 
   write(): void {
-    if (!this.#buffer) return;
-    writeAllSync(this.#file, this.#buffer);
-    this.#buffer = "";
+    if (!this.#buffer && !this.#rest) return;
     this.#unsynced = true;
+    // What a failed write (ENOSPC, EIO) left unwritten goes first next time, and only that: the
+    // bytes before it are in the file, and writing them again would tear a record.
+    const text = encoder.encode(this.#buffer);
+    const bytes = this.#rest ? concat([this.#rest, text]) : text;
+    this.#buffer = "";
+    this.#rest = undefined;
+    let done = 0;
+    try {
+      while (done < bytes.length) done += this.#file.writeSync(bytes.subarray(done));
+    } catch (e) {
+      this.#rest = bytes.subarray(done);
+      throw e;
+    }
   }
 
   async sync(): Promise<void> {

@@ -1,0 +1,210 @@
+/**
+ * The invariants, checked over a whole run (the uncaught ones as they happen, in run.ts):
+ * messages reported sent are shown once, in order; both sides come online after the settle and
+ * queued messages flow; every file offered arrives intact or both sides say it failed; no .part is
+ * left and nothing is written outside the state and downloads folders; the state stays small.
+ */
+import { createHash } from "node:crypto";
+import type { ChatEvent } from "../../lib/events.ts";
+import { DOWNLOADS, type Host, type Seen } from "./proc.ts";
+import type { Scenario, Who } from "./scenario.ts";
+import type { World } from "./world.ts";
+
+export interface Outcome {
+  violations: string[];
+  tolerated: string[];
+  sent: number;
+  shown: number;
+  files: number;
+}
+
+/** Both sides must show each other online this soon after the settle begins. */
+const ONLINE_WITHIN_MS = 10_000;
+/** The journal stays under this (it is compacted past 4,096 spare records). */
+const JOURNAL_MAX_BYTES = 4 * 2 ** 20;
+/** Datagrams per second a pair that cannot agree may keep sending (HELLO retries back off). */
+const REFUSED_RATE = 20;
+
+export function check(
+  o: {
+    scenario: Scenario;
+    world: World;
+    hosts: Record<Who, Host>;
+    settledAt: number;
+    /** Datagrams both sides sent during the settle. */
+    settleDatagrams: number;
+  },
+): Outcome {
+  const { scenario: s, hosts } = o;
+  const violations: string[] = [], tolerated: string[] = [];
+  const agree = s.secrets[0] === s.secrets[1];
+  let sent = 0, shown = 0, files = 0;
+  for (const [from, to] of [["A", "B"], ["B", "A"]] as [Who, Who][]) {
+    const x = hosts[from], y = hosts[to];
+    const sentTexts = of(x.events, "sent").map((e) => e.text);
+    const shownTexts = of(y.events, "message").map((e) => e.text);
+    sent += sentTexts.length;
+    shown += shownTexts.length;
+    const mine = shownTexts.filter((t) => t.startsWith(`${from}#`));
+    if (mine.length !== shownTexts.length) {
+      violations.push(`${to} showed a message ${from} never sent`);
+    }
+    const seen = new Set<string>();
+    let last = 0;
+    for (const t of mine) {
+      if (seen.has(t)) {
+        // A power loss of the receiver between showing and its fdatasync may show it again (README).
+        if (y.powerLosses === 0) violations.push(`${to} showed "${short(t)}" twice`);
+        continue;
+      }
+      seen.add(t);
+      const n = seq(t);
+      if (n < last) violations.push(`${to} showed "${short(t)}" after #${last}: out of order`);
+      last = Math.max(last, n);
+    }
+    if (agree) {
+      const missing = sentTexts.filter((t) => !seen.has(t));
+      if (missing.length) {
+        violations.push(
+          `${missing.length} of ${sentTexts.length} messages ${from} reported sent never shown at ` +
+            `${to} (first: "${short(missing[0])}")`,
+        );
+      }
+    } else if (mine.length) violations.push(`${to} showed messages without a shared passphrase`);
+    files += checkFiles(s, x, y, agree, violations);
+  }
+  if (agree) {
+    for (const h of Object.values(hosts)) {
+      const at = onlineAt(h.events, o.settledAt);
+      if (at === undefined) {
+        violations.push(`${h.name} never showed its peer online after the settle`);
+      } else if (at - o.settledAt > ONLINE_WITHIN_MS) {
+        violations.push(
+          `${h.name} showed its peer online only ${
+            ((at - o.settledAt) / 1000).toFixed(1)
+          } s after the settle`,
+        );
+      }
+      if (h.peer && h.peer.pending > 0) {
+        violations.push(`${h.name} still has ${h.peer.pending} messages undelivered`);
+      }
+      if (h.peer && h.peer.transfers > 0) {
+        violations.push(`${h.name} still has ${h.peer.transfers} transfers unfinished`);
+      }
+    }
+  } else {
+    const rate = o.settleDatagrams / (s.settleMs / 1000);
+    if (rate > REFUSED_RATE) {
+      tolerated.push(
+        `known-hello-pingpong: peers without a shared passphrase sent ${
+          rate.toFixed(0)
+        } datagrams/s`,
+      );
+    }
+  }
+  for (const h of Object.values(hosts)) {
+    const overloaded = h.peer?.stats().tcpOverloaded ?? 0;
+    if (overloaded > 0) {
+      violations.push(`${h.name} closed ${overloaded} file connections as overloaded`);
+    }
+    for (const p of h.disk.written) {
+      if (!p.startsWith("/state/") && !p.startsWith(DOWNLOADS + "/") && p !== "/state") {
+        violations.push(`${h.name} wrote ${p}, outside its state and downloads folders`);
+      }
+    }
+    const journal = h.disk.read("/state/chat/journal");
+    if (journal && journal.length > JOURNAL_MAX_BYTES) {
+      violations.push(`${h.name}'s journal grew to ${journal.length} bytes`);
+    }
+    if (of(h.events, "error").some((e) => e.code === "state_repaired") && h.powerLosses === 0) {
+      const m = of(h.events, "error").find((e) => e.code === "state_repaired")!;
+      if (!m.message.includes("torn")) violations.push(`${h.name}: ${m.message}`);
+    }
+  }
+  return { violations, tolerated, sent, shown, files };
+}
+
+/** Files `x` offered: each arrived byte-identical at `y`, was declined, or failed on both sides. */
+function checkFiles(s: Scenario, x: Host, y: Host, agree: boolean, violations: string[]): number {
+  const offered = s.files.filter((f) => f.who === x.name);
+  if (!agree || offered.length === 0) return 0;
+  const names = new Map<string, string>();
+  for (const f of offered) names.set(nameOf(s, f.path), f.path);
+  const received = new Map(of(y.events, "file_received").map((e) => [e.name, e]));
+  const xErrors = of(x.events, "error"), yErrors = of(y.events, "error");
+  let n = 0;
+  for (const [name, path] of names) {
+    const offeredAt = s.timeline.find((t) =>
+      t.action.kind === "file" && (t.action.path === path || path.startsWith(t.action.path + "/"))
+    );
+    if (!offeredAt || !x.events.some((e) => e.e.type === "ready")) continue;
+    const sentOk = of(x.events, "file_sent").some((e) => e.name === name);
+    const got = received.get(name);
+    const failedX = xErrors.some((e) => e.name === name && FAILED.has(e.code));
+    if (got) {
+      n++;
+      const bytes = y.disk.read(got.path);
+      const want = x.disk.read(path)!;
+      if (!bytes || sha(bytes) !== sha(want)) {
+        violations.push(`${name} arrived at ${got.path} altered`);
+      }
+      if (!got.path.startsWith(DOWNLOADS + "/")) {
+        violations.push(`${name} was stored outside downloads`);
+      }
+      continue;
+    }
+    if (failedX) continue;
+    if (sentOk) violations.push(`${x.name} reported ${name} sent, but ${y.name} never received it`);
+    else if (x.powerLosses > 0 && !xErrors.some((e) => e.name === name)) continue;
+    else violations.push(`${name} neither arrived nor failed (${x.name} → ${y.name})`);
+  }
+  void yErrors;
+  for (const p of y.disk.files.keys()) {
+    if (p.startsWith(DOWNLOADS + "/") && p.endsWith(".part")) {
+      violations.push(`${y.name} kept ${p} after every transfer had ended`);
+    }
+  }
+  return n;
+}
+
+/** Codes that mean a transfer is over without the file. */
+const FAILED = new Set(["declined", "transfer_failed", "hash_mismatch", "file_not_found"]);
+
+/** The name the peer sees: a file's base name, or a folder's name and the path inside it. */
+function nameOf(s: Scenario, path: string): string {
+  const offer = s.timeline.find((t) =>
+    t.action.kind === "file" && (t.action.path === path || path.startsWith(t.action.path + "/"))
+  );
+  const top = offer?.action.kind === "file" ? offer.action.path : path;
+  if (top === path) return path.slice(path.lastIndexOf("/") + 1);
+  return top.slice(top.lastIndexOf("/") + 1) + path.slice(top.length);
+}
+
+function onlineAt(events: Seen[], since: number): number | undefined {
+  let online: number | undefined;
+  for (const s of events) {
+    if (s.e.type === "ready") online = undefined;
+    if (s.e.type !== "peer") continue;
+    if (s.e.state === "online") online ??= Math.max(s.at, since);
+    else online = undefined;
+  }
+  return online;
+}
+
+type Of<T extends ChatEvent["type"]> = ChatEvent & { type: T };
+
+function of<T extends ChatEvent["type"]>(events: Seen[], type: T): Of<T>[] {
+  return events.filter((s) => s.e.type === type).map((s) => s.e as Of<T>);
+}
+
+function seq(text: string): number {
+  return Number(text.slice(2, text.indexOf(" ")));
+}
+
+function short(t: string): string {
+  return t.length > 24 ? t.slice(0, 24) + "…" : t;
+}
+
+function sha(b: Uint8Array): string {
+  return createHash("sha256").update(b).digest("hex");
+}

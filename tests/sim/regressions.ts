@@ -1,0 +1,94 @@
+/** The five bugs of issue 18, each as a scenario kept as a regression test. */
+import { CALM } from "./net.ts";
+import { type Scenario, SETTLE_MS } from "./scenario.ts";
+
+function base(label: string, seed: number): Scenario {
+  return {
+    seed,
+    label,
+    secrets: [undefined, undefined],
+    stateBytes: 2 ** 30,
+    downloadBytes: 2 ** 30,
+    weather: { ...CALM, delayMs: 2 },
+    files: [],
+    timeline: [
+      { at: 0, action: { kind: "start", who: "A" } },
+      { at: 0, action: { kind: "start", who: "B" } },
+    ],
+    activeMs: 30_000,
+    settleMs: SETTLE_MS,
+  };
+}
+
+const MIB = 2 ** 20;
+
+function every(ms: number, from: number, to: number): number[] {
+  const out = [];
+  for (let t = from; t < to; t += ms) out.push(t);
+  return out;
+}
+
+export const REGRESSIONS: Record<string, () => Scenario> = {
+  /** Bug 1: with a passphrase, B quits cleanly and starts again; A must see it online again. */
+  "an encrypted session comes back after a clean quit": () => {
+    const s = base("bug 1", 101);
+    s.secrets = ["correct horse", "correct horse"];
+    every(250, 500, 25_000).forEach((at, i) =>
+      s.timeline.push({ at, action: { kind: "send", who: "A", text: `A#${i + 1} hi` } })
+    );
+    for (const at of [3_000, 9_000, 15_000]) {
+      s.timeline.push({ at, action: { kind: "quit", who: "B" } });
+      s.timeline.push({ at: at + 1_000, action: { kind: "start", who: "B" } });
+    }
+    return sorted(s);
+  },
+  /** Bug 2: the receiver dies mid-transfer; the sender must not die 10 s later. */
+  "the sender survives an interrupted file": () => {
+    const s = base("bug 2", 102);
+    s.weather = { ...CALM, delayMs: 5 };
+    s.files.push({ who: "A", path: "/home/A/big.bin", size: 20 * MIB });
+    s.timeline.push({ at: 1_000, action: { kind: "file", who: "A", path: "/home/A/big.bin" } });
+    s.timeline.push({ at: 1_100, action: { kind: "crash", who: "B" } });
+    s.timeline.push({ at: 2_000, action: { kind: "start", who: "B" } });
+    return sorted(s);
+  },
+  /** Bug 3: a folder of many small files is sent a few at a time, not all at once. */
+  "a folder of 300 small files arrives whole": () => {
+    const s = base("bug 3", 103);
+    for (let i = 0; i < 300; i++) {
+      s.files.push({ who: "A", path: `/home/A/many/${i}.txt`, size: 100 + i });
+    }
+    s.timeline.push({ at: 1_000, action: { kind: "file", who: "A", path: "/home/A/many" } });
+    s.timeline.push({
+      at: 1_500,
+      action: { kind: "send", who: "A", text: "A#1 during the folder" },
+    });
+    return sorted(s);
+  },
+  /** Bug 4: B's state disk fills while messages arrive, and B restarts: no crash, no duplicate. */
+  "a full state disk is an event, not a crash or a duplicate": () => {
+    const s = base("bug 4", 104);
+    every(100, 500, 10_000).forEach((at, i) =>
+      s.timeline.push({ at, action: { kind: "send", who: "A", text: `A#${i + 1} hi` } })
+    );
+    s.timeline.push({ at: 3_000, action: { kind: "fill", who: "B", mount: "/state", room: 0 } });
+    s.timeline.push({ at: 6_000, action: { kind: "crash", who: "B" } });
+    s.timeline.push({ at: 6_500, action: { kind: "start", who: "B" } });
+    return sorted(s);
+  },
+  /** Bug 5: two 12 MiB files offered at once to a 20 MiB downloads disk. */
+  "free space counts the transfers in progress": () => {
+    const s = base("bug 5", 105);
+    s.downloadBytes = 20 * MIB;
+    for (const n of ["one", "two"]) {
+      s.files.push({ who: "A", path: `/home/A/${n}.bin`, size: 12 * MIB });
+      s.timeline.push({ at: 1_000, action: { kind: "file", who: "A", path: `/home/A/${n}.bin` } });
+    }
+    return sorted(s);
+  },
+};
+
+function sorted(s: Scenario): Scenario {
+  s.timeline.sort((a, b) => a.at - b.at);
+  return s;
+}
