@@ -14,6 +14,7 @@ import { runTerminal } from "./lib/ui/terminal.ts";
 import { runHeadless } from "./lib/ui/headless.ts";
 import { openInBrowser } from "./lib/ui/web/server.ts";
 import { OPT_OUT_ENV, useOpenSsl } from "./lib/native/openssl_aead.ts";
+import { denoEffects } from "./lib/effects.ts";
 
 const out = bufferedOut(Deno.stdout);
 const log = fileOut(Deno.stderr);
@@ -42,7 +43,7 @@ async function main(): Promise<number> {
   if (typeof secret === "object") fail(secret.error);
   // Only a passphrase seals anything.
   if (secret !== undefined) useOpenSsl(Deno.env.get(OPT_OUT_ENV));
-  const opened = await openPeer(config, { secret, output: out });
+  const opened = await openPeer(config, { secret, output: out, effects: denoEffects });
   if (typeof opened === "string") fail(opened);
   const { peer } = opened;
   const web = config.web ? openWeb(config, opened) : undefined;
