@@ -6,6 +6,8 @@
  * the peer means it restarted, so the old stream state is dropped and every message not yet
  * acknowledged is sent again on a fresh stream. Datagrams carrying our own epoch as sender
  * (reflections), naming another epoch of ours, or from a retired peer epoch are dropped and counted.
+ * With a passphrase a new epoch is adopted only when a handshake (handshake.ts) completes with it,
+ * and each handshake's keys are its own.
  *
  * Pure: time comes in as `now`, datagrams leave through `output`.
  */
