@@ -10,7 +10,7 @@ import { bufferedOut, fileOut, readLines } from "./lib/ui/output.ts";
 import { runJson } from "./lib/ui/json.ts";
 import { runPipe } from "./lib/ui/pipe.ts";
 import { runSend } from "./lib/ui/send.ts";
-import { runTerminal } from "./lib/ui/terminal.ts";
+import { runTerminal } from "./lib/ui/terminal/run.ts";
 import { runHeadless } from "./lib/ui/headless.ts";
 import { openInBrowser } from "./lib/ui/web/server.ts";
 import { OPT_OUT_ENV, useOpenSsl } from "./lib/native/openssl_aead.ts";
@@ -72,6 +72,11 @@ async function main(): Promise<number> {
       stdin: Deno.stdin,
       listDir: (dir) =>
         Array.from(Deno.readDirSync(dir), (e) => ({ name: e.name, isDirectory: e.isDirectory })),
+      home: Deno.env.get("HOME"),
+      onResize: (redraw) => {
+        Deno.addSignalListener("SIGWINCH", redraw);
+        return () => Deno.removeSignalListener("SIGWINCH", redraw);
+      },
     });
   }
   Deno.addSignalListener("SIGINT", () => {

@@ -18,7 +18,13 @@ import {
 } from "./app_message.ts";
 import { Transfers } from "./files/transfers.ts";
 import { parseControl } from "./files/control.ts";
-import { type ChatEvent, formatAddress, type HistoryEvent, type StatsEvent } from "./events.ts";
+import {
+  type ChatEvent,
+  formatAddress,
+  type HistoryEvent,
+  type MessageEvent,
+  type StatsEvent,
+} from "./events.ts";
 import { Journal } from "./store/journal.ts";
 import { randomId32 } from "./bytes.ts";
 import type { History, HistoryEntry } from "./store/history.ts";
@@ -81,6 +87,11 @@ export const MAX_TEXT_BYTES = MAX_MESSAGE - TEXT_HEADER_BYTES - MAX_NAME_BYTES;
 const TICK_LATE_MS = RTO_MIN;
 
 const encoder = new TextEncoder();
+
+/** A message that arrives this long after it was written waited (in a journal, for a peer that
+ * was away): its event carries the sender's time. Shorter gaps are the network, and clocks that
+ * differ by a few seconds would only make the shown time jump. */
+const WAITED_MS = 5_000;
 
 export class Peer {
   #o: PeerOptions;
@@ -241,7 +252,7 @@ export class Peer {
     const now = this.#clock.now();
     for (const m of this.#journal.pending()) {
       this.#undelivered.add(m.id);
-      this.#session.send(this.#encode(m), m.id, now);
+      this.#session.send(this.#encode({ ...m, sentAt: m.at }), m.id, now);
     }
     for (const e of this.history(this.#o.historyLines ?? 10)) this.#emit(e);
     void this.#files.resume(this.#journal.files());
@@ -274,14 +285,15 @@ export class Peer {
       return undefined;
     }
     const name = this.#o.name;
-    const id = this.#journal.addOut(name, text);
-    this.#record({ dir: "out", id, name, text, at: new Date(this.#clock.wall()).toISOString() });
+    const sentAt = this.#clock.wall();
+    const id = this.#journal.addOut(name, text, sentAt);
+    this.#record({ dir: "out", id, name, text, at: new Date(sentAt).toISOString() });
     this.#undelivered.add(id);
     // Reported once durable (the datagrams need not wait: an unsent "sent" promises nothing).
     this.#waiting.push(
       this.online ? { type: "sent", id, text } : { type: "sent", id, text, queued: true },
     );
-    this.#session.send(this.#encode({ id, name, text }), id, this.#clock.now());
+    this.#session.send(this.#encode({ id, name, text, sentAt }), id, this.#clock.now());
     this.#sync();
     this.#arm();
     return id;
@@ -358,10 +370,16 @@ export class Peer {
       this.#alreadyShown++;
       return;
     }
-    const at = new Date(this.#clock.wall()).toISOString();
+    const now = this.#clock.wall();
+    const at = new Date(now).toISOString();
     this.#record({ dir: "in", id: m.id, name: m.name, text: m.text, at });
     const from = this.#from;
-    this.#arrived.push({ type: "message", id: m.id, text: m.text, from, name: m.name, at });
+    const e: MessageEvent = { type: "message", id: m.id, text: m.text, from, name: m.name, at };
+    // A message that waited (the peer was offline, or we were) carries when it was written.
+    if (m.sentAt !== undefined && now - m.sentAt > WAITED_MS) {
+      e.sentAt = new Date(m.sentAt).toISOString();
+    }
+    this.#arrived.push(e);
   }
 
   /** After a datagram: the messages it delivered go into the history, the new receive cursor is
@@ -419,8 +437,14 @@ export class Peer {
     this.#arm();
   }
 
-  #encode(m: { id: number; name: string; text: string }): Uint8Array {
-    return encodeText({ origin: this.#journal.origin, ...m });
+  #encode(m: { id: number; name: string; text: string; sentAt?: number }): Uint8Array {
+    return encodeText({
+      origin: this.#journal.origin,
+      id: m.id,
+      name: m.name,
+      text: m.text,
+      sentAt: m.sentAt,
+    });
   }
 
   #record(h: HistoryEntry): void {

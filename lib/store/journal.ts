@@ -112,9 +112,11 @@ export class Journal {
   }
 
   /** Records a new outgoing message and returns its id (durable after the next sync). */
-  addOut(name: string, text: string): number {
+  addOut(name: string, text: string, at?: number): number {
     const id = this.#state.nextId;
-    this.#append({ t: "out", id, name, text });
+    this.#append(
+      at === undefined ? { t: "out", id, name, text } : { t: "out", id, name, text, at },
+    );
     return id;
   }
 
