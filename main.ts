@@ -3,6 +3,7 @@ import { parseCli } from "./lib/cli/args.ts";
 import { helpText } from "./lib/cli/options.ts";
 import { buildCommit, VERSION } from "./lib/version.ts";
 import { openPeer, openWeb, readSecret } from "./lib/start.ts";
+import { preparePassphrase } from "./lib/crypto/passphrase.ts";
 import { PLAINTEXT_WARNING } from "./lib/ui/format.ts";
 import { runDemo } from "./lib/demo.ts";
 import { bufferedOut, fileOut, readLines } from "./lib/ui/output.ts";
@@ -36,7 +37,9 @@ async function main(): Promise<number> {
   }
   if (config.mode === "demo") return await runDemo(config.sim!, out);
 
-  const secret = await readSecret(config.secret);
+  const typed = await readSecret(config.secret);
+  if (typeof typed === "object") fail(typed.error);
+  const secret = typed === undefined ? undefined : preparePassphrase(typed);
   if (typeof secret === "object") fail(secret.error);
   // Only a passphrase seals anything.
   if (secret !== undefined) useOpenSsl(Deno.env.get(OPT_OUT_ENV));

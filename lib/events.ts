@@ -77,6 +77,11 @@ export interface ErrorEvent {
   /** For file errors: the transfer and its name. */
   id?: string;
   name?: string;
+  /** For auth_failed from a handshake: its source address, failures so far, and seconds until
+   * the next attempt is accepted. */
+  from?: string;
+  count?: number;
+  retryIn?: number;
 }
 export type Direction = "send" | "receive";
 export interface FileStartEvent {

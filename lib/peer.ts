@@ -4,7 +4,7 @@
  * ChatEvents for whichever interface listens.
  */
 import { type AuthFailure, type DurableMark, Session } from "./protocol/session.ts";
-import { pakeStart } from "./crypto/pake.ts";
+import { authFailedMessage, weakPassphraseWarning } from "./auth_report.ts";
 import { aeadName } from "./crypto/aead.ts";
 import { MAX_MESSAGE, RTO_MIN } from "./protocol/constants.ts";
 import { UdpLink } from "./net/udp.ts";
@@ -50,7 +50,7 @@ export interface PeerOptions {
   historyLines?: number;
   /** Said once at start, e.g. what was repaired in the state directory. */
   notices?: string[];
-  /** The shared passphrase; without one the session is plaintext. */
+  /** The shared passphrase, prepared (lib/crypto/passphrase.ts); without one, plaintext. */
   secret?: string;
   /** The interfaces' output (stdout). While a datagram's messages are shown it is held, and it is
    * flushed right after the receive cursor is written: a SIGKILL between storing the cursor and
@@ -189,15 +189,24 @@ export class Peer {
         });
         if (state === "online") this.#files.onPeerOnline();
       },
-      pake: options.secret === undefined
-        ? undefined
-        : pakeStart(options.secret, crypto.getRandomValues(new Uint8Array(64))),
-      onAuthFailed: (why) =>
-        this.#emit({
-          type: "error",
-          code: why === "peer_version" ? "peer_version" : "auth_failed",
-          message: AUTH_FAILURES[why],
-        }),
+      passphrase: options.secret,
+      onAuthFailed: (why, f) =>
+        this.#emit(
+          f
+            ? {
+              type: "error",
+              code: "auth_failed",
+              message: authFailedMessage(f, this.#from),
+              from: this.#from,
+              count: f.count,
+              retryIn: Math.ceil(f.retryIn / 1000),
+            }
+            : {
+              type: "error",
+              code: why === "peer_version" ? "peer_version" : "auth_failed",
+              message: AUTH_FAILURES[why],
+            },
+        ),
     });
   }
 
@@ -238,6 +247,8 @@ export class Peer {
     for (const message of this.#o.notices ?? []) {
       this.#emit({ type: "error", code: "state_repaired", message });
     }
+    const weak = this.#o.secret === undefined ? undefined : weakPassphraseWarning(this.#o.secret);
+    if (weak) this.#emit({ type: "error", code: "weak_passphrase", message: weak });
     const now = this.#clock.now();
     for (const m of this.#journal.pending()) {
       this.#undelivered.add(m.id);

@@ -5,7 +5,6 @@ import { containsBytes, MAIN, tempStateHome } from "./proc.ts";
 import { PERMISSIONS as BINARY_PERMISSIONS } from "../scripts/build.ts";
 import { freePorts } from "../lib/demo.ts";
 import { NO_IMPAIRMENT } from "../lib/net/impair.ts";
-import { pakeFinish, pakeStart } from "../lib/crypto/pake.ts";
 import { deriveKeys } from "../lib/crypto/keys.ts";
 import {
   type Aead,
@@ -16,14 +15,7 @@ import {
   TAG_BYTES,
 } from "../lib/crypto/aead.ts";
 import { ALLOW_FFI, loadOpenSslAead } from "../lib/native/openssl_aead.ts";
-import {
-  CRC_SIZE,
-  HEADER_SIZE,
-  isSealed,
-  parseSealed,
-  SEGMENT_HEADER_SIZE,
-} from "../lib/protocol/codec.ts";
-import { crc32c } from "../lib/protocol/crc32c.ts";
+import { isSealed, parseSealed } from "../lib/protocol/codec.ts";
 import { seededRng } from "../lib/rng.ts";
 import { RECORD_BYTES, RecordOpener, RecordSealer } from "../lib/crypto/records.ts";
 import { sealedReader, sealedWriter } from "../lib/net/file_stream.ts";
@@ -42,44 +34,24 @@ const random = (seed: number) => {
   return Uint8Array.from({ length: 64 }, () => Math.floor(r() * 256));
 };
 
-Deno.test("CPace gives both sides one key with the same passphrase, and unrelated keys otherwise", () => {
-  const a = pakeStart("correct horse", random(1)), b = pakeStart("correct horse", random(2));
-  const ka = pakeFinish(a, { share: b.share, epoch: 2 }, 1)!;
-  const kb = pakeFinish(b, { share: a.share, epoch: 1 }, 2)!;
-  assert.deepEqual(ka, kb);
-  const c = pakeStart("correct horse!", random(3));
-  const kc = pakeFinish(c, { share: a.share, epoch: 1 }, 3)!;
-  assert.notDeepEqual(pakeFinish(a, { share: c.share, epoch: 3 }, 1), kc);
-  // A share that is not a point, or the identity, is refused rather than trusted.
-  assert.equal(pakeFinish(a, { share: new Uint8Array(32).fill(0xff), epoch: 2 }, 1), undefined);
-  assert.equal(pakeFinish(a, { share: new Uint8Array(32), epoch: 2 }, 1), undefined);
-});
-
-Deno.test("the key schedule separates directions and epochs, and a restart changes every key", () => {
-  const a = pakeStart("pw", random(4)), b1 = pakeStart("pw", random(5));
-  const isk1 = pakeFinish(a, { share: b1.share, epoch: 0xb1 }, 0xa1)!;
+Deno.test("the key schedule separates directions, and each handshake's ISK gives new keys", () => {
+  // Handshakes give each side the same ISK (tests/handshake_test.ts); random ones stand in here.
+  const isk1 = random(4);
   const ka = deriveKeys(isk1, 0xa1, 0xb1);
-  const kb = deriveKeys(pakeFinish(b1, { share: a.share, epoch: 0xa1 }, 0xb1)!, 0xb1, 0xa1);
+  const kb = deriveKeys(isk1, 0xb1, 0xa1);
   assert.deepEqual(ka.send, kb.recv);
   assert.deepEqual(ka.recv, kb.send);
   assert.deepEqual(ka.fileSend, kb.fileRecv);
   assert.notDeepEqual(ka.send, ka.recv);
-  assert.deepEqual(ka.confirmOurs, kb.confirmTheirs);
-  assert.notDeepEqual(ka.confirmOurs, ka.confirmTheirs);
   assert.equal(ka.fingerprint, kb.fingerprint);
   assert.match(ka.fingerprint, /^\d{4} \d{4} \d{4}$/);
-  // B restarts: a new epoch and a new ephemeral share. Every key is new, so the nonce counter
+  // Another handshake, even between the same two epochs: every key is new, so the nonce counter
   // starting again at 0 never reuses a nonce under a key.
-  const b2 = pakeStart("pw", random(6));
-  const ka2 = deriveKeys(pakeFinish(a, { share: b2.share, epoch: 0xb2 }, 0xa1)!, 0xa1, 0xb2);
+  const ka2 = deriveKeys(random(5), 0xa1, 0xb1);
   for (const k of ["send", "recv", "fileSend", "fileRecv"] as const) {
     assert.notDeepEqual(ka2[k], ka[k], k);
   }
   assert.notEqual(ka2.fingerprint, ka.fingerprint);
-  // Even a reused epoch number with a fresh share gives new keys.
-  const b3 = pakeStart("pw", random(7));
-  const ka3 = deriveKeys(pakeFinish(a, { share: b3.share, epoch: 0xb1 }, 0xa1)!, 0xa1, 0xb1);
-  assert.notDeepEqual(ka3.send, ka.send);
   // A datagram sealed under the old keys does not open under the new ones.
   const aad = new Uint8Array(24);
   const sealed = seal(ka.send, 0n, aad, new TextEncoder().encode("hi"));
@@ -137,11 +109,13 @@ Deno.test("different passphrases: nothing is delivered and both sides say the pa
   const { n } = secureNet("tango-42", "tango-43", 0.1);
   n.send("a", "hello?");
   n.send("b", "anyone?");
-  n.run(() => false, 10_000);
+  n.run(() => false, 30_000);
   assert.deepEqual(n.a.received, []);
   assert.deepEqual(n.b.received, []);
-  assert.deepEqual(n.a.authFailures, ["passphrase_differs"]);
-  assert.deepEqual(n.b.authFailures, ["passphrase_differs"]);
+  for (const side of [n.a, n.b]) {
+    assert.ok(side.authFailures.length >= 1, `seed ${SEED}`);
+    assert.ok(side.authFailures.every((w) => w === "passphrase_differs"));
+  }
   assert.ok(!n.a.session.online && !n.b.session.online);
 });
 
@@ -159,7 +133,10 @@ Deno.test("replayed, forged and plaintext datagrams are dropped and counted, nev
   const { n, wire } = secureNet("pw", "pw", 0);
   n.send("a", "once");
   assert.ok(n.run(() => n.b.received.length === 1, 10_000));
-  n.run(() => false, 1_000); // until everything in flight has landed
+  // Datagrams of a session both sides have established: one sealed before the FINISH reached
+  // B was never opened there, so it could not be a replay.
+  const handshake = wire.splice(0);
+  n.run(() => false, 1_000);
   const fromA = wire.filter((d) =>
     isSealed(d) && (parseSealed(d) as { src: number }).src === 0xaaaa0001
   );
@@ -172,7 +149,7 @@ Deno.test("replayed, forged and plaintext datagrams are dropped and counted, nev
   forged[forged.length - 20] ^= 1;
   forged[16 + 7] += 100; // a counter never seen, so the replay window does not catch it first
   n.b.session.input(forged, n.now);
-  const hello = wire.find((d) => !isSealed(d) && d[3] === 2)!.slice();
+  const hello = handshake.find((d) => !isSealed(d) && d[3] === 2)!.slice();
   new DataView(hello.buffer).setUint32(8, 0x5eed);
   n.b.session.input(hello, n.now);
   n.run(() => false, 2_000);
@@ -413,35 +390,6 @@ Deno.test("sealed records arrive whole through reads of any size", async () => {
   assert.deepEqual(await readBack(stream), concat(plain), `seed ${SEED}`);
   await assert.rejects(readBack(stream.subarray(0, stream.length - 1)), /ended inside a record/);
   await assert.rejects(readBack(concat([stream, new Uint8Array(2)])), /ended inside a record/);
-});
-
-Deno.test("a flood of forged HELLOs is rate-limited, said once, and never resets the session", () => {
-  const { n, wire } = secureNet("pw", "pw", 0);
-  n.send("a", "before");
-  assert.ok(n.run(() => n.b.received.length === 1, 10_000));
-  // A HELLO that carries a share and a tag (header, segment header, 64 bytes, CRC).
-  const hello = wire.find((d) =>
-    !isSealed(d) && d[3] === 2 && d.length === HEADER_SIZE + SEGMENT_HEADER_SIZE + 64 + CRC_SIZE
-  )!;
-  for (let i = 0; i < 500; i++) {
-    const forged = hello.slice();
-    const v = new DataView(forged.buffer);
-    v.setUint32(8, 0x10000 + i); // a new epoch each time
-    // Another passphrase's share and a tag that cannot verify, with a fresh CRC.
-    const share = pakeStart(`guess ${i}`, random(100 + i)).share;
-    const at = forged.length - 4 - 64;
-    forged.set(share, at);
-    forged.set(random(i).subarray(0, 32), at + 32);
-    v.setUint32(forged.length - 4, crc32c(forged, 0, forged.length - 4));
-    n.b.session.input(forged, n.now);
-  }
-  const s = n.b.session.stats();
-  assert.ok(s.authFailed >= 1 && s.authFailed <= 25, `authFailed ${s.authFailed}`);
-  assert.ok(s.unauthenticated >= 400, `refused without work: ${s.unauthenticated}`);
-  assert.deepEqual(n.b.authFailures, ["passphrase_differs"], "said once");
-  assert.equal(s.peerRestarts, 0);
-  n.send("a", "after");
-  assert.ok(n.run(() => n.b.received.length === 2, 10_000), "the session still works");
 });
 
 Deno.test("with the compiled binary's permissions, chatnet seals with OpenSSL where the host has it", async () => {

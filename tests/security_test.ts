@@ -111,7 +111,14 @@ Deno.test("different passphrases: a clear error on both sides, no message and no
       assert.deepEqual(p.of("message"), []);
       assert.ok(!online(p));
       const e = p.of("error").find((e: Json) => e.code === "auth_failed");
-      assert.match(e.message, /^The peer's passphrase differs: /);
+      const from = `127.0.0.1:${p === a ? pb : pa}`;
+      assert.equal(e.from, from);
+      assert.equal(e.count, 1);
+      assert.equal(e.retryIn, 0);
+      assert.match(e.message, new RegExp(`^A handshake from ${from} failed \\(`));
+      assert.match(e.message, /1 failed so far; next attempt accepted now$/);
+      const weak = p.of("error").find((e: Json) => e.code === "weak_passphrase");
+      assert.match(weak.message, /^the passphrase is short \(3 characters\)/);
     }
     assert.deepEqual(await Array.fromAsync(Deno.readDir(root)), []);
     await Deno.remove(src);

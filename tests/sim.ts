@@ -1,7 +1,6 @@
 /** A virtual-time network for the pure protocol core: two sessions joined by seeded impairments. */
 import { Session, type SessionOptions } from "../lib/protocol/session.ts";
 import { Impairment, type ImpairSpec } from "../lib/net/impair.ts";
-import { pakeStart } from "../lib/crypto/pake.ts";
 import { seededRng } from "../lib/rng.ts";
 
 export interface SimSide {
@@ -120,7 +119,7 @@ export class SimNet {
     };
     const secret = name === "a" ? this.#o.secretA : this.#o.secretB;
     const rng = seededRng(epoch);
-    const random = Uint8Array.from({ length: 64 }, () => Math.floor(rng() * 256));
+    const random = (n: number) => Uint8Array.from({ length: n }, () => Math.floor(rng() * 256));
     const dec = new TextDecoder();
     const link = this.#links[name === "a" ? 0 : 1];
     const other = name === "a" ? "b" : "a";
@@ -140,7 +139,8 @@ export class SimNet {
       onMessage: (data) => side.received.push(dec.decode(data)),
       onDelivered: (tag) => side.delivered.push(tag),
       onPeer: (state, restarted) => side.peerEvents.push(restarted ? `${state}:restarted` : state),
-      pake: secret === undefined ? undefined : pakeStart(secret, random),
+      passphrase: secret,
+      random,
       onAuthFailed: (why) => side.authFailures.push(why),
     };
     side.session = new Session(options);

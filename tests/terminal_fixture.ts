@@ -49,6 +49,7 @@ export function setup(
       unauthenticated: 0,
       replayed: 0,
       authFailed: 0,
+      handshakeStray: 0,
       tcpRefused: 0,
       tcpBadHeader: 0,
       tcpOverloaded: 0,

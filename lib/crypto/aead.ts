@@ -1,8 +1,8 @@
 /**
  * ChaCha20-Poly1305 (RFC 8439) for datagrams and file records, and the replay window. The nonce
- * is 4 zero bytes and a 64-bit counter that only goes up; the key is new for every pair of epochs
- * (lib/crypto/keys.ts) and for every file stream, and every process run has fresh ephemeral keys,
- * so a nonce never repeats under one key, restarts included.
+ * is 4 zero bytes and a 64-bit counter that only goes up; the key is new for every handshake
+ * (lib/protocol/handshake.ts, lib/crypto/keys.ts) and for every file stream, so a nonce never
+ * repeats under one key, restarts and re-adoptions included.
  *
  * Two implementations give the same bytes: node:crypto's, always there, and the host's OpenSSL
  * through FFI (lib/native/openssl_aead.ts), which main.ts switches to with `useAead` when it loads

@@ -1,11 +1,11 @@
 /**
- * The key schedule: from CPace's session key (ISK) to one key per direction for datagrams, one per
- * direction for file streams, the key-confirmation tags and the fingerprint people compare. Every
+ * The key schedule: from one handshake's CPace session key (ISK) to one key per direction for
+ * datagrams, one per direction for file streams and the fingerprint people compare (key
+ * confirmation is the handshake's own, lib/crypto/cpace.ts). Every
  * label names the sending epoch first, so the two directions never share a key, and a new epoch on
  * either side means new keys. Pure.
  */
 import { hkdf } from "@noble/hashes/hkdf.js";
-import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 
 export interface SessionKeys {
@@ -15,9 +15,6 @@ export interface SessionKeys {
   /** Keys that file-stream keys are derived from, per direction. */
   fileSend: Uint8Array;
   fileRecv: Uint8Array;
-  /** What our HELLO carries, and what the peer's must carry, to prove the same passphrase. */
-  confirmOurs: Uint8Array;
-  confirmTheirs: Uint8Array;
   /** Twelve digits both sides show, to compare by voice. */
   fingerprint: string;
 }
@@ -28,8 +25,6 @@ const SALT = encoder.encode("chatnet/1 keys");
 export function deriveKeys(isk: Uint8Array, ourEpoch: number, peerEpoch: number): SessionKeys {
   const key = (label: string, len = 32) => hkdf(sha256, isk, SALT, encoder.encode(label), len);
   const dir = (from: number, to: number) => `${hex32(from)}>${hex32(to)}`;
-  const confirm = key("confirm");
-  const tag = (epoch: number) => hmac(sha256, confirm, encoder.encode(`confirm ${hex32(epoch)}`));
   const fp = key("fingerprint", 8);
   const digits = (new DataView(fp.buffer).getBigUint64(0) % 10n ** 12n).toString().padStart(
     12,
@@ -40,8 +35,6 @@ export function deriveKeys(isk: Uint8Array, ourEpoch: number, peerEpoch: number)
     recv: key(`data ${dir(peerEpoch, ourEpoch)}`),
     fileSend: key(`file ${dir(ourEpoch, peerEpoch)}`),
     fileRecv: key(`file ${dir(peerEpoch, ourEpoch)}`),
-    confirmOurs: tag(ourEpoch),
-    confirmTheirs: tag(peerEpoch),
     fingerprint: digits.replace(/(\d{4})(\d{4})(\d{4})/, "$1 $2 $3"),
   };
 }

@@ -96,11 +96,20 @@ export const PEER_TIMEOUT = 5000;
 /** Handshake retries start here and back off to the keepalive interval. */
 export const HELLO_INTERVAL = 100;
 
-/** With a passphrase, new peer epochs whose share we evaluate per second at most (each costs a
- * scalar multiplication); a real peer needs one per restart. */
-export const HANDSHAKES_PER_SECOND = 20;
-/** A refused peer (different passphrase) is said at most this often; each is still counted. */
+/** A refused peer (no passphrase, another version) is said at most this often; each is still
+ * counted. Failed passphrase handshakes are each reported: AUTH_BACKOFF keeps them few. */
 export const AUTH_REPORT_INTERVAL = 10_000;
+
+/** With a passphrase: a handshake that has shown a share or a tag and sees no valid answer this
+ * long after is a failed attempt. Ten seconds is many round trips on any path we run over, and
+ * short enough that a stalled attacker holds the one handshake slot only briefly. */
+export const HANDSHAKE_TIMEOUT = 10_000;
+/** Failed handshakes in a row that cost nothing (a mistyped passphrase, a restart mid-handshake);
+ * after them each attempt waits `first`, doubling up to `max`. A guesser then gets about thirty
+ * tries the first day and 24 a day after that, instead of thousands an hour (issue 19). */
+export const AUTH_BACKOFF = { free: 3, first: 60_000, max: 3_600_000 };
+/** Failures within this window are summed up in the report ("5 failed handshakes in 10 min"). */
+export const AUTH_REPORT_WINDOW = 600_000;
 
 /** Retired peer epochs remembered, so a delayed datagram from an old incarnation is never taken
  * for a restart. */

@@ -6,6 +6,8 @@
  * the peer means it restarted, so the old stream state is dropped and every message not yet
  * acknowledged is sent again on a fresh stream. Datagrams carrying our own epoch as sender
  * (reflections), naming another epoch of ours, or from a retired peer epoch are dropped and counted.
+ * With a passphrase a new epoch is adopted only when a handshake (handshake.ts) completes with it,
+ * and each handshake's keys are its own.
  *
  * Pure: time comes in as `now`, datagrams leave through `output`.
  */
@@ -24,15 +26,13 @@ import {
 } from "./codec.ts";
 import {
   AUTH_REPORT_INTERVAL,
-  HANDSHAKES_PER_SECOND,
   HELLO_INTERVAL,
   KEEPALIVE_INTERVAL,
   PEER_TIMEOUT,
   RETIRED_EPOCHS,
 } from "./constants.ts";
-import { pakeFinish, type PakeState, SHARE_BYTES } from "../crypto/pake.ts";
+import { Handshake, type HandshakeFailure } from "./handshake.ts";
 import { deriveKeys, type SessionKeys } from "../crypto/keys.ts";
-import { sameBytes } from "../bytes.ts";
 import { open, ReplayWindow, sealInto, TAG_BYTES } from "../crypto/aead.ts";
 
 export type PeerState = "online" | "offline";
@@ -53,10 +53,13 @@ export interface SessionOptions {
   /** `restarted` is true when the peer came back as a new incarnation. */
   onPeer: (state: PeerState, restarted: boolean) => void;
   initialSeq?: number;
-  /** With a passphrase: our CPace share for this run. Without, the session is plaintext. */
-  pake?: PakeState;
-  /** Said once per peer epoch that fails to authenticate. */
-  onAuthFailed?: (why: AuthFailure) => void;
+  /** The prepared passphrase (lib/crypto/passphrase.ts). Without one the session is plaintext. */
+  passphrase?: string;
+  /** Fresh random bytes for the handshake; WebCrypto's unless a test seeds its own. */
+  random?: (n: number) => Uint8Array;
+  /** Said once per peer epoch refused for its mode or version, at most every
+   * AUTH_REPORT_INTERVAL; `failure` comes with every failed passphrase handshake. */
+  onAuthFailed?: (why: AuthFailure, failure?: HandshakeFailure) => void;
   /** What we receive is stored asynchronously; see durableMark() and Arq's durableMarks. */
   durableMarks?: boolean;
 }
@@ -78,9 +81,13 @@ export interface SessionStats extends ArqStats {
   unauthenticated: number;
   /** Sealed datagrams that verified but were seen before (replays). */
   replayed: number;
-  /** Peers refused for a different passphrase (or a missing one). */
+  /** Failed passphrase handshakes, and peers refused for a missing passphrase or version. */
   authFailed: number;
+  /** Handshake messages that belonged to no handshake of ours (replays, strays). */
+  handshakeStray: number;
 }
+
+const MAX_COUNTER = 2n ** 64n - 1n;
 
 type CarriedStat = "retransmits" | "duplicates" | "redundant" | "bundled" | "datagramsOut";
 
@@ -115,10 +122,8 @@ export class Session {
   #keys: SessionKeys | undefined;
   #sendCounter = 0n;
   #replay = new ReplayWindow();
-  /** Peer epochs that sent a share but have not proved the passphrase yet (a few, newest last). */
-  #candidates = new Map<number, SessionKeys>();
-  #handshakeTokens = HANDSHAKES_PER_SECOND;
-  #handshakeAt = 0;
+  /** With a passphrase: the CPace handshake (lib/protocol/handshake.ts). */
+  #handshake: Handshake | undefined;
   /** Peer epochs already refused (the newest few), and when a refusal was last said. */
   #authReported: number[] = [];
   #authSaidAt = -Infinity;
@@ -134,6 +139,18 @@ export class Session {
   constructor(options: SessionOptions) {
     if (options.epoch === 0) throw new RangeError("Session epoch must be non-zero");
     this.#o = options;
+    if (options.passphrase === undefined) return;
+    this.#handshake = new Handshake({
+      passphrase: options.passphrase,
+      epoch: options.epoch,
+      random: options.random ?? ((n) => crypto.getRandomValues(new Uint8Array(n))),
+      send: (payload, to) => this.#sendHandshake(payload, to),
+      onEstablished: (epoch, isk) => this.#established(epoch, isk),
+      onFailed: (f) => {
+        this.#counts.authFailed++;
+        this.#o.onAuthFailed?.("passphrase_differs", f);
+      },
+    });
   }
 
   get online(): boolean {
@@ -141,7 +158,7 @@ export class Session {
   }
 
   get encrypted(): boolean {
-    return this.#o.pake !== undefined;
+    return this.#handshake !== undefined;
   }
 
   /** The current session's keys (with a passphrase, once the peer has proved it). */
@@ -184,7 +201,7 @@ export class Session {
     }
     if (p.type === PacketType.hello) return this.#onHello(p, now);
     // With a passphrase only sealed datagrams carry data.
-    if (this.#o.pake) return void this.#counts.unauthenticated++;
+    if (this.#handshake) return void this.#counts.unauthenticated++;
     this.#onPacket(p, now);
   }
 
@@ -206,20 +223,19 @@ export class Session {
     this.#counts.malformed++;
   }
 
-  /** A sealed datagram: from the current peer, or the proof a candidate epoch knows the key. */
+  /** A sealed datagram: only the current peer epoch's, under the keys of the handshake that
+   * admitted it. Anything else, replays of older epochs' datagrams included, opens nothing. */
   #onSealed(datagram: Uint8Array, now: number): void {
     const s = parseSealed(datagram);
     if ("reason" in s) return this.#malformed(datagram);
-    if (!this.#o.pake) return void this.#counts.unauthenticated++;
+    if (!this.#handshake) return void this.#counts.unauthenticated++;
     if (s.src === this.#o.epoch) return void this.#counts.reflected++;
     if (s.dst !== this.#o.epoch) return void this.#counts.stale++;
-    const current = s.src === this.#peerEpoch && this.#keys !== undefined;
-    const keys = current ? this.#keys! : this.#candidates.get(s.src);
-    if (!keys) return void this.#counts.stale++;
-    if (current && !this.#replay.fresh(s.counter)) return void this.#counts.replayed++;
+    const keys = this.#keys;
+    if (s.src !== this.#peerEpoch || !keys) return void this.#counts.stale++;
+    if (!this.#replay.fresh(s.counter)) return void this.#counts.replayed++;
     const inner = open(keys.recv, s.counter, s.header, s.body);
     if (!inner) return void this.#counts.unauthenticated++;
-    if (!current) this.#adopt(s.src, now, keys);
     this.#replay.mark(s.counter);
     const p = this.#decode(inner);
     if (!p) return;
@@ -238,6 +254,7 @@ export class Session {
 
   tick(now: number): void {
     this.#now = now;
+    this.#handshake?.tick(now);
     if (!this.#confirmed && now >= this.#helloAt) this.#sendHello(now);
     if (this.#online && now - this.#lastHeard >= PEER_TIMEOUT) this.#setOnline(false);
     const arq = this.#arq;
@@ -250,6 +267,7 @@ export class Session {
     let at = this.#confirmed ? this.#arq!.nextDeadline() : this.#helloAt;
     if (this.#confirmed) at = Math.min(at, this.#lastSent + KEEPALIVE_INTERVAL);
     if (this.#online) at = Math.min(at, this.#lastHeard + PEER_TIMEOUT);
+    if (this.#handshake) at = Math.min(at, this.#handshake.nextDeadline());
     return at;
   }
 
@@ -271,13 +289,13 @@ export class Session {
       bundled: a.bundled + c.bundled,
       datagramsOut: a.datagramsOut + c.datagramsOut,
       ...this.#counts,
+      handshakeStray: this.#handshake?.stray ?? 0,
     };
   }
 
   #onHello(p: Packet, now: number): void {
-    if (this.#o.pake || p.segments.length > 0) {
-      if (!this.#admit(p, now)) return;
-    } else if (p.srcEpoch !== this.#peerEpoch) {
+    if (this.#handshake || p.segments.length > 0) return this.#onHandshake(p, now);
+    if (p.srcEpoch !== this.#peerEpoch) {
       if (this.#retired.includes(p.srcEpoch)) return void this.#counts.stale++;
       this.#adopt(p.srcEpoch, now);
     }
@@ -289,61 +307,36 @@ export class Session {
   }
 
   /**
-   * A HELLO with a passphrase: it carries the peer's CPace share and, once it knows ours, a tag
-   * proving it derived the same key. True when it comes from the peer we have (or now adopt);
-   * a new epoch is adopted only on that proof (or a sealed datagram that opens), so a spoofed
-   * HELLO can never reset the session.
+   * A HELLO with a passphrase carries one handshake message. Only a handshake that ends with both
+   * tags verified admits an epoch (#established), so a HELLO can never reset the session, and a
+   * retired epoch is never heard again: its process has gone, and its old messages belong to no
+   * handshake of ours.
    */
-  #admit(p: Packet, now: number): boolean {
+  #onHandshake(p: Packet, now: number): void {
     const payload = p.segments[0]?.data;
-    if (!this.#o.pake || payload === undefined || payload.length < SHARE_BYTES) {
+    if (!this.#handshake || payload === undefined) {
       this.#counts.unauthenticated++;
-      this.#authFailed(p.srcEpoch, this.#o.pake ? "peer_unencrypted" : "peer_encrypted");
-      return false;
+      return this.#authFailed(p.srcEpoch, this.#handshake ? "peer_unencrypted" : "peer_encrypted");
     }
-    const tag = payload.length === 2 * SHARE_BYTES ? payload.subarray(SHARE_BYTES) : undefined;
-    const current = p.srcEpoch === this.#peerEpoch && this.#keys !== undefined;
-    if (!current && this.#retired.includes(p.srcEpoch)) {
-      this.#counts.stale++;
-      return false;
-    }
-    const keys = current
-      ? this.#keys!
-      : this.#candidate(p.srcEpoch, payload.subarray(0, SHARE_BYTES), now);
-    if (!keys) return false;
-    // Without a tag the peer has not seen our share yet: tell it again. Such a HELLO proves
-    // nothing (anyone could forge it), so it neither adopts nor keeps the peer "online".
-    const proven = tag !== undefined && sameBytes(tag, keys.confirmTheirs);
-    if (!proven) {
-      if (tag && current) this.#counts.unauthenticated++;
-      else {
-        if (tag) this.#authFailed(p.srcEpoch, "passphrase_differs");
-        this.#sendHello(now, p.srcEpoch);
-      }
-      return false;
-    }
-    if (!current) this.#adopt(p.srcEpoch, now, keys);
-    return true;
+    if (this.#retired.includes(p.srcEpoch)) return void this.#counts.stale++;
+    if (!this.#handshake.input(payload, p.srcEpoch, now)) return void this.#counts.malformed++;
+    if (p.srcEpoch === this.#peerEpoch) this.#arq?.noteHello(p, now);
   }
 
-  /** Keys for a peer epoch that sent its share. Deriving costs a scalar multiplication, so new
-   * derivations are rate-limited: a flood of forged HELLOs cannot eat the CPU. */
-  #candidate(epoch: number, share: Uint8Array, now: number): SessionKeys | undefined {
-    const known = this.#candidates.get(epoch);
-    if (known) return known;
-    this.#handshakeTokens = Math.min(
-      HANDSHAKES_PER_SECOND,
-      this.#handshakeTokens + (now - this.#handshakeAt) * HANDSHAKES_PER_SECOND / 1000,
-    );
-    this.#handshakeAt = now;
-    if (this.#handshakeTokens < 1) return void this.#counts.unauthenticated++;
-    this.#handshakeTokens--;
-    const isk = pakeFinish(this.#o.pake!, { share, epoch }, this.#o.epoch);
-    if (!isk) return void this.#counts.unauthenticated++;
+  /** A handshake proved the passphrase: a new peer epoch is adopted; the current one (which
+   * opened again, having lost our FINISH) gets this handshake's keys, and its counters restart
+   * under them. Either way no key ever sees a nonce twice. */
+  #established(epoch: number, isk: Uint8Array): void {
+    const now = this.#now;
     const keys = deriveKeys(isk, this.#o.epoch, epoch);
-    this.#candidates.set(epoch, keys);
-    if (this.#candidates.size > 4) this.#candidates.delete(this.#candidates.keys().next().value!);
-    return keys;
+    if (epoch === this.#peerEpoch && this.#arq) {
+      this.#keys = keys;
+      this.#sendCounter = 0n;
+      this.#replay = new ReplayWindow();
+    } else this.#adopt(epoch, now, keys);
+    this.#confirmed = true;
+    this.#heard(now, PacketType.hello);
+    this.#arq!.flush(now, true);
   }
 
   /** Counts a refused peer epoch once, and says so at most every AUTH_REPORT_INTERVAL, so forged
@@ -362,7 +355,6 @@ export class Session {
     this.#keys = keys;
     this.#sendCounter = 0n;
     this.#replay = new ReplayWindow();
-    this.#candidates.clear();
     const old = this.#arq;
     const restarted = old !== undefined;
     if (old) {
@@ -417,17 +409,22 @@ export class Session {
     this.#o.onPeer(online ? "online" : "offline", restarted);
   }
 
-  /** A HELLO to the current peer epoch, or (with a passphrase) to a candidate. */
-  #sendHello(now: number, to = this.#peerEpoch): void {
-    const segments = [];
-    if (this.#o.pake) {
-      const keys = to === this.#peerEpoch ? this.#keys : this.#candidates.get(to);
-      const data = new Uint8Array(keys ? 2 * SHARE_BYTES : SHARE_BYTES);
-      data.set(this.#o.pake.share);
-      if (keys) data.set(keys.confirmOurs, SHARE_BYTES);
-      segments.push({ seq: 0, frg: 0, data });
+  /** With a passphrase, the handshake's next message (INIT, or CONFIRM again); else a HELLO. */
+  #sendHello(now: number): void {
+    if (this.#handshake) this.#handshake.open(now);
+    else this.#output(encode(this.#hello(this.#peerEpoch, [], now)));
+    if (!this.#confirmed) {
+      this.#helloAt = now + this.#helloInterval;
+      this.#helloInterval = Math.min(this.#helloInterval * 2, KEEPALIVE_INTERVAL);
     }
-    const hello: Packet = {
+  }
+
+  #sendHandshake(data: Uint8Array, to: number): void {
+    this.#output(encode(this.#hello(to, [{ seq: 0, frg: 0, data }], this.#now)));
+  }
+
+  #hello(to: number, segments: Packet["segments"], now: number): Packet {
+    return {
       type: PacketType.hello,
       flags: 0,
       loss: 0,
@@ -441,17 +438,13 @@ export class Session {
       sacks: [],
       segments,
     };
-    this.#output(encode(hello));
-    if (!this.#confirmed) {
-      this.#helloAt = now + this.#helloInterval;
-      this.#helloInterval = Math.min(this.#helloInterval * 2, KEEPALIVE_INTERVAL);
-    }
   }
 
   #output(datagram: Uint8Array): void {
     this.#lastSent = this.#now;
-    if (this.#o.pake && datagram[3] !== PacketType.hello) {
-      if (!this.#keys) return;
+    if (this.#handshake && datagram[3] !== PacketType.hello) {
+      // A counter never wraps: at 2^64 datagrams under one key we would rather stop than repeat.
+      if (!this.#keys || this.#sendCounter === MAX_COUNTER) return;
       const counter = this.#sendCounter++;
       const header = sealedHeader(this.#o.epoch, this.#peerEpoch, counter);
       const out = new Uint8Array(SEALED_HEADER + datagram.length + TAG_BYTES);
