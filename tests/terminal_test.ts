@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { splitPaths, type TerminalOptions, TerminalUi } from "../lib/ui/terminal.ts";
 import type { ChatPeer } from "../lib/ui/peer_handle.ts";
 import type { ChatEvent, StatsEvent } from "../lib/events.ts";
-import { zeroStats } from "../lib/protocol/arq.ts";
+import { zeroStats } from "../lib/protocol/arq/mod.ts";
 import { bufferedOut } from "../lib/ui/output.ts";
 
 const keys = (s: string) => new TextEncoder().encode(s);

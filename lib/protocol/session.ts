@@ -9,7 +9,7 @@
  *
  * Pure: time comes in as `now`, datagrams leave through `output`.
  */
-import { Arq, type ArqStats, type PendingMessage, timestamp, zeroStats } from "./arq.ts";
+import { Arq, type ArqStats, type PendingMessage, timestamp, zeroStats } from "./arq/mod.ts";
 import {
   decode,
   encode,
@@ -27,6 +27,7 @@ import {
   HANDSHAKES_PER_SECOND,
   HELLO_INTERVAL,
   KEEPALIVE_INTERVAL,
+  OFFLINE_INTERVAL,
   PEER_TIMEOUT,
   RETIRED_EPOCHS,
 } from "./constants.ts";
@@ -243,12 +244,17 @@ export class Session {
     const arq = this.#arq;
     if (!arq || !this.#confirmed) return;
     arq.tick(now);
-    if (now - this.#lastSent >= KEEPALIVE_INTERVAL) arq.flush(now, true);
+    if (now - this.#lastSent >= this.#keepalive()) arq.flush(now, true);
+  }
+
+  /** Keepalives slow down while the peer is offline, so a dark path carries at most one a second. */
+  #keepalive(): number {
+    return this.#online ? KEEPALIVE_INTERVAL : OFFLINE_INTERVAL;
   }
 
   nextDeadline(): number {
     let at = this.#confirmed ? this.#arq!.nextDeadline() : this.#helloAt;
-    if (this.#confirmed) at = Math.min(at, this.#lastSent + KEEPALIVE_INTERVAL);
+    if (this.#confirmed) at = Math.min(at, this.#lastSent + this.#keepalive());
     if (this.#online) at = Math.min(at, this.#lastHeard + PEER_TIMEOUT);
     return at;
   }
@@ -413,6 +419,8 @@ export class Session {
     const restarted = online && this.#restartPending;
     if (online) this.#restartPending = false;
     this.#o.onPeer(online ? "online" : "offline", restarted);
+    // Back from a dark spell: an ACK at once, so the peer's own backoff ends too.
+    if (online && this.#confirmed) this.#arq?.flush(this.#now, true);
   }
 
   /** A HELLO to the current peer epoch, or (with a passphrase) to a candidate. */
@@ -442,7 +450,7 @@ export class Session {
     this.#output(encode(hello));
     if (!this.#confirmed) {
       this.#helloAt = now + this.#helloInterval;
-      this.#helloInterval = Math.min(this.#helloInterval * 2, KEEPALIVE_INTERVAL);
+      this.#helloInterval = Math.min(this.#helloInterval * 2, OFFLINE_INTERVAL);
     }
   }
 
