@@ -3,7 +3,7 @@ import type { TerminalOptions } from "../lib/ui/terminal/screen.ts";
 import { TerminalUi } from "../lib/ui/terminal/screen.ts";
 import type { ChatPeer } from "../lib/ui/peer_handle.ts";
 import type { ChatEvent, MessageEvent, StatsEvent } from "../lib/events.ts";
-import { zeroStats } from "../lib/protocol/arq.ts";
+import { zeroStats } from "../lib/protocol/arq/mod.ts";
 
 export const keys = (s: string) => new TextEncoder().encode(s);
 

@@ -43,13 +43,16 @@ export const MAX_MESSAGE = 1024 * 1024;
 
 /** RFC 6298 bounds. The floor follows measured RTT rather than RFC 6298's 1 s: a LAN's RTT is well
  * under a millisecond and a fixed floor in the hundreds would make one loss cost that much. The
- * 2 ms floor covers timer granularity and event-loop jitter, so spurious retransmits stay rare. */
+ * 2 ms floor covers timer granularity and event-loop jitter; the spurious-retransmission rate it
+ * gives is counted (stats().spurious) and reported by bench/congestion.ts. */
 export const RTO_MIN = 2;
 /** Before any RTT sample. Lower than RFC 6298's 1 s because the handshake completes first and
  * chat users notice a one-second stall. */
 export const RTO_INITIAL = 200;
-/** Backoff cap. A chat peer that comes back should see the backlog within about a second. */
-export const RTO_MAX = 1000;
+/** Cap of the RTO and of its exponential backoff: RFC 6298 section 2.5 allows a maximum of at
+ * least 60 s. A long backoff does not hold a returning peer up: anything heard from it (a HELLO,
+ * a keepalive) ends the backoff at once. */
+export const RTO_MAX = 60_000;
 /** Clock granularity G of RFC 6298 (setTimeout resolves to about a millisecond). */
 export const CLOCK_GRANULARITY = 1;
 
@@ -59,10 +62,29 @@ export const CLOCK_GRANULARITY = 1;
 export const COALESCE_FLIGHT = 16;
 export const COALESCE_MS = 1;
 
-/** Pacing: a token bucket of datagrams. A burst of 64 fits easily into the 208 KiB default
- * receive buffer; 20 datagrams per millisecond (about 24 MB/s) is far above chat needs. */
-export const PACE_BURST = 64;
-export const PACE_PER_MS = 20;
+/** Pacing (RFC 9002 section 7.7): bytes go out at PACE_GAIN times cwnd per SRTT, never faster
+ * than PACE_MAX_PER_MS (about 24 MB/s, far above chat needs and what the peer's event loop keeps
+ * up with). The bucket holds at most PACE_BURST_MS of that rate, and never less than the initial
+ * window, so a line typed into an idle session leaves at once. */
+export const PACE_GAIN = 1.25;
+export const PACE_MAX_PER_MS = 20 * MAX_PACKET;
+export const PACE_BURST_MS = 2;
+
+/** Congestion window bounds, in bytes (RFC 9002 section 7.2: ten datagrams initially, two at the
+ * least). The window never grows past twice MAX_FLIGHT_BYTES, which the flight cannot exceed
+ * anyway: growth beyond it would only be credit for a burst the path never saw. */
+export const INITIAL_WINDOW = 10 * MAX_PACKET;
+export const MIN_WINDOW = 2 * MAX_PACKET;
+export const MAX_WINDOW = 2 * MAX_FLIGHT_BYTES;
+/** NewReno's multiplicative decrease (RFC 9002 section 7.3.2). */
+export const LOSS_REDUCTION = 0.5;
+/** A queue is building when the smoothed RTT exceeds the minimum by this share of the minimum, and
+ * by at least QUEUE_DELAY_MIN: half the path's own RTT rides above the jitter of a 25±5 ms link
+ * (at most 20 ms over a 40 ms minimum) while a 16 KB queue at 1 Mbit/s (128 ms) is far past it.
+ * Only a loss while a queue builds is congestion; others are random (Wi-Fi, netem) and leave the
+ * window alone. */
+export const QUEUE_DELAY_SHARE = 0.5;
+export const QUEUE_DELAY_MIN = 4;
 
 /** Measured outbound loss above which redundancy is on. Low on purpose: each loss lifts the
  * estimate by about 1.5% and it decays over some 70 datagrams, so redundancy stays on between
@@ -90,10 +112,13 @@ export const LOSS_WINDOWS_OPEN = 64;
 
 /** Keepalive: sent after this much silence from our side. */
 export const KEEPALIVE_INTERVAL = 500;
+/** While the peer is offline: keepalives (and HELLO retries) this far apart at the least, so a
+ * dark path carries at most one datagram a second from us. */
+export const OFFLINE_INTERVAL = 1000;
 /** The peer is offline after this much silence from it (ten keepalives, so even 50% loss each way
  * rarely flaps the state). */
 export const PEER_TIMEOUT = 5000;
-/** Handshake retries start here and back off to the keepalive interval. */
+/** Handshake retries start here and back off to OFFLINE_INTERVAL. */
 export const HELLO_INTERVAL = 100;
 
 /** A refused peer (no passphrase, another version) is said at most this often; each is still

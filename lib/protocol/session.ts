@@ -11,7 +11,7 @@
  *
  * Pure: time comes in as `now`, datagrams leave through `output`.
  */
-import { Arq, type ArqStats, type PendingMessage, timestamp, zeroStats } from "./arq.ts";
+import { Arq, type ArqStats, type PendingMessage, timestamp, zeroStats } from "./arq/mod.ts";
 import {
   decode,
   encode,
@@ -28,6 +28,7 @@ import {
   AUTH_REPORT_INTERVAL,
   HELLO_INTERVAL,
   KEEPALIVE_INTERVAL,
+  OFFLINE_INTERVAL,
   PEER_TIMEOUT,
   RETIRED_EPOCHS,
 } from "./constants.ts";
@@ -260,12 +261,17 @@ export class Session {
     const arq = this.#arq;
     if (!arq || !this.#confirmed) return;
     arq.tick(now);
-    if (now - this.#lastSent >= KEEPALIVE_INTERVAL) arq.flush(now, true);
+    if (now - this.#lastSent >= this.#keepalive()) arq.flush(now, true);
+  }
+
+  /** Keepalives slow down while the peer is offline, so a dark path carries at most one a second. */
+  #keepalive(): number {
+    return this.#online ? KEEPALIVE_INTERVAL : OFFLINE_INTERVAL;
   }
 
   nextDeadline(): number {
     let at = this.#confirmed ? this.#arq!.nextDeadline() : this.#helloAt;
-    if (this.#confirmed) at = Math.min(at, this.#lastSent + KEEPALIVE_INTERVAL);
+    if (this.#confirmed) at = Math.min(at, this.#lastSent + this.#keepalive());
     if (this.#online) at = Math.min(at, this.#lastHeard + PEER_TIMEOUT);
     if (this.#handshake) at = Math.min(at, this.#handshake.nextDeadline());
     return at;
@@ -407,6 +413,8 @@ export class Session {
     const restarted = online && this.#restartPending;
     if (online) this.#restartPending = false;
     this.#o.onPeer(online ? "online" : "offline", restarted);
+    // Back from a dark spell: an ACK at once, so the peer's own backoff ends too.
+    if (online && this.#confirmed) this.#arq?.flush(this.#now, true);
   }
 
   /** With a passphrase, the handshake's next message (INIT, or CONFIRM again); else a HELLO. */
@@ -415,7 +423,7 @@ export class Session {
     else this.#output(encode(this.#hello(this.#peerEpoch, [], now)));
     if (!this.#confirmed) {
       this.#helloAt = now + this.#helloInterval;
-      this.#helloInterval = Math.min(this.#helloInterval * 2, KEEPALIVE_INTERVAL);
+      this.#helloInterval = Math.min(this.#helloInterval * 2, OFFLINE_INTERVAL);
     }
   }
 

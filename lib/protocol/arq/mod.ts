@@ -1,0 +1,319 @@
+/**
+ * One reliable, ordered message stream in each direction between two known peer incarnations.
+ * A pure state machine in the style of KCP: datagrams and the time go in, datagrams come out
+ * through `output`; nothing here reads a clock or touches a socket.
+ *
+ * The jobs live in their own files: the RTT estimator (rtt.ts), the pacer (pacer.ts), the
+ * congestion controller (congestion.ts), the loss meter and redundancy policy (loss_meter.ts),
+ * the sender with RACK-TLP and the RTO (sender.ts), the receiver with reassembly (receiver.ts) and
+ * fragmentation (fragment.ts). This file packs what they have to send into datagrams: selective
+ * repeat with SACKs, paced, within the congestion window, and, while the peer reports loss on an
+ * uncongested path, small datagrams sent twice and carrying copies of the newest unacknowledged
+ * segments.
+ */
+import {
+  BUNDLE_MAX,
+  COALESCE_FLIGHT,
+  COALESCE_MS,
+  MAX_PACKET,
+  REDUNDANCY_MAX_BYTES,
+} from "../constants.ts";
+import { encode, encodedSize, FLAG_ACK, type Packet, PacketType } from "../codec.ts";
+import { seqAdd } from "../seq.ts";
+import { LossMeter, mayCopy, type RedundancyBudget } from "./loss_meter.ts";
+import { Pacer } from "./pacer.ts";
+import { Receiver } from "./receiver.ts";
+import { type OutSegment, type PendingMessage, segmentBytes, Sender } from "./sender.ts";
+import { elapsed, timestamp } from "./rtt.ts";
+
+export { timestamp };
+export type { PendingMessage };
+
+export interface ArqOptions {
+  srcEpoch: number;
+  dstEpoch: number;
+  /** First sequence number of both directions. Only tests change it (to cross 2^32). */
+  initialSeq?: number;
+  output: (datagram: Uint8Array) => void;
+  onMessage: (data: Uint8Array) => void;
+  /** A message is acknowledged and the peer has it on disk (its "durable" point passed it). */
+  onDelivered: (tag: number) => void;
+  /** What we receive is stored asynchronously: the durable point we advertise moves only through
+   * markDurable(). Without it, whatever is delivered counts as stored. */
+  durableMarks?: boolean;
+}
+
+export interface ArqStats {
+  srtt: number;
+  rttvar: number;
+  rto: number;
+  /** Smallest RTT seen (0 before the first sample). */
+  minRtt: number;
+  /** Congestion window and slow-start threshold in bytes (0: no threshold yet). */
+  cwnd: number;
+  ssthresh: number;
+  congestionEvents: number;
+  randomLosses: number;
+  inFlight: number;
+  queued: number;
+  retransmits: number;
+  timeouts: number;
+  fastRetransmits: number;
+  tailProbes: number;
+  /** Retransmissions whose original had arrived (the ACK echoed the original). */
+  spurious: number;
+  redundant: number;
+  /** Copies of unacknowledged segments carried in later datagrams. */
+  bundled: number;
+  duplicates: number;
+  outOfWindow: number;
+  lossIn: number;
+  lossOut: number;
+  datagramsOut: number;
+}
+
+/** The stats of a stream that has not started. */
+export function zeroStats(): ArqStats {
+  const a = new Arq({
+    srcEpoch: 1,
+    dstEpoch: 1,
+    output: () => {},
+    onMessage: () => {},
+    onDelivered: () => {},
+  });
+  return { ...a.stats(), lossIn: 0 };
+}
+
+const BASE_SIZE = encodedSize(0, []);
+const SACK_BYTES = 8;
+
+export class Arq {
+  #o: ArqOptions;
+  #sender: Sender;
+  #receiver: Receiver;
+  #meter = new LossMeter();
+  #pacer: Pacer;
+  /** When coalesced new data must go out at the latest. */
+  #coalesceAt = Infinity;
+  #pn = 0;
+  #lossOut = 0;
+  #echo = 0;
+  #now = 0;
+  #counts = { redundant: 0, bundled: 0, datagramsOut: 0 };
+
+  constructor(options: ArqOptions) {
+    this.#o = options;
+    const seq = (options.initialSeq ?? 0) >>> 0;
+    this.#sender = new Sender(seq, options.onDelivered);
+    this.#receiver = new Receiver(seq, options.onMessage);
+    const cc = this.#sender.cc;
+    this.#pacer = new Pacer(cc.pacingRate(), cc.pacingBurst());
+  }
+
+  /** While the peer is unreachable only the oldest segment is retried and no new data goes out. */
+  get probeOnly(): boolean {
+    return this.#sender.probeOnly;
+  }
+
+  set probeOnly(on: boolean) {
+    this.#sender.probeOnly = on;
+  }
+
+  /** Queues a message (split into fragments); `tag` comes back through onDelivered. */
+  send(data: Uint8Array, tag: number, now: number): void {
+    this.#sender.enqueue(data, tag);
+    if (this.#sender.flightLength < COALESCE_FLIGHT) this.flush(now);
+    else if (this.#coalesceAt === Infinity) this.#coalesceAt = now + COALESCE_MS;
+  }
+
+  /** Messages the peer has not yet both acknowledged and stored, in order: what a new stream must
+   * carry again. */
+  pending(): PendingMessage[] {
+    return this.#sender.pending();
+  }
+
+  get pendingCount(): number {
+    return this.#sender.pendingCount;
+  }
+
+  /** A HELLO from the peer. Its timestamp is what our first packets echo until one of the peer's
+   * own arrives, and its echo of ours is a sample: both sides time the handshake, so a message
+   * lost right after connecting is not held for RTO_INITIAL. It also ends any backoff. */
+  noteHello({ ts, echo }: Packet, now: number): void {
+    if (this.#echo === 0) this.#echo = ts;
+    if (echo !== 0) this.#sender.rtt.seed(elapsed(echo, now));
+    this.#sender.endBackoff(now);
+  }
+
+  /** What a HELLO of ours echoes: the newest timestamp the peer sent. */
+  get echo(): number {
+    return this.#echo;
+  }
+
+  input(p: Packet, now: number): void {
+    this.#meter.note(p.pn, now);
+    this.#echo = p.ts;
+    this.#lossOut = p.loss / 255;
+    if (p.flags & FLAG_ACK) {
+      this.#sender.onAck(p, now);
+      this.#sender.onDurable(p.durable);
+    }
+    // The peer is there: a backoff left over from a dark spell ends now.
+    this.#sender.endBackoff(now);
+    for (const s of p.segments) this.#receiver.onSegment(s);
+    this.flush(now);
+  }
+
+  /** Where our receiving stands: everything before it has been delivered. */
+  receiveMark(): number {
+    return this.#receiver.next;
+  }
+
+  /** Everything before `mark` (an earlier receiveMark) is stored: tells the peer, at once. */
+  markDurable(mark: number, now: number): void {
+    if (this.#receiver.markDurable(mark)) this.flush(now, true);
+  }
+
+  tick(now: number): void {
+    this.flush(now);
+  }
+
+  nextDeadline(): number {
+    let at = Math.min(this.#coalesceAt, this.#sender.nextDeadline());
+    if (this.#sender.peekNew()) at = Math.min(at, this.#pacer.readyAt());
+    if (at === Infinity) return at;
+    return Math.max(at, this.#pacer.readyAt());
+  }
+
+  /** Sends what is due: retransmissions, new segments, and an ACK if one is owed or `force`d. */
+  flush(now: number, force = false): void {
+    this.#now = now;
+    const cc = this.#sender.cc;
+    this.#pacer.configure(cc.pacingRate(), cc.pacingBurst());
+    this.#pacer.refill(now);
+    this.#coalesceAt = Infinity;
+    const sacks = this.#receiver.sackRanges();
+    const base = BASE_SIZE + sacks.length * SACK_BYTES;
+    const due = this.#sender.due(now);
+    let d = 0;
+    let sent = false;
+    while (this.#pacer.ready) {
+      const segs: OutSegment[] = [];
+      let size = base;
+      for (;;) {
+        const old = d < due.length;
+        const s = old ? due[d] : this.#sender.peekNew();
+        if (!s || size + segmentBytes(s) > MAX_PACKET) break;
+        if (old) d++;
+        else this.#sender.takeNew();
+        size += segmentBytes(s);
+        segs.push(s);
+      }
+      if (segs.length === 0) break;
+      const resend = segs.some((s) => s.xmits > 0);
+      for (const s of segs) this.#sender.transmit(s, now);
+      const all = this.#bundle(segs, size);
+      this.#pacer.spend(this.#emit(PacketType.data, sacks, all));
+      this.#maybeRepeat(sacks, all, resend);
+      sent = true;
+    }
+    if (!sent && (this.#receiver.ackPending || force)) this.#emit(PacketType.data, sacks, []);
+  }
+
+  /** Tells the peer we are leaving (sent twice; it is a courtesy, not a guarantee). */
+  bye(now: number): void {
+    this.#now = now;
+    const sacks = this.#receiver.sackRanges();
+    this.#emit(PacketType.bye, sacks, []);
+    this.#emit(PacketType.bye, sacks, []);
+  }
+
+  stats(): ArqStats {
+    const s = this.#sender;
+    const r = s.rtt;
+    return {
+      srtt: r.srtt,
+      rttvar: r.rttvar,
+      rto: s.rto,
+      minRtt: r.min === Infinity ? 0 : r.min,
+      ...s.cc.stats(),
+      inFlight: s.inFlight(),
+      queued: s.queued,
+      lossIn: this.#meter.loss,
+      lossOut: this.#lossOut,
+      duplicates: this.#receiver.duplicates,
+      outOfWindow: this.#receiver.outOfWindow,
+      ...s.counters,
+      ...this.#counts,
+    };
+  }
+
+  // ---- redundancy ----
+
+  #budget(): RedundancyBudget {
+    const s = this.#sender;
+    return {
+      lossOut: this.#lossOut,
+      congested: s.cc.congested(this.#now),
+      flightBytes: s.flightBytes,
+      window: s.window,
+      backlog: s.peekNew() !== undefined,
+    };
+  }
+
+  /** A datagram goes twice when it is small, holds only small messages (a burst of chat lines
+   * packed together), or is a retransmission (a second loss of the same segment is what makes the
+   * tail long), if the budget allows. Fragments of long messages are left to retransmission. */
+  #maybeRepeat(sacks: [number, number][], segs: OutSegment[], resend: boolean): void {
+    if (!this.#pacer.ready) return;
+    const bytes = segs.reduce((n, s) => n + segmentBytes(s), 0);
+    if (!mayCopy(this.#budget(), bytes)) return;
+    const small = BASE_SIZE + bytes <= REDUNDANCY_MAX_BYTES || segs.every((s) => s.small);
+    if (!small && !resend) return;
+    for (const s of segs) this.#sender.copied(s);
+    this.#counts.redundant++;
+    this.#pacer.spend(this.#emit(PacketType.data, sacks, segs));
+  }
+
+  /** Adds copies of the newest unacknowledged segments while room lasts. */
+  #bundle(segs: OutSegment[], size: number): OutSegment[] {
+    const budget = this.#budget();
+    if (!mayCopy(budget, 0)) return segs;
+    const out = segs.slice();
+    let extraBytes = 0;
+    for (const s of this.#sender.newestUnacked(segs)) {
+      if (out.length - segs.length >= BUNDLE_MAX) break;
+      const extra = segmentBytes(s);
+      if (size + extra > REDUNDANCY_MAX_BYTES || !mayCopy(budget, extraBytes + extra)) break;
+      out.push(s);
+      this.#sender.copied(s);
+      size += extra;
+      extraBytes += extra;
+      this.#counts.bundled++;
+    }
+    return out;
+  }
+
+  /** Sends one datagram; returns its size. */
+  #emit(type: PacketType, sacks: [number, number][], segs: OutSegment[]): number {
+    const r = this.#receiver;
+    const datagram = encode({
+      type,
+      flags: FLAG_ACK,
+      loss: Math.round(this.#meter.loss * 255),
+      srcEpoch: this.#o.srcEpoch,
+      dstEpoch: this.#o.dstEpoch,
+      pn: this.#pn = seqAdd(this.#pn, 1),
+      ack: r.next,
+      ts: timestamp(this.#now),
+      echo: this.#echo,
+      durable: this.#o.durableMarks ? r.durable : r.next,
+      sacks,
+      segments: segs,
+    });
+    r.ackPending = false;
+    this.#counts.datagramsOut++;
+    this.#o.output(datagram);
+    return datagram.length;
+  }
+}
