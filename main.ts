@@ -90,6 +90,7 @@ async function main(): Promise<number> {
     out,
     log,
     timeoutMs: config.timeoutMs,
+    keep: config.keep,
   };
   if (config.send.length) return await runSend({ ...lines, paths: config.send });
   if (web && !config.json) return await runHeadless(peer);

@@ -338,6 +338,17 @@ export class Peer {
     });
   }
 
+  /** Drops the messages not yet delivered from the journal, so that no later run sends them
+   * (--no-keep); returns how many. Call before close(). */
+  async forgetUndelivered(): Promise<number> {
+    const ids = [...this.#undelivered];
+    for (const id of ids) this.#journal.acked(id);
+    this.#undelivered.clear();
+    this.#journal.write();
+    await this.#journal.sync();
+    return ids.length;
+  }
+
   /** Says goodbye to the peer and releases the socket and timers. */
   close(): void {
     if (this.#closed) return;

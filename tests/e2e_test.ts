@@ -133,8 +133,60 @@ Deno.test("pipe mode gives up after --timeout and says how many messages were no
     await a.closeStdin();
     const status = await a.exit();
     assert.equal(status.code, 1);
-    assert.match(a.stderr, /gave up after 1 s: 3 messages not delivered/);
+    assert.match(a.stderr, new RegExp(`^chatnet: waiting for 127\\.0\\.0\\.1:${nobody}…$`, "m"));
+    assert.match(
+      a.stderr,
+      /gave up after 1 s: 3 messages not delivered yet; they are kept and sent the next time/,
+    );
     assert.deepEqual(a.lines, []);
+  } finally {
+    a.kill();
+  }
+});
+
+Deno.test("--no-keep drops what was not delivered, so the next run sends nothing twice", async () => {
+  const [pa, pb] = freePorts(2);
+  const state = Deno.makeTempDirSync();
+  const args = [
+    "-p",
+    String(pa),
+    "--peer",
+    `127.0.0.1:${pb}`,
+    "--timeout",
+    "1",
+    "--state-dir",
+    state,
+  ];
+  const a = new ChatProc([...args, "--no-keep"]);
+  try {
+    await a.write("one\ntwo\n");
+    await a.closeStdin();
+    assert.equal((await a.exit()).code, 1);
+    assert.match(a.stderr, /gave up after 1 s: 2 messages not delivered and dropped \(--no-keep\)/);
+  } finally {
+    a.kill();
+  }
+  // A later run with the same state directory has nothing left to send.
+  const again = new ChatProc([...args]);
+  try {
+    await again.closeStdin();
+    assert.equal((await again.exit()).code, 0);
+  } finally {
+    again.kill();
+    Deno.removeSync(state, { recursive: true });
+  }
+});
+
+Deno.test("a line over the size limit makes pipe mode exit 1", async () => {
+  // Nothing else is pending, so without the refusal the run would end with 0 at once.
+  const [pa, nobody] = freePorts(2);
+  const a = new ChatProc(["-p", String(pa), "--peer", `127.0.0.1:${nobody}`, "--timeout", "1"]);
+  try {
+    await a.write("x".repeat(1024 * 1024 + 1) + "\n");
+    await a.closeStdin();
+    assert.equal((await a.exit()).code, 1);
+    assert.match(a.stderr, /Cannot send message: \d+ bytes is over the \d+-byte limit/);
+    assert.doesNotMatch(a.stderr, /gave up/);
   } finally {
     a.kill();
   }
@@ -207,6 +259,14 @@ Deno.test("bad arguments get one clear line on stderr and exit code 2", async ()
       [
         ["-p", "9000", "--peer", "localhost"],
         /^chatnet: Cannot parse peer address: missing port\n$/,
+      ],
+      [
+        ["-p", "9000", "--peer", "[::1:9000"],
+        /^chatnet: Cannot parse peer address: missing \] after the IPv6 address, as in \[::1\]:9000\n$/,
+      ],
+      [
+        ["9102", "127.0.0.1", "9102"],
+        /^chatnet: Cannot chat with yourself: the peer 127\.0\.0\.1 port 9102 is this chatnet's own address; give the other host's address and port\n$/,
       ],
       [
         ["9000", "no-such-host.invalid", "9001"],

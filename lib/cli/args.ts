@@ -23,6 +23,8 @@ export interface Config {
   /** Empty means the default under $XDG_STATE_HOME or ~/.local/state. */
   stateDir: string;
   history: boolean;
+  /** At the timeout, keep undelivered messages for the next run (false: --no-keep). */
+  keep: boolean;
   /** Where the passphrase comes from; never from a command-line value (`ps` shows those). */
   /** The web window: off unless --web. */
   web: boolean;
@@ -83,6 +85,7 @@ export function parseCli(
     send,
     stateDir: "",
     history: !v["no-history"],
+    keep: !v["no-keep"],
     web: Boolean(v.web),
     webPort: 0,
     webBind: "",
@@ -181,7 +184,18 @@ export function parseCli(
   if (typeof port === "string") return port;
   if (typeof peer === "string") return peer;
   if (!peer.host) return "Cannot parse peer address: missing host";
+  if (peer.port === port && isOwnAddress(peer.host, base.bind)) {
+    return `Cannot chat with yourself: the peer ${peer.host} port ${port} is this chatnet's own ` +
+      "address; give the other host's address and port";
+  }
   return { ...base, port, peerHost: peer.host, peerPort: peer.port };
+}
+
+/** Whether `host` names this machine for certain: loopback, or the address we bind. */
+function isOwnAddress(host: string, bind: string): boolean {
+  const h = host.toLowerCase();
+  return h === "localhost" || /^127\./.test(h) || h === "::1" || h === "0.0.0.0" || h === "::" ||
+    (bind !== "" && h === bind.toLowerCase());
 }
 
 /** "1234", "500K", "20M", "1.5G", "2T" (binary units) to bytes. */
@@ -201,6 +215,9 @@ export function parsePort(text: string, what: string): number | string {
 
 /** "host:port", "1.2.3.4:5", "[::1]:5". */
 export function parseHostPort(text: string): { host: string; port: number } | string {
+  if (text.startsWith("[") && !text.includes("]")) {
+    return "Cannot parse peer address: missing ] after the IPv6 address, as in [::1]:9000";
+  }
   const m = /^\[([^\]]*)\]:(.*)$/.exec(text) ?? /^([^:]*):([^:]*)$/.exec(text);
   if (!m) {
     return text.includes(":") && !text.startsWith("[")

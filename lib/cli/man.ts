@@ -6,6 +6,17 @@ function roff(text: string): string {
   return text.replaceAll("\\", "\\e").replaceAll("-", "\\-").replace(/^[.']/gm, "\\&$&");
 }
 
+/** The exit codes, once: the man page prints this table, and the README repeats it. */
+export const EXIT_CODES: [number, string][] = [
+  [0, "everything sent was delivered (and every file verified by the peer)"],
+  [
+    1,
+    "something was not delivered before --timeout, a line or file was refused, or a file failed",
+  ],
+  [2, "usage error: a bad flag, port, address or folder, or a port already in use"],
+  [130, "interrupted (Ctrl-C or SIGINT)"],
+];
+
 export function manPage(version: string, date: string): string {
   const lines = [
     `.TH CHATNET 1 "${date}" "chatnet ${version}" "User Commands"`,
@@ -41,7 +52,7 @@ export function manPage(version: string, date: string): string {
       ],
     ].flatMap(([name, what]) => [".TP", `.B ${name}`, roff(what)]),
     ".SH EXIT STATUS",
-    "0: done; 1: messages or files not delivered; 2: bad usage, or a port that cannot be used.",
+    ...EXIT_CODES.flatMap(([code, what]) => [".TP", `.B ${code}`, roff(what)]),
     ".SH EXAMPLES",
     ".nf",
     roff("chatnet 12345 192.168.233.128 12346"),

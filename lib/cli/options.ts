@@ -52,6 +52,10 @@ export const OPTIONS: OptionSpec[] = [
     help: "at end of input, how long to wait for delivery before giving up (default 30)",
   },
   {
+    name: "no-keep",
+    help: "at the timeout, drop undelivered messages instead of keeping them for the next run",
+  },
+  {
     name: "secret-file",
     arg: "FILE",
     help: "read the shared passphrase from FILE (or set CHATNET_SECRET); both sides need the same",

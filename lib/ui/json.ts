@@ -52,6 +52,8 @@ export interface LineOptions {
   /** Where diagnostics go (stderr). */
   log: Out;
   timeoutMs: number;
+  /** At the timeout, keep undelivered messages for the next run (default) or drop them. */
+  keep?: boolean;
 }
 
 /** Runs until quit or end of input, then waits for delivery; resolves to the exit code. */
@@ -91,12 +93,25 @@ export async function finish(o: LineOptions): Promise<number> {
   }
   const delivered = await o.peer.drained(o.timeoutMs);
   const left = o.peer.pending;
+  if (delivered) {
+    o.peer.close();
+    return 0;
+  }
+  const what = left === 1 ? "1 message" : `${left} messages`;
+  if (o.keep === false) {
+    await o.peer.forgetUndelivered();
+    o.log.write(
+      `chatnet: gave up after ${o.timeoutMs / 1000} s: ${what} not delivered and dropped ` +
+        "(--no-keep)\n",
+    );
+  } else {
+    o.log.write(
+      `chatnet: gave up after ${o.timeoutMs / 1000} s: ${what} not delivered yet; ` +
+        `${left === 1 ? "it is" : "they are"} kept and sent the next time chatnet runs with this ` +
+        "peer (--no-keep drops them instead)\n",
+    );
+  }
   o.peer.close();
-  if (delivered) return 0;
-  o.log.write(
-    `chatnet: gave up after ${o.timeoutMs / 1000} s: ${left} message${left === 1 ? "" : "s"} ` +
-      "not delivered\n",
-  );
   return 1;
 }
 

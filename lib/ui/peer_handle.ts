@@ -11,6 +11,7 @@ export type ChatPeer = Pick<
   | "history"
   | "drained"
   | "close"
+  | "forgetUndelivered"
   | "pending"
   | "online"
   | "transfers"

@@ -5,13 +5,20 @@
 import { finish, type LineOptions } from "./json.ts";
 
 export async function runPipe(o: LineOptions): Promise<number> {
+  let refused = 0;
   o.peer.on((e) => {
     if (e.type === "message") o.out.write(e.text + "\n");
-    else if (e.type === "peer") o.log.write(`chatnet: peer ${e.state}\n`);
-    else if (e.type === "error") o.log.write(`chatnet: ${e.message}\n`);
-    else if (e.type === "file_received") o.log.write(`chatnet: received ${e.name} → ${e.path}\n`);
+    else if (e.type === "ready") {
+      if (!o.peer.online) o.log.write(`chatnet: waiting for ${e.peer}…\n`);
+    } else if (e.type === "peer") o.log.write(`chatnet: peer ${e.state}\n`);
+    else if (e.type === "error") {
+      if (e.code === "too_long") refused++;
+      o.log.write(`chatnet: ${e.message}\n`);
+    } else if (e.type === "file_received") o.log.write(`chatnet: received ${e.name} → ${e.path}\n`);
   });
   o.peer.start();
   for await (const line of o.input) o.peer.send(line);
-  return await finish(o);
+  const code = await finish(o);
+  // A refused line was not sent: the run did not do what it was given.
+  return refused ? 1 : code;
 }

@@ -81,7 +81,7 @@ const transfers = new Map();
 let socket;
 
 function esc(s) { const d = document.createElement("div"); d.textContent = s; return d.innerHTML; }
-function time(iso) { return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
+function time(iso) { return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" }); }
 function bytes(n) {
   const u = ["B", "KiB", "MiB", "GiB", "TiB"]; let i = 0;
   while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
