@@ -187,6 +187,11 @@ export class Peer {
     return this.#session.online;
   }
 
+  /** With a passphrase, once the peer proved it: this session's keys (for pairing). */
+  get keys(): { fileSend: Uint8Array; fileRecv: Uint8Array } | undefined {
+    return this.#session.keys;
+  }
+
   /** Chat messages sent but not yet acknowledged. */
   get pending(): number {
     return this.#undelivered.size;
