@@ -14,6 +14,8 @@ import { runTerminal } from "./lib/ui/terminal/run.ts";
 import { runHeadless } from "./lib/ui/headless.ts";
 import { openInBrowser } from "./lib/ui/web/server.ts";
 import { OPT_OUT_ENV, useOpenSsl } from "./lib/native/openssl_aead.ts";
+import { newSecret } from "./lib/crypto/words.ts";
+import { findPeer, watchPairing } from "./lib/join.ts";
 import { denoEffects } from "./lib/effects.ts";
 
 const out = bufferedOut(Deno.stdout);
@@ -26,7 +28,7 @@ function fail(message: string): never {
 }
 
 async function main(): Promise<number> {
-  const config = parseCli(Deno.args, {
+  let config = parseCli(Deno.args, {
     user: Deno.env.get("USER"),
     secret: Deno.env.get("CHATNET_SECRET"),
   });
@@ -36,16 +38,35 @@ async function main(): Promise<number> {
     return out.write(`chatnet ${VERSION} (commit ${buildCommit()})\n`), 0;
   }
   if (config.mode === "demo") return await runDemo(config.sim!, out);
+  if (config.mode === "new-secret") {
+    return out.write(newSecret((n) => crypto.getRandomValues(new Uint8Array(n))) + "\n"), 0;
+  }
 
   const typed = await readSecret(config.secret);
   if (typeof typed === "object") fail(typed.error);
-  const secret = typed === undefined ? undefined : preparePassphrase(typed);
+  let secret = typed === undefined ? undefined : preparePassphrase(typed);
   if (typeof secret === "object") fail(secret.error);
+  const say = (line: string) => log.write(`chatnet: ${line}\n`);
+  const joined = config.discover
+    ? await findPeer(config, {
+      log: say,
+      env: { XDG_STATE_HOME: Deno.env.get("XDG_STATE_HOME"), HOME: Deno.env.get("HOME") },
+    })
+    : undefined;
+  if (typeof joined === "string") return say(joined), 1;
+  if (joined) {
+    const code = preparePassphrase(joined.secret);
+    if (typeof code === "object") fail(code.error);
+    [config, secret] = [joined.config, code];
+  }
   // Only a passphrase seals anything.
   if (secret !== undefined) useOpenSsl(Deno.env.get(OPT_OUT_ENV));
   const opened = await openPeer(config, { secret, output: out, effects: denoEffects });
   if (typeof opened === "string") fail(opened);
   const { peer } = opened;
+  if (joined) {
+    watchPairing(peer, joined, { log: say, exit: (code) => (out.flush(), Deno.exit(code)) });
+  }
   const web = config.web ? openWeb(config, opened) : undefined;
   if (typeof web === "string") fail(web);
   const interactive = Deno.stdin.isTerminal() && Deno.stdout.isTerminal() && !config.json &&

@@ -30,6 +30,7 @@ import { randomId32 } from "./bytes.ts";
 import type { History, HistoryEntry } from "./store/history.ts";
 import { denoEffects, type Effects } from "./effects.ts";
 import type { Clock, TimerId } from "./net/clock.ts";
+import { UNREACHABLE_MS, unreachableEvent } from "./unreachable.ts";
 import type { TcpListener } from "./net/tcp.ts";
 
 export interface PeerOptions {
@@ -218,6 +219,11 @@ export class Peer {
     return this.#session.online;
   }
 
+  /** With a passphrase, once the peer proved it: this session's keys (for pairing). */
+  get keys(): { fileSend: Uint8Array; fileRecv: Uint8Array } | undefined {
+    return this.#session.keys;
+  }
+
   /** Chat messages sent but not yet acknowledged. */
   get pending(): number {
     return this.#undelivered.size;
@@ -256,7 +262,12 @@ export class Peer {
     }
     for (const e of this.history(this.#o.historyLines ?? 10)) this.#emit(e);
     void this.#files.resume(this.#journal.files());
+    let heard = false;
+    const unreachable = this.#clock.setTimer(() => {
+      if (!heard && !this.#closed) this.#emit(unreachableEvent(this.#from));
+    }, UNREACHABLE_MS);
     this.#link.receive((d) => {
+      if (!heard) heard = true, this.#clock.clearTimer(unreachable);
       this.#held = [];
       this.#session.input(d, this.#clock.now());
       this.#release();

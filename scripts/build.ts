@@ -17,7 +17,7 @@ export const PERMISSIONS = [
   "--allow-write",
   "--allow-env=USER,NO_COLOR,HOME,XDG_STATE_HOME,CHATNET_SECRET,CHATNET_OPENSSL",
   "--allow-run=xdg-open",
-  "--allow-sys=statfs",
+  "--allow-sys=statfs,networkInterfaces",
   ALLOW_FFI,
 ];
 /** Files read at run time, embedded into the binary. */

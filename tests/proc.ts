@@ -9,7 +9,7 @@ export const PERMISSIONS = [
   "--allow-env",
   "--allow-read",
   "--allow-write",
-  "--allow-sys=statfs",
+  "--allow-sys=statfs,networkInterfaces",
   ALLOW_FFI,
 ];
 

@@ -2,9 +2,14 @@
 import { parseArgs } from "node:util";
 import { OPTIONS } from "./options.ts";
 import { type ImpairSpec, parseSim } from "../net/impair.ts";
+import { type Code, parseCode } from "../crypto/words.ts";
 
 export interface Config {
-  mode: "chat" | "demo" | "help" | "version";
+  mode: "chat" | "demo" | "help" | "version" | "new-secret";
+  /** Find the peer on the LAN instead of being told its address (lib/join.ts). */
+  discover?: Discover;
+  /** How long discovery looks for the other side. */
+  waitMs: number;
   port: number;
   peerHost: string;
   peerPort: number;
@@ -35,6 +40,15 @@ export interface Config {
     from: "ask";
   };
 }
+
+export type Discover =
+  | { kind: "invite" }
+  | { kind: "code"; code: Code }
+  | { kind: "pair"; name: string };
+
+/** An invite waits for someone to type the code; a join expects the other side to be there. */
+const INVITE_WAIT_MS = 600_000;
+const JOIN_WAIT_MS = 30_000;
 
 const DEFAULT_MAX_FILE_SIZE = 64 * 2 ** 30;
 
@@ -79,6 +93,7 @@ export function parseCli(
     name: env.user || "anon",
     json: Boolean(v.json),
     timeoutMs: 30_000,
+    waitMs: 0,
     filePort: 0,
     downloads: ".",
     maxFileSize: DEFAULT_MAX_FILE_SIZE,
@@ -94,6 +109,7 @@ export function parseCli(
   };
   if (v.help) return { ...base, mode: "help" };
   if (v.version) return { ...base, mode: "version" };
+  if (v["new-secret"]) return { ...base, mode: "new-secret" };
 
   if (typeof v.name === "string") {
     const name = v.name.trim();
@@ -160,6 +176,8 @@ export function parseCli(
     base.sim = sim;
   }
 
+  if (v.invite || v.join !== undefined) return parseDiscover(v, pos, base);
+  if (v.wait !== undefined) return "Cannot use --wait without --invite or --join";
   let portText: string | undefined, peer: { host: string; port: number } | string;
   if (pos.length === 3) {
     if (v.port !== undefined || v.peer !== undefined) {
@@ -196,6 +214,48 @@ function isOwnAddress(host: string, bind: string): boolean {
   const h = host.toLowerCase();
   return h === "localhost" || /^127\./.test(h) || h === "::1" || h === "0.0.0.0" || h === "::" ||
     (bind !== "" && h === bind.toLowerCase());
+}
+
+/** --invite or --join: no peer address, the passphrase is the code's (or the pair's). */
+function parseDiscover(
+  v: Record<string, string | boolean | undefined>,
+  pos: string[],
+  base: Config,
+): Config | string {
+  if (v.invite && v.join !== undefined) return "Cannot use --invite with --join: choose one";
+  const what = v.invite ? "--invite" : "--join";
+  if (pos.length || v.peer !== undefined) {
+    return `Cannot use ${what} with a peer address: it finds the peer itself`;
+  }
+  if (base.secret.from !== "none") {
+    return `Cannot use ${what} with a passphrase (CHATNET_SECRET, --secret-file, --ask-secret): ` +
+      "the code is the passphrase";
+  }
+  let port = 0;
+  if (v.port !== undefined) {
+    const p = parsePort(String(v.port), "local port");
+    if (typeof p === "string") return p;
+    port = p;
+  }
+  let discover: Discover = { kind: "invite" };
+  if (typeof v.join === "string") {
+    const code = parseCode(v.join);
+    if (typeof code === "string") return code;
+    const name = v.join.trim();
+    if (!code && (!name || /[\p{Cc}]/u.test(name))) {
+      return "Cannot use --join: give the code --invite printed, or a paired peer's name";
+    }
+    discover = code ? { kind: "code", code } : { kind: "pair", name };
+  }
+  let waitMs = discover.kind === "invite" ? INVITE_WAIT_MS : JOIN_WAIT_MS;
+  if (typeof v.wait === "string") {
+    const t = Number(v.wait);
+    if (!/^\d+(\.\d+)?$/.test(v.wait) || !Number.isFinite(t)) {
+      return `Cannot parse --wait: "${v.wait}" is not a number of seconds`;
+    }
+    waitMs = t * 1000;
+  }
+  return { ...base, port, discover, waitMs };
 }
 
 /** "1234", "500K", "20M", "1.5G", "2T" (binary units) to bytes. */

@@ -10,6 +10,18 @@ export interface OptionSpec {
 }
 
 export const OPTIONS: OptionSpec[] = [
+  { name: "invite", help: "pick free ports, print a code for the other host's --join, and wait" },
+  {
+    name: "join",
+    arg: "CODE|NAME",
+    help: "find the peer on the LAN by its --invite code, or a peer paired before by its name",
+  },
+  {
+    name: "wait",
+    arg: "SECONDS",
+    help: "with --invite or --join, how long to look for the other side (default 600 and 30)",
+  },
+  { name: "new-secret", help: "print a fresh random passphrase (64 bits) and exit" },
   { name: "port", short: "p", arg: "N", help: "UDP port to chat on (1-65535)" },
   {
     name: "peer",
@@ -81,6 +93,8 @@ export const OPTIONS: OptionSpec[] = [
 ];
 
 export const USAGE = [
+  "chatnet --invite            (then on the other host: chatnet --join CODE)",
+  "chatnet --join NAME         (a peer paired before)",
   "chatnet <local_port> <peer_host> <peer_port>",
   "chatnet --port N --peer HOST:PORT [options]",
   "chatnet <local_port> <peer_host> <peer_port> --send PATH...",

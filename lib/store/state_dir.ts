@@ -13,12 +13,19 @@ export function defaultStateDir(
   env: StateEnv,
   chat: { port: number; peerHost: string; peerPort: number },
 ): string | { error: string } {
+  const root = stateRoot(env);
+  if (typeof root !== "string") return root;
+  const host = chat.peerHost.replace(/[^A-Za-z0-9.-]/g, "_");
+  return join(root, `${chat.port}-${host}-${chat.peerPort}`);
+}
+
+/** `$XDG_STATE_HOME/chatnet` (or `~/.local/state/chatnet`): the chats' folders, and pairs.json. */
+export function stateRoot(env: StateEnv): string | { error: string } {
   const base = env.XDG_STATE_HOME?.startsWith("/")
     ? env.XDG_STATE_HOME
     : env.HOME
     ? join(env.HOME, ".local", "state")
     : undefined;
   if (!base) return { error: "Cannot find a state directory: set HOME or give --state-dir DIR" };
-  const host = chat.peerHost.replace(/[^A-Za-z0-9.-]/g, "_");
-  return join(base, "chatnet", `${chat.port}-${host}-${chat.peerPort}`);
+  return join(base, "chatnet");
 }

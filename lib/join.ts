@@ -1,0 +1,125 @@
+/**
+ * `--invite` and `--join CODE|NAME`: find the peer on the LAN (lib/net/discovery.ts), turn the
+ * code or the pair into the session's passphrase and the peer's address, and, once a code's
+ * session is authenticated, keep the pair (lib/store/pairs.ts) so `--join NAME` works later.
+ */
+import { join } from "node:path";
+import type { Config } from "./cli/args.ts";
+import { newCode } from "./crypto/words.ts";
+import { codeTag, pairSecret, pairTag } from "./crypto/pairing.ts";
+import { discover, freePort } from "./net/discovery.ts";
+import { loadPairs, savePair } from "./store/pairs.ts";
+import { stateRoot } from "./store/state_dir.ts";
+import type { ChatEvent } from "./events.ts";
+
+export interface Joined {
+  /** The config with the peer's address, our port and the pair's state directory filled in. */
+  config: Config;
+  secret: string;
+  /** Where pairs.json lives, and the name the pair is kept under. */
+  root: string;
+  name: string;
+  /** A code (not a pair): consumed by the first handshake, good or bad. */
+  byCode: boolean;
+}
+
+/** Finds the peer, or says in one line why not (the caller exits with status 1). */
+export async function findPeer(
+  c: Config,
+  io: { log(line: string): void; env: { XDG_STATE_HOME?: string; HOME?: string } },
+): Promise<Joined | string> {
+  const d = c.discover!;
+  const root = c.stateDir || stateRoot(io.env);
+  if (typeof root !== "string") return root.error;
+  let secret: string, tag: Uint8Array, what: string;
+  if (d.kind === "pair") {
+    const pairs = loadPairs(root);
+    if (typeof pairs === "string") return pairs;
+    if (!pairs[d.name]) {
+      const known = Object.keys(pairs);
+      return `Cannot join ${d.name}: no pair of that name (${
+        known.length ? `paired: ${known.join(", ")}` : "none yet"
+      }); pair first with chatnet --invite on one host and --join CODE on the other`;
+    }
+    secret = pairs[d.name].secret;
+    tag = pairTag(secret);
+    what = d.name;
+  } else {
+    const code = d.kind === "code"
+      ? d.code
+      : newCode((n) => crypto.getRandomValues(new Uint8Array(n)));
+    secret = code.text;
+    tag = codeTag(code.number);
+    what = `code ${code.text}`;
+    if (d.kind === "invite") {
+      io.log(`Your code is ${code.text}: on the other host run  chatnet --join ${code.text}`);
+    }
+  }
+  const port = c.port || freePort();
+  const seconds = Math.round(c.waitMs / 1000);
+  io.log(
+    `Looking for ${d.kind === "pair" ? d.name : "the other side"} on the local network ` +
+      `(up to ${seconds} s)…`,
+  );
+  let found;
+  try {
+    found = await discover({ tag, port, name: c.name, timeoutMs: c.waitMs });
+  } catch (e) {
+    return `${(e as Error).message}; give the peer's address instead: ${ADDRESS_FORM}`;
+  }
+  if (!found) {
+    return `Nobody answered for ${what} within ${seconds} s: multicast may be blocked on this ` +
+      "network, or the other host is on another subnet (discovery stays on one LAN). " +
+      `The address form always works: ${ADDRESS_FORM}`;
+  }
+  const name = d.kind === "pair" ? d.name : found.name.replace(/[^\p{L}\p{N}._-]/gu, "_") || "peer";
+  io.log(`Found ${name} at ${found.ip.includes(":") ? `[${found.ip}]` : found.ip}:${found.port}`);
+  return {
+    config: {
+      ...c,
+      port,
+      filePort: c.filePort || port,
+      peerHost: found.ip,
+      peerPort: found.port,
+      stateDir: c.stateDir || join(root, `pair-${name}`),
+    },
+    secret,
+    root,
+    name,
+    byCode: d.kind !== "pair",
+  };
+}
+
+const ADDRESS_FORM =
+  "chatnet <local_port> <peer_host> <peer_port>, with the same passphrase on both sides";
+
+/** Watches the session: a code's first authenticated session stores the pair; a failed
+ * handshake ends the run (a code is used once, so a wrong guess costs the guesser the code). */
+export function watchPairing(
+  peer: {
+    on(l: (e: ChatEvent) => void): void;
+    keys: { fileSend: Uint8Array; fileRecv: Uint8Array } | undefined;
+  },
+  j: Joined,
+  io: { log(line: string): void; exit(code: number): void },
+): void {
+  let paired = false;
+  peer.on((e) => {
+    if (e.type === "peer" && e.state === "online" && j.byCode && !paired && peer.keys) {
+      paired = true;
+      const failed = savePair(j.root, j.name, {
+        secret: pairSecret(peer.keys),
+        paired: new Date().toISOString(),
+      });
+      io.log(failed ?? `Paired with ${j.name}: next time, chatnet --join ${j.name}`);
+    }
+    if (e.type === "error" && e.code === "auth_failed") {
+      io.log(
+        j.byCode
+          ? "The other side typed a different code: this one is used up; start again with chatnet --invite"
+          : `${j.name} no longer has this pair's secret: pair again with --invite and --join CODE`,
+      );
+      io.exit(1);
+    }
+  });
+}

@@ -1,0 +1,16 @@
+/** What to say when nothing at all arrives from the peer: once, after UNREACHABLE_MS. */
+import type { ErrorEvent } from "./events.ts";
+
+/** About 10 s (issue 21): long past a LAN's or a hole punch's first exchange, short enough that
+ * the user is still watching. */
+export const UNREACHABLE_MS = 10_000;
+
+export function unreachableEvent(peer: string): ErrorEvent {
+  return {
+    type: "error",
+    code: "unreachable",
+    message: `Nothing has arrived from ${peer} in ${UNREACHABLE_MS / 1000} s: likely no route ` +
+      "to it, a firewall dropping UDP, chatnet not running there, or a symmetric NAT (which " +
+      "needs a port forward or a VPN)",
+  };
+}
