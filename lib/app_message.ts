@@ -4,6 +4,7 @@
  *     (origin names the sender's state directory and id counts up within it, so a receiver
  *     recognises a message it already delivered even across restarts of either side)
  *   file control: kind 2, JSON (lib/files/control.ts)
+ *   file stream frame: kind 3 (lib/files/udp_stream.ts)
  * Decoding never throws; a malformed message comes back as a reason.
  */
 export interface TextMessage {
@@ -19,10 +20,18 @@ export interface ControlMessage {
   json: string;
 }
 
-export type AppMessage = TextMessage | ControlMessage;
+/** A file stream frame, decoded by lib/files/udp_stream.ts. */
+export interface FileFrameMessage {
+  kind: "file";
+  bytes: Uint8Array;
+}
+
+export type AppMessage = TextMessage | ControlMessage | FileFrameMessage;
 
 const KIND_TEXT = 1;
 const KIND_CONTROL = 2;
+/** File stream frames (lib/files/udp_stream.ts). */
+export const KIND_FILE = 3;
 /** Bytes before the name in a text message. */
 export const TEXT_HEADER_BYTES = 10;
 /** Names are labels, not content: 64 bytes is plenty and keeps the header small. */
@@ -68,6 +77,7 @@ export function decodeApp(bytes: Uint8Array): AppMessage | string {
   if (bytes[0] === KIND_CONTROL) {
     return { kind: "control", json: decoder.decode(bytes.subarray(1)) };
   }
+  if (bytes[0] === KIND_FILE) return { kind: "file", bytes };
   if (bytes.length < TEXT_HEADER_BYTES) return "application message too short";
   if (bytes[0] !== KIND_TEXT) return `unknown application message kind ${bytes[0]}`;
   const nameEnd = TEXT_HEADER_BYTES + bytes[9];

@@ -82,6 +82,7 @@ export async function openPeer(
       filePort: c.filePort || c.port,
       downloads: c.downloads,
       maxFileSize: c.maxFileSize,
+      files: c.files,
     });
     return { peer, stateDir: state.dir };
   } catch (e) {

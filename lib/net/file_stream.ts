@@ -65,7 +65,7 @@ export function decodeHeader(b: Uint8Array): StreamHeader | string {
 }
 
 /** Closes a connection that sees no progress for `ms`; `touch()` on every read or write. */
-export function watchdog(conn: Deno.Conn, ms: number): { touch(): void; stop(): void } {
+export function watchdog(conn: { close(): void }, ms: number): { touch(): void; stop(): void } {
   let timer = setTimeout(() => conn.close(), ms);
   return {
     touch() {
