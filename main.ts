@@ -9,10 +9,11 @@ import { bufferedOut, fileOut, readLines } from "./lib/ui/output.ts";
 import { runJson } from "./lib/ui/json.ts";
 import { runPipe } from "./lib/ui/pipe.ts";
 import { runSend } from "./lib/ui/send.ts";
-import { runTerminal } from "./lib/ui/terminal.ts";
+import { runTerminal } from "./lib/ui/terminal/run.ts";
 import { runHeadless } from "./lib/ui/headless.ts";
 import { openInBrowser } from "./lib/ui/web/server.ts";
 import { OPT_OUT_ENV, useOpenSsl } from "./lib/native/openssl_aead.ts";
+import { denoEffects } from "./lib/effects.ts";
 
 const out = bufferedOut(Deno.stdout);
 const log = fileOut(Deno.stderr);
@@ -39,7 +40,7 @@ async function main(): Promise<number> {
   if (typeof secret === "object") fail(secret.error);
   // Only a passphrase seals anything.
   if (secret !== undefined) useOpenSsl(Deno.env.get(OPT_OUT_ENV));
-  const opened = await openPeer(config, { secret, output: out });
+  const opened = await openPeer(config, { secret, output: out, effects: denoEffects });
   if (typeof opened === "string") fail(opened);
   const { peer } = opened;
   const web = config.web ? openWeb(config, opened) : undefined;
@@ -68,6 +69,11 @@ async function main(): Promise<number> {
       stdin: Deno.stdin,
       listDir: (dir) =>
         Array.from(Deno.readDirSync(dir), (e) => ({ name: e.name, isDirectory: e.isDirectory })),
+      home: Deno.env.get("HOME"),
+      onResize: (redraw) => {
+        Deno.addSignalListener("SIGWINCH", redraw);
+        return () => Deno.removeSignalListener("SIGWINCH", redraw);
+      },
     });
   }
   Deno.addSignalListener("SIGINT", () => {

@@ -33,6 +33,8 @@ export interface MessageEvent {
   from: string;
   name: string;
   at: string;
+  /** When the sender wrote it, on the sender's clock, for a message that waited to be sent. */
+  sentAt?: string;
 }
 /** A line of the stored conversation, replayed at start or on request: never new. */
 export interface HistoryEvent {

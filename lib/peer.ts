@@ -20,10 +20,19 @@ import { Transfers } from "./files/transfers.ts";
 import { parseControl } from "./files/control.ts";
 import { UdpFiles } from "./files/udp_stream.ts";
 import type { FilesMode } from "./files/route.ts";
-import { type ChatEvent, formatAddress, type HistoryEvent, type StatsEvent } from "./events.ts";
+import {
+  type ChatEvent,
+  formatAddress,
+  type HistoryEvent,
+  type MessageEvent,
+  type StatsEvent,
+} from "./events.ts";
 import { Journal } from "./store/journal.ts";
 import { randomId32 } from "./bytes.ts";
 import type { History, HistoryEntry } from "./store/history.ts";
+import { denoEffects, type Effects } from "./effects.ts";
+import type { Clock, TimerId } from "./net/clock.ts";
+import type { TcpListener } from "./net/tcp.ts";
 
 export interface PeerOptions {
   bind: string;
@@ -51,6 +60,8 @@ export interface PeerOptions {
    * flushed right after the receive cursor is written: a SIGKILL between storing the cursor and
    * showing the messages then has only the gap between two writes to land in. */
   output?: HeldOutput;
+  /** Time, sockets and files (lib/effects.ts): Deno's unless the simulator passes its own. */
+  effects?: Effects;
 }
 
 /** Output the interfaces write to (stdout), which gathers what it is given while held. */
@@ -81,12 +92,18 @@ const TICK_LATE_MS = RTO_MIN;
 
 const encoder = new TextEncoder();
 
+/** A message that arrives this long after it was written waited (in a journal, for a peer that
+ * was away): its event carries the sender's time. Shorter gaps are the network, and clocks that
+ * differ by a few seconds would only make the shown time jump. */
+const WAITED_MS = 5_000;
+
 export class Peer {
   #o: PeerOptions;
   #link: UdpLink;
   #session: Session;
   #listeners: ((e: ChatEvent) => void)[] = [];
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #clock: Clock;
+  #timer: TimerId | undefined;
   #timerAt = Infinity;
   #armQueued = false;
   /** The deadline whose late timer was put off by a turn (see #tick). */
@@ -112,16 +129,18 @@ export class Peer {
   /** Binds the UDP and TCP ports; throws a BindError if either is taken or not allowed. */
   constructor(options: PeerOptions) {
     this.#o = options;
+    const fx = options.effects ?? denoEffects;
+    this.#clock = fx.clock;
     this.#journal = options.journal ?? Journal.memory();
     this.#history = options.history;
     try {
-      this.#link = new UdpLink(options);
+      this.#link = new UdpLink({ ...options, udp: fx.udp, clock: fx.clock });
     } catch (e) {
       throw new BindError("UDP", options.port, e);
     }
-    let listener: Deno.Listener;
+    let listener: TcpListener;
     try {
-      listener = Deno.listen({ hostname: options.bind, port: options.filePort });
+      listener = fx.tcp.listen({ hostname: options.bind, port: options.filePort });
     } catch (e) {
       this.#link.close();
       throw new BindError("TCP", options.filePort, e);
@@ -131,20 +150,24 @@ export class Peer {
       port: {
         // Tag 0: internal, like file control.
         send: (m) => {
-          this.#session.send(m, 0, performance.now());
+          this.#session.send(m, 0, this.#clock.now());
           this.#arm();
         },
         unsent: () => this.#session.unsent,
-        flush: () => this.#session.flush(performance.now()),
+        flush: () => this.#session.flush(this.#clock.now()),
       },
+      later: (fn, ms) => void this.#clock.setTimer(fn, ms),
     });
     this.#files = new Transfers({
       downloads: options.downloads,
-      filePort: (listener.addr as Deno.NetAddr).port,
+      filePort: listener.port,
+      clock: fx.clock,
+      fs: fx.fs,
+      tcp: fx.tcp,
       peerIp: options.peerIp,
       maxFileSize: options.maxFileSize,
       sendControl: (c) => {
-        this.#session.send(encodeControl(JSON.stringify(c)), 0, performance.now());
+        this.#session.send(encodeControl(JSON.stringify(c)), 0, this.#clock.now());
         this.#arm();
       },
       emit: (e) => this.#emit(e),
@@ -238,16 +261,16 @@ export class Peer {
     for (const message of this.#o.notices ?? []) {
       this.#emit({ type: "error", code: "state_repaired", message });
     }
-    const now = performance.now();
+    const now = this.#clock.now();
     for (const m of this.#journal.pending()) {
       this.#undelivered.add(m.id);
-      this.#session.send(this.#encode(m), m.id, now);
+      this.#session.send(this.#encode({ ...m, sentAt: m.at }), m.id, now);
     }
     for (const e of this.history(this.#o.historyLines ?? 10)) this.#emit(e);
     void this.#files.resume(this.#journal.files());
     this.#link.receive((d) => {
       this.#held = [];
-      this.#session.input(d, performance.now());
+      this.#session.input(d, this.#clock.now());
       this.#release();
       this.#udpFiles.feed();
       this.#arm();
@@ -275,14 +298,15 @@ export class Peer {
       return undefined;
     }
     const name = this.#o.name;
-    const id = this.#journal.addOut(name, text);
-    this.#record({ dir: "out", id, name, text, at: new Date().toISOString() });
+    const sentAt = this.#clock.wall();
+    const id = this.#journal.addOut(name, text, sentAt);
+    this.#record({ dir: "out", id, name, text, at: new Date(sentAt).toISOString() });
     this.#undelivered.add(id);
     // Reported once durable (the datagrams need not wait: an unsent "sent" promises nothing).
     this.#waiting.push(
       this.online ? { type: "sent", id, text } : { type: "sent", id, text, queued: true },
     );
-    this.#session.send(this.#encode({ id, name, text }), id, performance.now());
+    this.#session.send(this.#encode({ id, name, text, sentAt }), id, this.#clock.now());
     this.#sync();
     this.#arm();
     return id;
@@ -319,9 +343,9 @@ export class Peer {
   drained(timeoutMs: number): Promise<boolean> {
     if (this.#session.pending === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs);
+      const timer = this.#clock.setTimer(() => resolve(false), timeoutMs);
       this.#drainWaiters.push(() => {
-        clearTimeout(timer);
+        this.#clock.clearTimer(timer);
         resolve(true);
       });
     });
@@ -331,13 +355,13 @@ export class Peer {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#timer);
+    this.#clock.clearTimer(this.#timer);
     this.#history?.close();
     this.#journal.close();
     for (const e of this.#waiting.splice(0)) this.#emit(e);
     // Everything received is stored now, so the peer may forget it; then the goodbye.
-    this.#session.markDurable(this.#session.durableMark(), performance.now());
-    this.#session.close(performance.now());
+    this.#session.markDurable(this.#session.durableMark(), this.#clock.now());
+    this.#session.close(this.#clock.now());
     this.#link.close();
     this.#files.close();
   }
@@ -360,10 +384,16 @@ export class Peer {
       this.#alreadyShown++;
       return;
     }
-    const at = new Date().toISOString();
+    const now = this.#clock.wall();
+    const at = new Date(now).toISOString();
     this.#record({ dir: "in", id: m.id, name: m.name, text: m.text, at });
     const from = this.#from;
-    this.#arrived.push({ type: "message", id: m.id, text: m.text, from, name: m.name, at });
+    const e: MessageEvent = { type: "message", id: m.id, text: m.text, from, name: m.name, at };
+    // A message that waited (the peer was offline, or we were) carries when it was written.
+    if (m.sentAt !== undefined && now - m.sentAt > WAITED_MS) {
+      e.sentAt = new Date(m.sentAt).toISOString();
+    }
+    this.#arrived.push(e);
   }
 
   /** After a datagram: the messages it delivered go into the history, the new receive cursor is
@@ -382,7 +412,7 @@ export class Peer {
     this.#o.output?.flush();
     for (const d of held) this.#link.send(d);
     if (this.#journal.cursorUnsynced) this.#sync();
-    else this.#session.markDurable(this.#session.durableMark(), performance.now());
+    else this.#session.markDurable(this.#session.durableMark(), this.#clock.now());
   }
 
   /** Group commit: one fdatasync covers everything appended before it starts. Then the "sent"
@@ -417,12 +447,18 @@ export class Peer {
   /** Emits the first `waiting` events and marks what was received up to `mark` as stored. */
   #stored(waiting: number, mark: DurableMark): void {
     for (const e of this.#waiting.splice(0, waiting)) this.#emit(e);
-    this.#session.markDurable(mark, performance.now());
+    this.#session.markDurable(mark, this.#clock.now());
     this.#arm();
   }
 
-  #encode(m: { id: number; name: string; text: string }): Uint8Array {
-    return encodeText({ origin: this.#journal.origin, ...m });
+  #encode(m: { id: number; name: string; text: string; sentAt?: number }): Uint8Array {
+    return encodeText({
+      origin: this.#journal.origin,
+      id: m.id,
+      name: m.name,
+      text: m.text,
+      sentAt: m.sentAt,
+    });
   }
 
   #record(h: HistoryEntry): void {
@@ -434,14 +470,14 @@ export class Peer {
     this.#timer = undefined;
     this.#timerAt = Infinity;
     if (this.#closed) return;
-    const now = performance.now();
+    const now = this.#clock.now();
     // Late means the event loop was busy, and timers run before sockets are read: ACKs that came
     // meanwhile are still unread, and every segment in flight would look lost. One zero-delay
     // turn reads them first (once per deadline, so a busy loop cannot put the timers off).
     if (now - at > TICK_LATE_MS && this.#deferred !== at) {
       this.#deferred = at;
       this.#timerAt = at;
-      this.#timer = setTimeout(this.#tick, 0);
+      this.#timer = this.#clock.setTimer(this.#tick, 0);
       return;
     }
     this.#session.tick(now);
@@ -466,11 +502,11 @@ export class Peer {
     // A timer set for earlier stays: it finds nothing due and sets the next one then, which costs
     // less than moving it at every send and ACK.
     if (at >= this.#timerAt) return;
-    clearTimeout(this.#timer);
+    this.#clock.clearTimer(this.#timer);
     this.#timerAt = at;
     this.#timer = at === Infinity
       ? undefined
-      : setTimeout(this.#tick, Math.max(0, at - performance.now()));
+      : this.#clock.setTimer(this.#tick, Math.max(0, at - this.#clock.now()));
   }
 
   #emit(e: ChatEvent): void {

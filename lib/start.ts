@@ -9,6 +9,7 @@ import { defaultStateDir } from "./store/state_dir.ts";
 import { askHidden } from "./ui/ask_secret.ts";
 import { serveWeb, type WebServer } from "./ui/web/server.ts";
 import { join } from "node:path";
+import { denoEffects, type Effects } from "./effects.ts";
 
 /** Resolves a host name or literal to an IP address, or says why it cannot. */
 export async function resolveHost(host: string): Promise<string | { error: string }> {
@@ -59,14 +60,19 @@ export async function readSecret(
 
 export async function openPeer(
   c: Config,
-  { secret, output }: { secret?: string; output?: HeldOutput },
+  { secret, output, effects = denoEffects }: {
+    secret?: string;
+    output?: HeldOutput;
+    /** Time, sockets and files: main.ts passes Deno's. */
+    effects?: Effects;
+  },
 ): Promise<{ peer: Peer; stateDir: string } | string> {
   const ip = await resolveHost(c.peerHost);
   if (typeof ip !== "string") return ip.error;
   // Deno binds to 127.0.0.1 unless told otherwise; a chat peer must listen on all interfaces.
   const bind = c.bind || (isIP(ip) === 6 ? "::" : "0.0.0.0");
   if (c.bind && !isIP(bind)) return `Cannot use --bind: "${c.bind}" is not an IP address`;
-  const state = await openState(c);
+  const state = await openState(c, effects);
   if ("error" in state) return state.error;
   try {
     const peer = new Peer({
@@ -83,6 +89,7 @@ export async function openPeer(
       downloads: c.downloads,
       maxFileSize: c.maxFileSize,
       files: c.files,
+      effects,
     });
     return { peer, stateDir: state.dir };
   } catch (e) {
@@ -97,6 +104,7 @@ export async function openPeer(
  * and locked: a second chatnet on the same directory would rewrite the journal under the first. */
 async function openState(
   c: Config,
+  { fs }: Effects,
 ): Promise<
   { journal: Journal; history?: History; notices: string[]; dir: string } | { error: string }
 > {
@@ -104,7 +112,7 @@ async function openState(
     defaultStateDir({ XDG_STATE_HOME: env("XDG_STATE_HOME"), HOME: env("HOME") }, c);
   if (typeof dir !== "string") return dir;
   try {
-    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     // Held until the process exits. Deno's lock only waits, so give up after a moment.
     const lock = await Deno.open(join(dir, "lock"), { write: true, create: true });
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -114,8 +122,8 @@ async function openState(
     ]);
     clearTimeout(timer);
     if (!locked) return { error: `Cannot use state directory ${dir}: another chatnet is using it` };
-    const { journal, notices } = Journal.open(dir);
-    return { journal, notices, history: c.history ? new History(dir) : undefined, dir };
+    const { journal, notices } = Journal.open(dir, fs);
+    return { journal, notices, history: c.history ? new History(dir, fs) : undefined, dir };
   } catch (e) {
     const why = e instanceof Deno.errors.PermissionDenied
       ? "permission denied"

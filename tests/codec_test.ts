@@ -131,6 +131,25 @@ Deno.test("text messages carry any UTF-8 text and any name, exactly as TextEncod
   }
 });
 
+Deno.test("a text message carries the time it was written; kind 1 without one still decodes", () => {
+  const sentAt = Date.UTC(2026, 10, 22, 21, 25, 7, 250);
+  const bytes = encodeText({ origin: 7, id: 9, name: "ann", text: "queued", sentAt });
+  assert.equal(bytes[0], 3);
+  assert.deepEqual(decodeApp(bytes), {
+    kind: "text",
+    origin: 7,
+    id: 9,
+    name: "ann",
+    text: "queued",
+    sentAt,
+  });
+  // Kind 1: origin 7, id 9, name "ann", text "old": no time.
+  const old = new Uint8Array([1, 0, 0, 0, 7, 0, 0, 0, 9, 3, 97, 110, 110, 111, 108, 100]);
+  assert.deepEqual(decodeApp(old), { kind: "text", origin: 7, id: 9, name: "ann", text: "old" });
+  assert.equal(decodeApp(new Uint8Array([3, 0, 0])), "application message too short");
+  assert.equal(decodeApp(new Uint8Array(0)), "application message too short");
+});
+
 Deno.test("utf8Scratch gives TextEncoder's bytes, short or long, and reuses its buffer", () => {
   const e = new TextEncoder();
   for (const text of ["", "abc", "é😀\udc00", "y".repeat(20_000), "z".repeat(400_000)]) {

@@ -1,92 +1,7 @@
 import assert from "node:assert/strict";
-import { splitPaths, type TerminalOptions, TerminalUi } from "../lib/ui/terminal.ts";
-import type { ChatPeer } from "../lib/ui/peer_handle.ts";
-import type { ChatEvent, StatsEvent } from "../lib/events.ts";
-import { zeroStats } from "../lib/protocol/arq.ts";
+import { splitPaths } from "../lib/ui/terminal/completion.ts";
+import { keys, message, setup } from "./terminal_fixture.ts";
 import { bufferedOut } from "../lib/ui/output.ts";
-
-const keys = (s: string) => new TextEncoder().encode(s);
-
-const AT = new Date(2026, 10, 22, 9, 5, 3).toISOString();
-
-function setup(
-  options: { color?: boolean; columns?: number; listDir?: TerminalOptions["listDir"] } = {},
-) {
-  let written = "";
-  const sent: string[] = [];
-  const sentFiles: string[] = [];
-  const peer = {
-    online: true,
-    pending: 0,
-    on() {},
-    start() {},
-    sendFiles(paths: string[]) {
-      sentFiles.push(...paths);
-      return Promise.resolve();
-    },
-    transfers: 0,
-    send(text: string) {
-      sent.push(text);
-      return sent.length;
-    },
-    stats: (): StatsEvent => ({
-      type: "stats",
-      ...zeroStats(),
-      corrupt: 3,
-      malformed: 0,
-      reflected: 0,
-      stale: 0,
-      datagramsIn: 10,
-      peerRestarts: 0,
-      foreign: 2,
-      sendErrors: 0,
-      pending: 0,
-      alreadyShown: 0,
-      unauthenticated: 0,
-      replayed: 0,
-      authFailed: 0,
-      tcpRefused: 0,
-      tcpBadHeader: 0,
-      tcpOverloaded: 0,
-      cipher: "ChaCha20-Poly1305 (OpenSSL 3.0.19)",
-    }),
-    drained: () => Promise.resolve(true),
-    history: (n: number): ChatEvent[] =>
-      [
-        { type: "history", dir: "in", id: 4, name: "bob", text: "older", at: AT },
-        { type: "history", dir: "out", id: 9, name: "ann", text: "mine", at: AT, delivered: true },
-      ].slice(-n) as ChatEvent[],
-    close() {},
-  } as unknown as ChatPeer;
-  const ui = new TerminalUi({
-    peer,
-    out: { write: (t) => void (written += t) },
-    color: options.color ?? false,
-    columns: () => options.columns ?? 80,
-    rows: () => 24,
-    listDir: options.listDir,
-  });
-  return {
-    ui,
-    sent,
-    sentFiles,
-    peer,
-    take() {
-      const w = written;
-      written = "";
-      return w;
-    },
-  };
-}
-
-const message = (text: string, id = 7): ChatEvent => ({
-  type: "message",
-  id,
-  text,
-  from: "192.0.2.7:9001",
-  name: "bob",
-  at: new Date(2026, 10, 22, 9, 5, 3).toISOString(),
-});
 
 Deno.test("an incoming message never disturbs the line being typed", () => {
   const t = setup();
@@ -137,7 +52,7 @@ Deno.test("escape sequences from the peer are shown, not obeyed", () => {
 });
 
 Deno.test("commands: /stats, unknown commands, // sends a slash, /quit", () => {
-  const t = setup();
+  const t = setup({ columns: 200 });
   t.ui.onKeys(keys("/stats\r"));
   const stats = t.take();
   assert.match(stats, /RTT 0\.0 ms/);
@@ -286,4 +201,68 @@ Deno.test("stdout writes a task's first text at once, gathers the rest, and hold
   out.write("g");
   await Promise.resolve();
   assert.deepEqual(writes, ["a", "bc", "de", "f", "g"]);
+});
+
+Deno.test("Ctrl-L clears the screen and draws the prompt and the typed line again", () => {
+  const t = setup();
+  t.ui.onKeys(keys("draft"));
+  t.take();
+  t.ui.onKeys(keys("\x0c"));
+  assert.equal(t.take(), "\x1b[H\x1b[2J\r\x1b[2K● > draft\r\x1b[9C\r\x1b[2K● > draft\r\x1b[9C");
+});
+
+Deno.test("Tab completes command names: one match, a common prefix, the choices", () => {
+  const t = setup();
+  t.ui.onKeys(keys("/he\t"));
+  assert.match(t.take(), /● > \/help \r\x1b\[10C$/);
+  t.ui.onKeys(keys("\x15/\t"));
+  assert.match(t.take(), /\/help {2}\/send {2}\/stats {2}\/history {2}\/quit {2}\/exit\r\n/);
+  t.ui.onKeys(keys("\x15/st\t\r"));
+  assert.match(t.take(), /RTT 0\.0 ms/);
+});
+
+Deno.test("~ and ~/… in /send name the home folder, and Tab completes after them", () => {
+  const listed: string[] = [];
+  const t = setup({
+    home: "/home/ann",
+    listDir: (dir) => {
+      listed.push(dir);
+      return dir === "/home/ann/" ? [{ name: "Pictures", isDirectory: true }] : [
+        { name: "holiday", isDirectory: true },
+      ];
+    },
+  });
+  t.ui.onKeys(keys("/send ~\t"));
+  t.ui.onKeys(keys("P\t"));
+  t.ui.onKeys(keys("h\t\r"));
+  assert.deepEqual(listed, ["/home/ann/", "/home/ann/Pictures/"]);
+  assert.deepEqual(t.sentFiles, ["/home/ann/Pictures/holiday/"]);
+  t.ui.onKeys(keys("/send ~/a.txt ~ b~\r"));
+  assert.deepEqual(t.sentFiles.slice(1), ["/home/ann/a.txt", "/home/ann", "b~"]);
+});
+
+Deno.test("/send while the peer is offline says the file goes when it returns", () => {
+  const t = setup({ online: false });
+  t.ui.onKeys(keys("/send a.txt\r"));
+  assert.match(t.take(), /○ The peer is offline: the file goes when it returns\r\n/);
+  t.ui.onKeys(keys("/send a.txt b.txt\r"));
+  assert.match(t.take(), /the files go when it returns/);
+  assert.deepEqual(t.sentFiles, ["a.txt", "a.txt", "b.txt"]);
+});
+
+Deno.test("a message that waited shows the sender's time, and when it arrived if much later", () => {
+  const t = setup();
+  const sentAt = new Date(2026, 10, 22, 9, 5, 3).toISOString();
+  const at = new Date(2026, 10, 22, 9, 25, 7).toISOString();
+  t.ui.onEvent({ ...message("written earlier"), sentAt, at });
+  assert.match(
+    t.take(),
+    /^\r\x1b\[2K\[09:05:03\] bob@192\.0\.2\.7:9001 #7: written earlier \(arrived 09:25:07\)\r\n/,
+  );
+  t.ui.onEvent({
+    ...message("a few seconds"),
+    sentAt,
+    at: new Date(Date.parse(sentAt) + 20_000).toISOString(),
+  });
+  assert.match(t.take(), /^\r\x1b\[2K\[09:05:03\] bob@192\.0\.2\.7:9001 #7: a few seconds\r\n/);
 });

@@ -6,17 +6,18 @@ import { Transfers } from "../lib/files/transfers.ts";
 import type { FileControl } from "../lib/files/control.ts";
 import type { ChatEvent } from "../lib/events.ts";
 import { encodeHeader, writeAll } from "../lib/net/file_stream.ts";
+import { denoTcp } from "../lib/net/tcp.ts";
 
 async function receiver() {
   const root = await Deno.makeTempDir({ prefix: "chatnet-rx-" });
   const downloads = join(root, "downloads");
   await Deno.mkdir(downloads);
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const listener = denoTcp.listen({ hostname: "127.0.0.1", port: 0 });
   const control: FileControl[] = [];
   const events: ChatEvent[] = [];
   const t = new Transfers({
     downloads,
-    filePort: (listener.addr as Deno.NetAddr).port,
+    filePort: listener.port,
     peerIp: "127.0.0.1",
     maxFileSize: 2 ** 30,
     sendControl: (c) => control.push(c),
@@ -34,7 +35,7 @@ async function receiver() {
     downloads,
     control,
     events,
-    port: (listener.addr as Deno.NetAddr).port,
+    port: listener.port,
     waitFor,
   };
 }

@@ -12,6 +12,8 @@ import {
 } from "../lib/files/udp_stream.ts";
 import { decodeApp } from "../lib/app_message.ts";
 import { Route } from "../lib/files/route.ts";
+import { denoTcp } from "../lib/net/tcp.ts";
+import { denoClock } from "../lib/net/clock.ts";
 import { freePorts } from "../lib/demo.ts";
 import { seededRng } from "../lib/rng.ts";
 
@@ -137,7 +139,7 @@ function joined(seed: number) {
   const a = new UdpFiles({ port: sa, later: timers.later });
   const b = new UdpFiles({ port: sb, later: timers.later });
   const step = () => {
-    for (const [from, to, ch] of [[sa, sb, b], [sb, sa, a]] as const) {
+    for (const [from, ch] of [[sa, b], [sb, a]] as const) {
       from.room = 1 + Math.floor(rng() * 64);
       from.flush();
       for (const m of from.wire.splice(0)) ch.onFrame(m);
@@ -252,6 +254,8 @@ Deno.test("auto falls back to the session when the TCP port refuses, says why on
   const route = new Route({
     mode: "auto",
     peerIp: "127.0.0.1",
+    tcp: denoTcp,
+    clock: denoClock,
     udp,
     onFallback: (why, p) => said.push(`${p}: ${why}`),
   });
@@ -259,9 +263,21 @@ Deno.test("auto falls back to the session when the TCP port refuses, says why on
   const second = await route.connect("fedcba9876543210", port);
   assert.deepEqual([first.via, second.via], ["udp", "udp"]);
   assert.deepEqual(said, [`${port}: connection refused`]);
-  const tcpOnly = new Route({ mode: "tcp", peerIp: "127.0.0.1", udp });
+  const tcpOnly = new Route({
+    mode: "tcp",
+    peerIp: "127.0.0.1",
+    tcp: denoTcp,
+    clock: denoClock,
+    udp,
+  });
   await assert.rejects(tcpOnly.connect(ID, port));
-  const udpOnly = new Route({ mode: "udp", peerIp: "127.0.0.1", udp });
+  const udpOnly = new Route({
+    mode: "udp",
+    peerIp: "127.0.0.1",
+    tcp: denoTcp,
+    clock: denoClock,
+    udp,
+  });
   assert.equal((await udpOnly.connect(ID, port)).via, "udp");
   first.conn.close();
   second.conn.close();

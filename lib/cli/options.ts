@@ -22,7 +22,7 @@ export const OPTIONS: OptionSpec[] = [
     help: "local address to bind (default: all interfaces, 0.0.0.0 or ::)",
   },
   { name: "name", arg: "NICK", help: "your name as the peer sees it (default: $USER)" },
-  { name: "json", help: "JSON lines on stdin and stdout (see README: the JSON contract)" },
+  { name: "json", help: "JSON lines on stdin and stdout (the contract: docs/json.md)" },
   {
     name: "sim",
     arg: "SPEC",

@@ -5,7 +5,8 @@
  * answer once (a NAT with nothing forwarded, a firewall) is not waited on again for every file.
  */
 import type { Writer } from "../net/file_stream.ts";
-import { connectTcp } from "../net/tcp_connect.ts";
+import type { Tcp, TcpConn } from "../net/tcp.ts";
+import type { Clock } from "../net/clock.ts";
 import type { UdpFiles } from "./udp_stream.ts";
 
 export type FilesMode = "auto" | "tcp" | "udp";
@@ -24,6 +25,8 @@ export interface FileConn extends Writer {
 export interface RouteOptions {
   mode: FilesMode;
   peerIp: string;
+  tcp: Tcp;
+  clock: Clock;
   udp?: UdpFiles;
   /** Said once, when `auto` gives up on TCP. */
   onFallback?: (why: string, port: number) => void;
@@ -46,17 +49,32 @@ export class Route {
     };
     if (mode === "udp" || (mode === "auto" && this.#tcpFailed)) return viaUdp();
     try {
-      const conn = await connectTcp({
-        hostname: this.#o.peerIp,
-        port,
-        timeoutMs: this.#o.connectMs ?? CONNECT_MS,
-      });
-      return { conn, via: "tcp" };
+      return { conn: await this.#connectTcp(port), via: "tcp" };
     } catch (e) {
       if (mode === "tcp" || !udp) throw e;
       this.#tcpFailed = true;
       this.#o.onFallback?.(why(e), port);
       return viaUdp();
+    }
+  }
+
+  /** Gives up after connectMs: a SYN into a firewall that drops it waits two minutes otherwise.
+   * A connection that comes up after all is closed. */
+  async #connectTcp(port: number): Promise<TcpConn> {
+    const { tcp, clock } = this.#o;
+    const ms = this.#o.connectMs ?? CONNECT_MS;
+    const attempt = tcp.connect({ hostname: this.#o.peerIp, port });
+    let timer: number | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = clock.setTimer(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms);
+    });
+    try {
+      return await Promise.race([attempt, timeout]);
+    } catch (e) {
+      attempt.then((c) => c.close(), () => {});
+      throw e;
+    } finally {
+      clock.clearTimer(timer!);
     }
   }
 }

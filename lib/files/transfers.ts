@@ -5,7 +5,6 @@
  * again, and the receiver resumes from its `.part` once the sender has checked the prefix hash.
  */
 import { createHash, type Hash } from "node:crypto";
-import { statfs } from "node:fs/promises";
 import { basename, join, relative, resolve, sep } from "node:path";
 import type { ChatEvent } from "../events.ts";
 import { type FileControl, newTransferId } from "./control.ts";
@@ -35,6 +34,9 @@ import { streamKey } from "../crypto/keys.ts";
 import { toHex } from "../bytes.ts";
 import { type FileConn, type FilesMode, Route } from "./route.ts";
 import type { UdpFiles, UdpInStream } from "./udp_stream.ts";
+import { type Clock, denoClock, type TimerId } from "../net/clock.ts";
+import { denoTcp, type Tcp, type TcpConn, type TcpListener } from "../net/tcp.ts";
+import { denoFs, type FileHandle, type Fs, fsError, SEEK_START } from "../store/fs.ts";
 
 export interface TransferOptions {
   downloads: string;
@@ -52,6 +54,10 @@ export interface TransferOptions {
   /** How bytes go out (default tcp); `udp` carries them over the session for auto and udp. */
   files?: FilesMode;
   udp?: UdpFiles;
+  /** The effects (lib/effects.ts); Deno's by default. */
+  clock?: Clock;
+  fs?: Fs;
+  tcp?: Tcp;
 }
 
 export interface OutgoingFile {
@@ -87,7 +93,7 @@ interface Outgoing {
   path: string;
   name: string;
   size: number;
-  retry?: ReturnType<typeof setTimeout>;
+  retry?: TimerId;
   waitingForPeer: boolean;
   /** A stream is going: a second accept (the receiver asking again) must not start another. */
   sending?: boolean;
@@ -102,7 +108,7 @@ interface Incoming {
   partPath: string;
   offset: number;
   hash: Hash;
-  file: Deno.FsFile;
+  file: FileHandle;
   /** Bumped when the transfer is offered again, so a stale connection's ending is ignored. */
   generation: number;
   conn?: { close(): void };
@@ -110,7 +116,10 @@ interface Incoming {
 
 export class Transfers {
   #o: TransferOptions;
-  #listener: Deno.Listener;
+  #listener: TcpListener;
+  #clock: Clock;
+  #fs: Fs;
+  #tcp: Tcp;
   #out = new Map<string, Outgoing>();
   #in = new Map<string, Incoming>();
   /** .part paths reserved by offers being handled or transfers in progress. */
@@ -120,12 +129,18 @@ export class Transfers {
   #route: Route;
   counts = { refused: 0, badHeader: 0, overloaded: 0 };
 
-  constructor(options: TransferOptions, listener: Deno.Listener) {
+  constructor(options: TransferOptions, listener: TcpListener) {
     this.#o = options;
     this.#listener = listener;
+    options.udp?.onIncoming((s) => this.#onUdpStream(s).catch(() => {}));
+    this.#clock = options.clock ?? denoClock;
+    this.#fs = options.fs ?? denoFs;
+    this.#tcp = options.tcp ?? denoTcp;
     this.#route = new Route({
       mode: options.files ?? "tcp",
       peerIp: options.peerIp,
+      tcp: this.#tcp,
+      clock: this.#clock,
       udp: options.udp,
       onFallback: (why, port) =>
         this.#error(
@@ -134,7 +149,6 @@ export class Transfers {
             "chat's UDP session from now on",
         ),
     });
-    options.udp?.onIncoming((s) => this.#onUdpStream(s).catch(() => {}));
   }
 
   /** Transfers not yet finished, in either direction. */
@@ -145,7 +159,7 @@ export class Transfers {
   /** Accepts TCP connections until closed. */
   async serve(): Promise<void> {
     while (!this.#closed) {
-      let conn: Deno.Conn;
+      let conn: TcpConn;
       try {
         conn = await this.#listener.accept();
       } catch {
@@ -161,7 +175,7 @@ export class Transfers {
     for (const p of paths) {
       let files: { path: string; name: string; size: number }[];
       try {
-        files = await expand(p);
+        files = await expand(this.#fs, p);
       } catch (e) {
         this.#error("file_not_found", `Cannot send ${p}: ${reason(e)}`);
         continue;
@@ -216,7 +230,7 @@ export class Transfers {
     for (const f of files) {
       const t: Outgoing = { ...f, waitingForPeer: true };
       try {
-        const size = (await Deno.stat(f.path)).size;
+        const size = (await this.#fs.stat(f.path)).size;
         if (size !== f.size) throw new Error(`its size changed from ${f.size} to ${size} bytes`);
       } catch (e) {
         this.#o.onOutgoing?.(f, false);
@@ -230,7 +244,7 @@ export class Transfers {
 
   #end(t: Outgoing): void {
     this.#out.delete(t.id);
-    clearTimeout(t.retry);
+    this.#clock.clearTimer(t.retry);
     this.#o.onOutgoing?.({ id: t.id, path: t.path, name: t.name, size: t.size }, false);
   }
 
@@ -249,7 +263,7 @@ export class Transfers {
     try {
       this.#listener.close();
     } catch { /* already closed */ }
-    for (const t of this.#out.values()) clearTimeout(t.retry);
+    for (const t of this.#out.values()) this.#clock.clearTimer(t.retry);
     for (const t of this.#in.values()) {
       t.conn?.close();
       tryClose(t.file);
@@ -262,10 +276,10 @@ export class Transfers {
     const t = this.#out.get(c.id);
     if (!t || t.sending) return;
     t.sending = true;
-    clearTimeout(t.retry);
-    let file: Deno.FsFile | undefined, conn: FileConn | undefined;
+    this.#clock.clearTimer(t.retry);
+    let file: FileHandle | undefined, conn: FileConn | undefined;
     try {
-      file = await Deno.open(t.path, { read: true });
+      file = await this.#fs.open(t.path, { read: true });
       const hash = createHash("sha256");
       let offset = Math.min(c.offset, t.size);
       // Resume only if the receiver's prefix is byte-for-byte ours.
@@ -274,16 +288,16 @@ export class Transfers {
           hash.copy().digest("hex") === c.prefix;
         if (!same) {
           offset = 0;
-          await file.seek(0, Deno.SeekMode.Start);
+          await file.seek(0, SEEK_START);
           hash.destroy();
         }
       }
       const sha = offset > 0 ? hash : createHash("sha256");
       const route = await this.#route.connect(t.id, c.port);
       conn = route.conn;
-      const dog = watchdog(conn, IDLE_MS);
+      const dog = watchdog(conn, IDLE_MS, this.#clock);
       this.#start(t, "send", offset, route.via);
-      const progress = new Progress(t.size, offset, performance.now());
+      const progress = new Progress(t.size, offset, this.#clock.now());
       const h = { id: t.id, offset, size: t.size };
       // Over the session, the session's own AEAD seals every datagram.
       const { header, out } = route.via === "udp"
@@ -297,9 +311,10 @@ export class Transfers {
         hash: sha,
         depth: WRITE_DEPTH,
         ahead: READ_AHEAD,
+        clock: this.#clock,
         onBytes: (n) => {
           dog.touch();
-          this.#progress(t, "send", progress.add(n, performance.now()));
+          this.#progress(t, "send", progress.add(n, this.#clock.now()));
         },
       });
       if (failed) throw new Error(`${t.path} changed while it was being sent`);
@@ -334,8 +349,8 @@ export class Transfers {
   }
 
   #scheduleRetry(t: Outgoing): void {
-    clearTimeout(t.retry);
-    t.retry = setTimeout(() => {
+    this.#clock.clearTimer(t.retry);
+    t.retry = this.#clock.setTimer(() => {
       if (!this.#out.has(t.id)) return;
       if (this.#o.isPeerOnline()) {
         this.#o.sendControl({ op: "offer", id: t.id, name: t.name, size: t.size });
@@ -365,24 +380,23 @@ export class Transfers {
     const base = parts[parts.length - 1];
     // Reserved before the first await, so two offers of one name never share a .part.
     const partPath = this.#reservePart(dir, base, c.id);
-    let file: Deno.FsFile | undefined;
+    let file: FileHandle | undefined;
     try {
-      await Deno.mkdir(dir, { recursive: true });
-      if (!inside(await Deno.realPath(root), await Deno.realPath(dir))) {
+      await this.#fs.mkdir(dir, { recursive: true });
+      if (!inside(await this.#fs.realPath(root), await this.#fs.realPath(dir))) {
         this.#parts.delete(partPath);
         return this.#decline(c.id, "unsafe name: it leads outside the downloads folder");
       }
-      file = await Deno.open(partPath, { read: true, write: true, create: true });
+      file = await this.#fs.open(partPath, { read: true, write: true, create: true });
       let offset = (await file.stat()).size;
       if (offset > c.size) {
         await file.truncate(0);
         offset = 0;
       }
-      const fs = await statfs(dir);
-      if (fs.bavail * fs.bsize < c.size - offset) {
+      if (await this.#fs.freeSpace(dir) < c.size - offset) {
         tryClose(file);
         this.#parts.delete(partPath);
-        if (offset === 0) await Deno.remove(partPath).catch(() => {});
+        if (offset === 0) await this.#fs.remove(partPath).catch(() => {});
         return this.#decline(c.id, "not enough disk space");
       }
       const hash = createHash("sha256");
@@ -422,8 +436,8 @@ export class Transfers {
     return path;
   }
 
-  async #onConnection(conn: Deno.Conn): Promise<void> {
-    const from = conn.remoteAddr as Deno.NetAddr;
+  async #onConnection(conn: TcpConn): Promise<void> {
+    const from = conn.remoteAddr;
     if (!sameIp(from.hostname, this.#o.peerIp)) {
       this.counts.refused++;
       return tryClose(conn);
@@ -433,7 +447,7 @@ export class Transfers {
       return tryClose(conn);
     }
     this.#unidentified++;
-    const dog = watchdog(conn, HEADER_MS);
+    const dog = watchdog(conn, HEADER_MS, this.#clock);
     const head = new Uint8Array(HEADER_BYTES);
     let ok = false;
     try {
@@ -459,7 +473,7 @@ export class Transfers {
   /** A stream over the UDP session: the same header, unsealed (the session seals each datagram,
    * and with a passphrase proves every byte is the peer's, in order, as sealed records do). */
   async #onUdpStream(s: UdpInStream): Promise<void> {
-    const dog = watchdog(s, HEADER_MS);
+    const dog = watchdog(s, HEADER_MS, this.#clock);
     const head = new Uint8Array(HEADER_BYTES);
     const ok = await readExactly(s, head).catch(() => false);
     dog.stop();
@@ -496,30 +510,31 @@ export class Transfers {
   ): Promise<void> {
     const generation = t.generation;
     t.conn = conn;
-    const dog = watchdog(conn, IDLE_MS);
+    const dog = watchdog(conn, IDLE_MS, this.#clock);
     try {
       if (offset !== t.offset) {
         // The sender's file differs from our prefix: start over.
         await t.file.truncate(0);
-        await t.file.seek(0, Deno.SeekMode.Start);
+        await t.file.seek(0, SEEK_START);
         t.hash = createHash("sha256");
         t.offset = 0;
       }
       this.#start(t, "receive", offset, via);
-      const writeback = earlyWriteback(t.partPath);
-      const progress = new Progress(t.size, offset, performance.now());
+      const writeback = earlyWriteback(this.#fs, t.partPath);
+      const progress = new Progress(t.size, offset, this.#clock.now());
       // A sealed stream's records prove every byte is the sender's, in order, and its trailer
       // (sealed too) is the sender's SHA-256 of the whole file: the receiver, which has the more
       // work of the two (opening and the page-cache copy), does not hash it again.
       const failed = await pump({
         from: source,
-        to: fileWriter(t.file),
+        to: fileWriter(t.file, undefined, this.#clock),
         bytes: t.size - offset,
         hash: sealed ? undefined : t.hash,
         depth: WRITE_DEPTH,
+        clock: this.#clock,
         onBytes: (n) => {
           dog.touch();
-          this.#progress(t, "receive", progress.add(n, performance.now()));
+          this.#progress(t, "receive", progress.add(n, this.#clock.now()));
           writeback.add(n);
         },
       }).finally(() => writeback.done());
@@ -550,7 +565,7 @@ export class Transfers {
       });
       // The sender may think it finished (everything fit in socket buffers): ask again, as if it
       // had offered the file anew, so it resumes from what the .part holds.
-      setTimeout(() => {
+      this.#clock.setTimer(() => {
         if (this.#in.get(t.id) !== t || t.conn || this.#closed) return;
         const again = { op: "offer" as const, id: t.id, name: t.name, size: t.size };
         this.#onOffer(again).catch((e) =>
@@ -569,7 +584,7 @@ export class Transfers {
     const sha256 = o.sealed ? claimed : t.hash.digest("hex");
     if (sha256 !== claimed) {
       tryClose(t.file);
-      await Deno.remove(t.partPath).catch(() => {});
+      await this.#fs.remove(t.partPath).catch(() => {});
       this.#error(
         "hash_mismatch",
         `${t.name} arrived corrupted (SHA-256 mismatch); it was discarded`,
@@ -580,8 +595,8 @@ export class Transfers {
     }
     await t.file.syncData();
     tryClose(t.file);
-    const path = await claimName(t.dir, t.base);
-    await Deno.rename(t.partPath, path);
+    const path = await claimName(this.#fs, t.dir, t.base);
+    await this.#fs.rename(t.partPath, path);
     this.#o.emit({ type: "file_received", id: t.id, name: t.name, path, size: t.size, sha256 });
     this.#o.sendControl({ op: "done", id: t.id, ok: true, sha256 });
   }
@@ -627,16 +642,16 @@ export class Transfers {
  * disk writes while the network reads and the fsync before the rename finds little left to do. It
  * runs on a handle of its own: Deno runs one handle's operations one after another, so a sync on
  * the handle being written would stop the writes until the disk caught up. */
-function earlyWriteback(path: string): { add(n: number): void; done(): Promise<void> } {
+function earlyWriteback(fs: Fs, path: string): { add(n: number): void; done(): Promise<void> } {
   let since = 0;
   let running: Promise<void> | undefined;
-  let handle: Promise<Deno.FsFile> | undefined;
+  let handle: Promise<FileHandle> | undefined;
   return {
     add(n) {
       since += n;
       if (since < WRITEBACK_BYTES || running) return;
       since = 0;
-      handle ??= Deno.open(path, { read: true });
+      handle ??= fs.open(path, { read: true });
       running = handle.then((f) => f.syncData()).catch(() => {}).finally(() => running = undefined);
     },
     async done() {
@@ -648,8 +663,11 @@ function earlyWriteback(path: string): { add(n: number): void; done(): Promise<v
 }
 
 /** A file, or every regular file under a folder, with the names the peer will see. */
-async function expand(path: string): Promise<{ path: string; name: string; size: number }[]> {
-  const info = await Deno.stat(path);
+async function expand(
+  fs: Fs,
+  path: string,
+): Promise<{ path: string; name: string; size: number }[]> {
+  const info = await fs.stat(path);
   if (info.isFile) return [{ path: resolve(path), name: basename(resolve(path)), size: info.size }];
   if (!info.isDirectory) throw new Error("not a file or folder");
   const top = resolve(path);
@@ -657,7 +675,7 @@ async function expand(path: string): Promise<{ path: string; name: string; size:
   const out: { path: string; name: string; size: number }[] = [];
   const walk = async (dir: string) => {
     const entries = [];
-    for await (const e of Deno.readDir(dir)) entries.push(e);
+    for await (const e of fs.readDir(dir)) entries.push(e);
     entries.sort((a, b) => a.name < b.name ? -1 : 1);
     for (const e of entries) {
       const full = join(dir, e.name);
@@ -666,7 +684,7 @@ async function expand(path: string): Promise<{ path: string; name: string; size:
         out.push({
           path: full,
           name: `${prefix}/${relative(top, full).split(sep).join("/")}`,
-          size: (await Deno.stat(full)).size,
+          size: (await fs.stat(full)).size,
         });
       }
     }
@@ -676,14 +694,14 @@ async function expand(path: string): Promise<{ path: string; name: string; size:
 }
 
 /** Claims the first free name among "x.ext", "x (1).ext", … by creating it exclusively. */
-async function claimName(dir: string, base: string): Promise<string> {
+async function claimName(fs: Fs, dir: string, base: string): Promise<string> {
   for (let n = 0;; n++) {
     const candidate = join(dir, numbered(base, n));
     try {
-      (await Deno.open(candidate, { write: true, createNew: true })).close();
+      (await fs.open(candidate, { write: true, createNew: true })).close();
       return candidate;
     } catch (e) {
-      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+      if (fsError(e) !== "exists") throw e;
     }
   }
 }
@@ -699,7 +717,7 @@ function tryClose(c: { close(): void }): void {
 }
 
 function reason(e: unknown): string {
-  if (e instanceof Deno.errors.NotFound) return "no such file or folder";
-  if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (fsError(e) === "not_found") return "no such file or folder";
+  if (fsError(e) === "denied") return "permission denied";
   return (e as Error).message ?? String(e);
 }

@@ -120,7 +120,7 @@ export interface UdpInStream extends Reader {
 
 export interface ChannelOptions {
   port: SessionPort;
-  /** For tests: how the read batch waits (default setTimeout). */
+  /** How the read batch waits: the clock's timer (default setTimeout). */
   later?: (fn: () => void, ms: number) => void;
 }
 

@@ -18,7 +18,7 @@ import {
 } from "../crypto/records.ts";
 import { TAG_BYTES } from "../crypto/aead.ts";
 import { fromHex, toHex } from "../bytes.ts";
-import { turns } from "../turns.ts";
+import { type Clock, denoClock } from "./clock.ts";
 
 export const HEADER_BYTES = 64;
 export const TRAILER_BYTES = 32;
@@ -65,14 +65,19 @@ export function decodeHeader(b: Uint8Array): StreamHeader | string {
 }
 
 /** Closes a connection that sees no progress for `ms`; `touch()` on every read or write. */
-export function watchdog(conn: { close(): void }, ms: number): { touch(): void; stop(): void } {
-  let timer = setTimeout(() => conn.close(), ms);
+export function watchdog(
+  conn: { close(): void },
+  ms: number,
+  clock: Clock = denoClock,
+): { touch(): void; stop(): void } {
+  const close = () => conn.close();
+  let timer = clock.setTimer(close, ms);
   return {
     touch() {
-      clearTimeout(timer);
-      timer = setTimeout(() => conn.close(), ms);
+      clock.clearTimer(timer);
+      timer = clock.setTimer(close, ms);
     },
-    stop: () => clearTimeout(timer),
+    stop: () => clock.clearTimer(timer),
   };
 }
 
@@ -92,7 +97,7 @@ export async function readExactly(r: Reader, buf: Uint8Array): Promise<boolean> 
 }
 
 /** Feeds `length` bytes of `file` from its current position into `hash`; false if it is shorter. */
-export async function hashPrefix(file: Deno.FsFile, length: number, hash: Hash): Promise<boolean> {
+export async function hashPrefix(file: Reader, length: number, hash: Hash): Promise<boolean> {
   const buf = new Uint8Array(CHUNK);
   for (let left = length; left > 0;) {
     const n = await file.read(buf.subarray(0, Math.min(CHUNK, left)));
@@ -134,8 +139,9 @@ const SLOW_WRITE_MS = 20;
  * throughput over loopback. Once a write is slow, the rest go through the thread pool, one after
  * another, so that a slow disk cannot hold up the chat. */
 export function fileWriter(
-  file: Deno.FsFile,
+  file: Writer & { writeSync(p: Uint8Array): number },
   slowMs = SLOW_WRITE_MS,
+  clock: Clock = denoClock,
 ): Writer & { readonly slow: boolean } {
   let slow: Writer | undefined;
   return {
@@ -144,9 +150,9 @@ export function fileWriter(
     },
     write(p) {
       if (slow) return slow.write(p);
-      const start = performance.now();
+      const start = clock.now();
       for (let rest = p; rest.length > 0;) rest = rest.subarray(file.writeSync(rest));
-      if (performance.now() - start > slowMs) slow = queuedWriter(file);
+      if (clock.now() - start > slowMs) slow = queuedWriter(file);
       return Promise.resolve(p.length);
     },
   };
@@ -257,6 +263,8 @@ export interface Pump {
   /** Reads in flight at once (default 1). More only for a reader that serves them in order: a
    * file. */
   ahead?: number;
+  /** Its turns of the event loop come from here (the real clock by default). */
+  clock?: Clock;
 }
 
 /** Moves exactly `bytes` from one side to the other, hashing them; returns a reason on failure.
@@ -281,7 +289,7 @@ export async function pump(p: Pump): Promise<string | undefined> {
       asked += size;
     }
   };
-  const turn = turns(TURN_MS, { socket: true });
+  const turn = (p.clock ?? denoClock).turns(TURN_MS, { socket: true });
   try {
     readMore();
     for (let left = p.bytes, i = 0; left > 0; i++) {

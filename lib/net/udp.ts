@@ -1,10 +1,39 @@
 /**
- * The only file that touches the UDP socket. It binds, sends (through the `--sim` impairment when
- * asked), and runs one receive loop that drops datagrams from anyone but the configured peer.
+ * The only file that touches the UDP socket. `Udp` is the socket behind an interface (`denoUdp`
+ * the real one, the simulator a virtual one); UdpLink binds through it, sends (through the `--sim`
+ * impairment when asked), and runs one receive loop that drops datagrams from anyone but the
+ * configured peer.
  */
 import { Impairment, type ImpairSpec } from "./impair.ts";
 import { MAX_DATAGRAM } from "../protocol/constants.ts";
 import { sameIp } from "./address.ts";
+import type { NetAddr } from "./tcp.ts";
+import { type Clock, denoClock, type TimerId } from "./clock.ts";
+
+export interface UdpSocket {
+  readonly port: number;
+  send(data: Uint8Array, to: NetAddr): Promise<unknown>;
+  /** The next datagram, in `buffer` (cut to its size), and who sent it. Rejects once closed. */
+  receive(buffer: Uint8Array): Promise<[Uint8Array, NetAddr]>;
+  close(): void;
+}
+
+export interface Udp {
+  /** Throws Deno.errors.AddrInUse and friends (the simulator throws the same) for start.ts. */
+  bind(o: NetAddr): UdpSocket;
+}
+
+export const denoUdp: Udp = {
+  bind(o) {
+    const conn = Deno.listenDatagram({ transport: "udp", hostname: o.hostname, port: o.port });
+    return {
+      port: (conn.addr as Deno.NetAddr).port,
+      send: (data, to) => conn.send(data, { transport: "udp", ...to }),
+      receive: (buffer) => conn.receive(buffer) as Promise<[Uint8Array, Deno.NetAddr]>,
+      close: () => conn.close(),
+    };
+  },
+};
 
 export interface UdpOptions {
   bind: string;
@@ -13,29 +42,29 @@ export interface UdpOptions {
   peerIp: string;
   peerPort: number;
   sim?: ImpairSpec;
+  udp?: Udp;
+  clock?: Clock;
 }
 
 export class UdpLink {
-  #conn: Deno.DatagramConn;
+  #conn: UdpSocket;
   #o: UdpOptions;
+  #clock: Clock;
   #impair?: Impairment;
   #closed = false;
-  #timers = new Set<ReturnType<typeof setTimeout>>();
+  #timers = new Set<TimerId>();
   counts = { foreign: 0, sendErrors: 0, receiveErrors: 0, oversized: 0 };
 
   /** Binds the socket. Throws Deno.errors.AddrInUse and friends for the caller to word. */
   constructor(options: UdpOptions) {
     this.#o = options;
-    this.#conn = Deno.listenDatagram({
-      transport: "udp",
-      hostname: options.bind,
-      port: options.port,
-    });
+    this.#clock = options.clock ?? denoClock;
+    this.#conn = (options.udp ?? denoUdp).bind({ hostname: options.bind, port: options.port });
     if (options.sim) this.#impair = new Impairment(options.sim);
   }
 
   get port(): number {
-    return (this.#conn.addr as Deno.NetAddr).port;
+    return this.#conn.port;
   }
 
   get simCounts(): Impairment["counts"] | undefined {
@@ -44,13 +73,13 @@ export class UdpLink {
 
   send(datagram: Uint8Array): void {
     if (!this.#impair) return this.#write(datagram);
-    const now = performance.now();
+    const now = this.#clock.now();
     for (const { at, data } of this.#impair.apply(datagram, now)) {
       if (at <= now) {
         this.#write(data);
         continue;
       }
-      const timer = setTimeout(() => {
+      const timer = this.#clock.setTimer(() => {
         this.#timers.delete(timer);
         this.#write(data);
       }, at - now);
@@ -63,7 +92,7 @@ export class UdpLink {
     // One byte more than the largest legal datagram, so an oversized one is seen as such.
     const buffer = new Uint8Array(MAX_DATAGRAM + 1);
     while (!this.#closed) {
-      let data: Uint8Array, from: Deno.Addr;
+      let data: Uint8Array, from: NetAddr;
       try {
         [data, from] = await this.#conn.receive(buffer);
       } catch {
@@ -71,7 +100,7 @@ export class UdpLink {
         this.counts.receiveErrors++;
         continue;
       }
-      const addr = from as Deno.NetAddr;
+      const addr = from;
       if (addr.port !== this.#o.peerPort || !sameIp(addr.hostname, this.#o.peerIp)) {
         this.counts.foreign++;
         continue;
@@ -83,13 +112,13 @@ export class UdpLink {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const t of this.#timers) clearTimeout(t);
+    for (const t of this.#timers) this.#clock.clearTimer(t);
     this.#conn.close();
   }
 
   #write(data: Uint8Array): void {
     if (this.#closed) return;
-    this.#conn.send(data, { transport: "udp", hostname: this.#o.peerIp, port: this.#o.peerPort })
+    this.#conn.send(data, { hostname: this.#o.peerIp, port: this.#o.peerPort })
       .catch(() => this.counts.sendErrors++);
   }
 }

@@ -1,6 +1,6 @@
 /** The store's file mechanics: an append-only file written in two steps, and durable renames. */
-import { dirname } from "node:path";
 import { writeAllSync } from "../bytes.ts";
+import { denoFs, type FileHandle, type Fs } from "./fs.ts";
 
 /**
  * Appended text is buffered; `write()` hands it to the kernel (it then survives a SIGKILL, not a
@@ -8,12 +8,12 @@ import { writeAllSync } from "../bytes.ts";
  * (at exit). One fdatasync covers everything written before it began.
  */
 export class AppendFile {
-  #file: Deno.FsFile;
+  #file: FileHandle;
   #buffer = "";
   #unsynced = false;
 
-  constructor(readonly path: string) {
-    this.#file = Deno.openSync(path, { append: true, create: true });
+  constructor(readonly path: string, fs: Fs = denoFs) {
+    this.#file = fs.openSync(path, { append: true, create: true });
   }
 
   append(text: string): void {
@@ -49,15 +49,5 @@ export class AppendFile {
   close(): void {
     this.syncNow();
     this.#file.close();
-  }
-}
-
-/** Makes a rename or a new file in the folder holding `path` durable. */
-export function syncDir(path: string): void {
-  const dir = Deno.openSync(dirname(path), { read: true });
-  try {
-    dir.syncSync();
-  } finally {
-    dir.close();
   }
 }

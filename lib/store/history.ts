@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { AppendFile } from "./files.ts";
+import { denoFs, type Fs, SEEK_START } from "./fs.ts";
 
 export interface HistoryEntry {
   dir: "in" | "out";
@@ -21,9 +22,11 @@ const TAIL_STEP = 64 * 1024;
 export class History {
   /** Lines are buffered; the peer writes and syncs them along with the journal. */
   readonly file: AppendFile;
+  #fs: Fs;
 
-  constructor(dir: string) {
-    this.file = new AppendFile(join(dir, "history.jsonl"));
+  constructor(dir: string, fs: Fs = denoFs) {
+    this.#fs = fs;
+    this.file = new AppendFile(join(dir, "history.jsonl"), fs);
   }
 
   append(e: HistoryEntry): void {
@@ -34,7 +37,7 @@ export class History {
   last(n: number): HistoryEntry[] {
     if (n <= 0) return [];
     this.file.write();
-    const f = Deno.openSync(this.file.path, { read: true });
+    const f = this.#fs.openSync(this.file.path, { read: true });
     try {
       let end = f.statSync().size;
       let text = "";
@@ -42,7 +45,7 @@ export class History {
       while (end > 0) {
         const start = Math.max(0, end - TAIL_STEP);
         const chunk = new Uint8Array(end - start);
-        f.seekSync(start, Deno.SeekMode.Start);
+        f.seekSync(start, SEEK_START);
         for (let got = 0; got < chunk.length;) {
           const r = f.readSync(chunk.subarray(got));
           if (r === null) break;

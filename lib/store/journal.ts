@@ -19,7 +19,8 @@ import {
   parseJournal,
   snapshot,
 } from "./records.ts";
-import { AppendFile, syncDir } from "./files.ts";
+import { AppendFile } from "./files.ts";
+import { denoFs, type Fs, fsError } from "./fs.ts";
 import { randomId32, writeAllSync } from "../bytes.ts";
 
 /** Rewrite the journal once it holds this many more records than its state needs. */
@@ -39,9 +40,12 @@ export class Journal {
   /** The cursor moved since its last record. */
   #cursorMoved = false;
 
-  private constructor(state: JournalState, path?: string) {
+  #fs: Fs;
+
+  private constructor(state: JournalState, path?: string, fs: Fs = denoFs) {
     this.#state = state;
     this.#path = path;
+    this.#fs = fs;
   }
 
   /** A journal kept only in memory (demo, tests). */
@@ -52,14 +56,14 @@ export class Journal {
   }
 
   /** Opens (or creates) `dir/journal`, recovering from damage; notices say what was repaired. */
-  static open(dir: string): { journal: Journal; notices: string[] } {
+  static open(dir: string, fs: Fs = denoFs): { journal: Journal; notices: string[] } {
     const path = join(dir, "journal");
     const notices: string[] = [];
     let bytes = new Uint8Array();
     try {
-      bytes = Deno.readFileSync(path);
+      bytes = fs.readFileSync(path);
     } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      if (fsError(e) !== "not_found") throw e;
     }
     const parsed = parseJournal(bytes);
     if (parsed.damage) {
@@ -72,7 +76,7 @@ export class Journal {
         );
       } else {
         const aside = `${path}.corrupt-${new Date().toISOString().replaceAll(":", "-")}`;
-        Deno.writeFileSync(aside, bytes);
+        fs.writeFileSync(aside, bytes);
         notices.push(
           `Journal ${path} is damaged at line ${line}: kept the ${parsed.records.length} records ` +
             `before it and set the whole file aside as ${aside}`,
@@ -82,12 +86,12 @@ export class Journal {
     const state = emptyState();
     for (const r of parsed.records) applyRecord(state, r);
     if (state.origin === 0) state.origin = randomId32();
-    const journal = new Journal(state, path);
+    const journal = new Journal(state, path, fs);
     // Rewritten only when it must be: new, damaged (the bad tail has to go), or overgrown.
     if (bytes.length === 0 || parsed.damage || journal.#overgrown(parsed.records.length)) {
       journal.#compact();
     } else {
-      journal.#out = new AppendFile(path);
+      journal.#out = new AppendFile(path, fs);
       journal.#records = parsed.records.length;
     }
     return { journal, notices };
@@ -108,9 +112,11 @@ export class Journal {
   }
 
   /** Records a new outgoing message and returns its id (durable after the next sync). */
-  addOut(name: string, text: string): number {
+  addOut(name: string, text: string, at?: number): number {
     const id = this.#state.nextId;
-    this.#append({ t: "out", id, name, text });
+    this.#append(
+      at === undefined ? { t: "out", id, name, text } : { t: "out", id, name, text, at },
+    );
     return id;
   }
 
@@ -216,17 +222,17 @@ export class Journal {
     if (!this.#path) return;
     const records = snapshot(this.#state);
     const tmp = this.#path + ".tmp";
-    const f = Deno.openSync(tmp, { write: true, create: true, truncate: true });
+    const f = this.#fs.openSync(tmp, { write: true, create: true, truncate: true });
     try {
       writeAllSync(f, records.map(encodeRecord).join(""));
       f.syncSync();
     } finally {
       f.close();
     }
-    Deno.renameSync(tmp, this.#path);
-    syncDir(this.#path);
+    this.#fs.renameSync(tmp, this.#path);
+    this.#fs.syncDirOf(this.#path);
     this.#out?.close();
-    this.#out = new AppendFile(this.#path);
+    this.#out = new AppendFile(this.#path, this.#fs);
     this.#records = records.length;
   }
 }

@@ -5,7 +5,8 @@
  * A record torn by a crash or flipped on disk fails its check, so recovery knows exactly where
  * the good part ends. Records:
  *   {"t":"origin","origin":N}                    who we are as a sender (first record)
- *   {"t":"out","id":N,"name":S,"text":S}         a message accepted for sending
+ *   {"t":"out","id":N,"name":S,"text":S,"at":N}  a message accepted for sending (at: when it was
+ *                                                written, ms since 1970; older journals lack it)
  *   {"t":"acked","id":N}                         the peer has it
  *   {"t":"acked","id":N,"to":M}                  the peer has N to M (what it still had pending)
  *   {"t":"in","origin":N,"id":N}                 the receive cursor: the peer's last message shown
@@ -17,7 +18,7 @@ import { utf8Scratch } from "../bytes.ts";
 
 export type JournalRecord =
   | { t: "origin"; origin: number }
-  | { t: "out"; id: number; name: string; text: string }
+  | { t: "out"; id: number; name: string; text: string; at?: number }
   | { t: "acked"; id: number; to?: number }
   | { t: "in"; origin: number; id: number }
   | { t: "file"; id: string; path: string; name: string; size: number }
@@ -27,6 +28,8 @@ export interface OutMessage {
   id: number;
   name: string;
   text: string;
+  /** When it was written, on the sender's clock (ms since 1970), where the journal knows it. */
+  at?: number;
 }
 
 export interface OutFile {
@@ -109,7 +112,8 @@ function valid(v: Record<string, unknown>): boolean {
     case "origin":
       return u32(v.origin) && v.origin !== 0;
     case "out":
-      return u32(v.id) && str(v.name) && str(v.text);
+      return u32(v.id) && str(v.name) && str(v.text) &&
+        (v.at === undefined || Number.isFinite(v.at));
     case "acked":
       return u32(v.id) &&
         (v.to === undefined || (u32(v.to) && (v.to as number) >= (v.id as number)));
@@ -134,7 +138,12 @@ export function applyRecord(s: JournalState, r: JournalRecord): void {
       s.origin = r.origin;
       return;
     case "out":
-      s.pending.set(r.id, { id: r.id, name: r.name, text: r.text });
+      s.pending.set(
+        r.id,
+        r.at === undefined
+          ? { id: r.id, name: r.name, text: r.text }
+          : { id: r.id, name: r.name, text: r.text, at: r.at },
+      );
       s.nextId = Math.max(s.nextId, r.id + 1);
       return;
     case "acked": {

@@ -1,13 +1,14 @@
 /** Human wording shared by the terminal and the demo. */
 import type { ProgressEvent, StatsEvent } from "../events.ts";
+import { columns, fitColumns, lastColumns } from "./width.ts";
 
 const ms = new Intl.NumberFormat("en", { maximumFractionDigits: 1, minimumFractionDigits: 1 });
 const pct = new Intl.NumberFormat("en", { style: "percent", maximumFractionDigits: 1 });
 const int = new Intl.NumberFormat("en");
 
 /** Said at start when there is no passphrase. */
-export const PLAINTEXT_WARNING = "no passphrase, so this chat is NOT encrypted and anyone who " +
-  "can reach the port can join; set CHATNET_SECRET, --secret-file or --ask-secret on both sides";
+export const PLAINTEXT_WARNING = "no passphrase, so this chat is NOT encrypted: anyone on the " +
+  "path can read and forge it; set CHATNET_SECRET, --secret-file or --ask-secret on both sides";
 
 export function formatStats(s: StatsEvent): string[] {
   return [
@@ -50,19 +51,34 @@ function formatEta(s: number | null): string {
   return h ? `${h}:${mmss}` : mmss;
 }
 
-/** "↑ report.pdf [█████░░░░░] 48% 12.1 MiB/25.2 MiB 8.4 MiB/s ETA 00:02", fitted to `width`. */
+/** Columns a bar needs for the name and the cells before it may keep a longer tail: below this
+ * it drops the speed and ETA, then the byte counts, rather than wrap. */
+const BAR_MIN_ROOM = 20;
+
+/** "↑ report.pdf [█████░░░░░] 48% 12.1 MiB/25.2 MiB 8.4 MiB/s ETA 00:02", at most `width`
+ * display columns wide, whatever the width: narrower, it drops the speed and ETA, then the byte
+ * counts, and shortens the name from the front (its end, the extension, is what tells files
+ * apart). */
 export function formatBar(e: ProgressEvent, width: number): string {
   const pct = e.size ? Math.floor((e.bytes / e.size) * 100) : 100;
-  const tail = ` ${pct}% ${formatBytes(e.bytes)}/${formatBytes(e.size)} ` +
-    `${formatBytes(e.speed)}/s ETA ${formatEta(e.eta)}`;
-  const arrow = e.direction === "send" ? "↑" : "↓";
-  const room = Math.max(10, width - tail.length - 4);
-  const name = Array.from(e.name).length > room / 2
-    ? "…" + Array.from(e.name).slice(-Math.floor(room / 2) + 1).join("")
-    : e.name;
-  const cells = Math.max(5, room - Array.from(name).length - 2);
+  const tails = [
+    ` ${pct}% ${formatBytes(e.bytes)}/${formatBytes(e.size)} ${formatBytes(e.speed)}/s ` +
+    `ETA ${formatEta(e.eta)}`,
+    ` ${pct}% ${formatBytes(e.bytes)}/${formatBytes(e.size)}`,
+    ` ${pct}%`,
+  ];
+  // The arrow and its space, the space before "[", and the brackets.
+  const fixed = 5;
+  const tail = tails.find((t) => width - fixed - columns(t) >= BAR_MIN_ROOM) ?? tails[2];
+  const room = Math.max(2, width - fixed - columns(tail));
+  const name = visible(e.name);
+  const nameMax = Math.max(1, Math.floor(room / 2));
+  const shown = columns(name) <= nameMax ? name : "…" + lastColumns(name, nameMax - 1);
+  const cells = Math.max(1, room - columns(shown));
   const full = Math.round((pct / 100) * cells);
-  return `${arrow} ${name} [${"█".repeat(full)}${"░".repeat(cells - full)}]${tail}`;
+  const arrow = e.direction === "send" ? "↑" : "↓";
+  const line = `${arrow} ${shown} [${"█".repeat(full)}${"░".repeat(cells - full)}]${tail}`;
+  return fitColumns(line, width);
 }
 
 /** Local wall-clock time as HH:MM:SS. */
