@@ -7,6 +7,7 @@
  *   text with its time: kind 3, origin u32, id u32, sent at f64 (ms since 1970 on the sender's
  *     clock, 0 when unknown), name length u8, name, text: what this version sends, so a message
  *     that waited in the journal shows when it was written, not when it arrived
+ *   file stream frame: kind 4 (lib/files/udp_stream.ts)
  * Decoding never throws; a malformed message comes back as a reason.
  */
 export interface TextMessage {
@@ -24,7 +25,13 @@ export interface ControlMessage {
   json: string;
 }
 
-export type AppMessage = TextMessage | ControlMessage;
+/** A file stream frame, decoded by lib/files/udp_stream.ts. */
+export interface FileFrameMessage {
+  kind: "file";
+  bytes: Uint8Array;
+}
+
+export type AppMessage = TextMessage | ControlMessage | FileFrameMessage;
 
 const KIND_TEXT = 1;
 const KIND_CONTROL = 2;
@@ -33,6 +40,8 @@ const KIND_TIMED_TEXT = 3;
 const PLAIN_TEXT_HEADER_BYTES = 10;
 /** Bytes before the name in a text message with its time (kind 3, what is sent). */
 export const TEXT_HEADER_BYTES = 18;
+/** File stream frames (lib/files/udp_stream.ts). */
+export const KIND_FILE = 4;
 /** Names are labels, not content: 64 bytes is plenty and keeps the header small. */
 export const MAX_NAME_BYTES = 64;
 
@@ -77,6 +86,7 @@ export function decodeApp(bytes: Uint8Array): AppMessage | string {
   if (bytes[0] === KIND_CONTROL) {
     return { kind: "control", json: decoder.decode(bytes.subarray(1)) };
   }
+  if (bytes[0] === KIND_FILE) return { kind: "file", bytes };
   if (bytes.length === 0) return "application message too short";
   if (bytes[0] !== KIND_TEXT && bytes[0] !== KIND_TIMED_TEXT) {
     return `unknown application message kind ${bytes[0]}`;

@@ -92,6 +92,8 @@ export interface FileStartEvent {
   /** Bytes already there (a resumed transfer). */
   offset: number;
   direction: Direction;
+  /** How the bytes travel: a TCP connection, or the chat's UDP session (--files). */
+  via?: "tcp" | "udp";
 }
 export interface ProgressEvent {
   type: "progress";

@@ -18,6 +18,8 @@ import {
 } from "./app_message.ts";
 import { Transfers } from "./files/transfers.ts";
 import { parseControl } from "./files/control.ts";
+import { UdpFiles } from "./files/udp_stream.ts";
+import type { FilesMode } from "./files/route.ts";
 import {
   type ChatEvent,
   formatAddress,
@@ -44,6 +46,8 @@ export interface PeerOptions {
   filePort: number;
   downloads: string;
   maxFileSize: number;
+  /** How files go out (default auto: TCP, or the UDP session when TCP cannot connect). */
+  files?: FilesMode;
   /** Outbox and receive cursor; in memory when absent. */
   journal?: Journal;
   history?: History;
@@ -120,6 +124,8 @@ export class Peer {
   #drainWaiters: (() => void)[] = [];
   #undelivered = new Set<number>();
   #files: Transfers;
+  /** File streams over the session (low priority: fed only when chat has nothing unsent). */
+  #udpFiles: UdpFiles;
 
   /** Binds the UDP and TCP ports; throws a BindError if either is taken or not allowed. */
   constructor(options: PeerOptions) {
@@ -141,6 +147,18 @@ export class Peer {
       throw new BindError("TCP", options.filePort, e);
     }
     this.#from = formatAddress(options.peerIp, options.peerPort);
+    this.#udpFiles = new UdpFiles({
+      port: {
+        // Tag 0: internal, like file control.
+        send: (m) => {
+          this.#session.send(m, 0, this.#clock.now());
+          this.#arm();
+        },
+        unsent: () => this.#session.unsent,
+        flush: () => this.#session.flush(this.#clock.now()),
+      },
+      later: (fn, ms) => void this.#clock.setTimer(fn, ms),
+    });
     this.#files = new Transfers({
       downloads: options.downloads,
       filePort: listener.port,
@@ -163,6 +181,8 @@ export class Peer {
         if (active) this.#journal.fileStarted(f);
         else this.#journal.fileEnded(f.id);
       },
+      files: options.files ?? "auto",
+      udp: this.#udpFiles,
     }, listener);
     this.#session = new Session({
       epoch: randomId32(),
@@ -188,6 +208,9 @@ export class Peer {
           ...(restarted ? { restarted } : {}),
           ...(fingerprint ? { fingerprint } : {}),
         });
+        // A stream over the session breaks with it, as a TCP connection to a restarted peer would.
+        if (state === "offline") this.#udpFiles.reset("the peer went offline");
+        else if (restarted) this.#udpFiles.reset("the peer restarted");
         if (state === "online") this.#files.onPeerOnline();
       },
       passphrase: options.secret,
@@ -271,6 +294,7 @@ export class Peer {
       this.#held = [];
       this.#session.input(d, this.#clock.now());
       this.#release();
+      this.#udpFiles.feed();
       this.#arm();
     });
     this.#files.serve();
@@ -377,6 +401,7 @@ export class Peer {
 
   #onMessage(data: Uint8Array): void {
     const m = decodeApp(data);
+    if (typeof m !== "string" && m.kind === "file") return this.#udpFiles.onFrame(m.bytes);
     if (typeof m !== "string" && m.kind === "control") {
       const c = parseControl(m.json);
       if (typeof c === "string") this.#badMessages++;
@@ -496,6 +521,7 @@ export class Peer {
       return;
     }
     this.#session.tick(now);
+    this.#udpFiles.feed();
     this.#arm();
   };
 

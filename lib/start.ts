@@ -88,6 +88,7 @@ export async function openPeer(
       filePort: c.filePort || c.port,
       downloads: c.downloads,
       maxFileSize: c.maxFileSize,
+      files: c.files,
       effects,
     });
     return { peer, stateDir: state.dir };

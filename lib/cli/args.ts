@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { OPTIONS } from "./options.ts";
 import { type ImpairSpec, parseSim } from "../net/impair.ts";
 import { type Code, parseCode } from "../crypto/words.ts";
+import { FILES_MODES, type FilesMode } from "../files/route.ts";
 
 export interface Config {
   mode: "chat" | "demo" | "help" | "version" | "new-secret";
@@ -23,6 +24,8 @@ export interface Config {
   filePort: number;
   downloads: string;
   maxFileSize: number;
+  /** How files go out (--files). */
+  files: FilesMode;
   /** Paths for the one-shot --send mode (empty: chat). */
   send: string[];
   /** Empty means the default under $XDG_STATE_HOME or ~/.local/state. */
@@ -97,6 +100,7 @@ export function parseCli(
     filePort: 0,
     downloads: ".",
     maxFileSize: DEFAULT_MAX_FILE_SIZE,
+    files: "auto",
     send,
     stateDir: "",
     history: !v["no-history"],
@@ -159,6 +163,12 @@ export function parseCli(
       return `Cannot parse --max-file-size: "${v["max-file-size"]}" is not a size like 500M or 20G`;
     }
     base.maxFileSize = size;
+  }
+  if (typeof v.files === "string") {
+    if (!(FILES_MODES as string[]).includes(v.files)) {
+      return `Cannot use --files: "${v.files}" is not auto, tcp or udp`;
+    }
+    base.files = v.files as FilesMode;
   }
   if (typeof v.bind === "string") {
     if (!v.bind) return "Cannot use --bind: the address is empty";

@@ -53,6 +53,12 @@ export const OPTIONS: OptionSpec[] = [
     help: "decline incoming files larger than this, e.g. 500M or 20G (default 64G)",
   },
   {
+    name: "files",
+    arg: "auto|tcp|udp",
+    help:
+      "how files travel: TCP, the chat's UDP session, or auto (default): TCP unless it cannot connect within 3 s",
+  },
+  {
     name: "send",
     arg: "PATH",
     multiple: true,

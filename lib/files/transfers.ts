@@ -1,6 +1,7 @@
 /**
  * File transfers in both directions. Negotiation rides the reliable chat stream (offer → accept
- * or decline → done); bytes ride TCP (lib/net/file_stream.ts). A transfer that breaks is offered
+ * or decline → done); bytes ride TCP (lib/net/file_stream.ts) or, when TCP cannot connect, the
+ * UDP session (lib/files/route.ts, udp_stream.ts). A transfer that breaks is offered
  * again, and the receiver resumes from its `.part` once the sender has checked the prefix hash.
  */
 import { createHash, type Hash } from "node:crypto";
@@ -31,6 +32,8 @@ import {
 import { RecordOpener, RecordSealer } from "../crypto/records.ts";
 import { streamKey } from "../crypto/keys.ts";
 import { toHex } from "../bytes.ts";
+import { type FileConn, type FilesMode, Route } from "./route.ts";
+import type { UdpFiles, UdpInStream } from "./udp_stream.ts";
 import { type Clock, denoClock, type TimerId } from "../net/clock.ts";
 import { denoTcp, type Tcp, type TcpConn, type TcpListener } from "../net/tcp.ts";
 import { denoFs, type FileHandle, type Fs, fsError, SEEK_START } from "../store/fs.ts";
@@ -48,6 +51,9 @@ export interface TransferOptions {
   streamKeys?: () => { send: Uint8Array; recv: Uint8Array } | undefined;
   /** A file starts being sent (`active`), or its transfer ended: for the journal. */
   onOutgoing?: (f: OutgoingFile, active: boolean) => void;
+  /** How bytes go out (default tcp); `udp` carries them over the session for auto and udp. */
+  files?: FilesMode;
+  udp?: UdpFiles;
   /** The effects (lib/effects.ts); Deno's by default. */
   clock?: Clock;
   fs?: Fs;
@@ -105,7 +111,7 @@ interface Incoming {
   file: FileHandle;
   /** Bumped when the transfer is offered again, so a stale connection's ending is ignored. */
   generation: number;
-  conn?: TcpConn;
+  conn?: { close(): void };
 }
 
 export class Transfers {
@@ -122,14 +128,29 @@ export class Transfers {
   #holding = new Map<string, number>();
   #unidentified = 0;
   #closed = false;
+  #route: Route;
   counts = { refused: 0, badHeader: 0, overloaded: 0 };
 
   constructor(options: TransferOptions, listener: TcpListener) {
     this.#o = options;
     this.#listener = listener;
+    options.udp?.onIncoming((s) => this.#onUdpStream(s).catch(() => {}));
     this.#clock = options.clock ?? denoClock;
     this.#fs = options.fs ?? denoFs;
     this.#tcp = options.tcp ?? denoTcp;
+    this.#route = new Route({
+      mode: options.files ?? "tcp",
+      peerIp: options.peerIp,
+      tcp: this.#tcp,
+      clock: this.#clock,
+      udp: options.udp,
+      onFallback: (why, port) =>
+        this.#error(
+          "tcp_unreachable",
+          `Cannot connect to the peer's file port ${port} over TCP (${why}): files go over the ` +
+            "chat's UDP session from now on",
+        ),
+    });
   }
 
   /** Transfers not yet finished, in either direction. */
@@ -258,7 +279,7 @@ export class Transfers {
     if (!t || t.sending) return;
     t.sending = true;
     this.#clock.clearTimer(t.retry);
-    let file: FileHandle | undefined, conn: TcpConn | undefined;
+    let file: FileHandle | undefined, conn: FileConn | undefined;
     let dog: ReturnType<typeof watchdog> | undefined;
     try {
       file = await this.#fs.open(t.path, { read: true });
@@ -274,18 +295,23 @@ export class Transfers {
           hash.destroy();
         }
       }
-      const h = offset > 0 ? hash : createHash("sha256");
-      conn = await this.#tcp.connect({ hostname: this.#o.peerIp, port: c.port });
+      const sha = offset > 0 ? hash : createHash("sha256");
+      const route = await this.#route.connect(t.id, c.port);
+      conn = route.conn;
       const watch = dog = watchdog(conn, IDLE_MS, this.#clock);
-      this.#start(t, "send", offset);
+      this.#start(t, "send", offset, route.via);
       const progress = new Progress(t.size, offset, this.#clock.now());
-      const { header, out } = this.#outgoingStream(conn, { id: t.id, offset, size: t.size });
+      const h = { id: t.id, offset, size: t.size };
+      // Over the session, the session's own AEAD seals every datagram.
+      const { header, out } = route.via === "udp"
+        ? { header: encodeHeader(h), out: conn }
+        : this.#outgoingStream(conn, h);
       await writeAll(conn, header);
       const failed = await pump({
         from: file,
         to: out,
         bytes: t.size - offset,
-        hash: h,
+        hash: sha,
         depth: WRITE_DEPTH,
         ahead: READ_AHEAD,
         clock: this.#clock,
@@ -295,7 +321,7 @@ export class Transfers {
         },
       });
       if (failed) throw new Error(`${t.path} changed while it was being sent`);
-      await writeAll(out, new Uint8Array(h.digest()));
+      await writeAll(out, new Uint8Array(sha.digest()));
       dog.stop();
       await conn.closeWrite();
     } catch (e) {
@@ -318,7 +344,7 @@ export class Transfers {
   }
 
   /** The header and where the bytes go: the connection itself, or sealed records on it. */
-  #outgoingStream(conn: TcpConn, h: StreamHeader): { header: Uint8Array; out: Writer } {
+  #outgoingStream(conn: Writer, h: StreamHeader): { header: Uint8Array; out: Writer } {
     if (!this.#o.streamKeys) return { header: encodeHeader(h), out: queuedWriter(conn) };
     const keys = this.#o.streamKeys();
     if (!keys) throw new Error("the encrypted session is not established yet");
@@ -449,34 +475,57 @@ export class Transfers {
     } catch { /* closed by the watchdog or the peer */ }
     this.#unidentified--;
     dog.stop();
-    const h = ok ? decodeHeader(head) : "no header";
-    const t = typeof h === "string" ? undefined : this.#in.get(h.id);
-    if (
-      typeof h === "string" || !t || t.conn || h.size !== t.size ||
-      (h.offset !== t.offset && h.offset !== 0)
-    ) {
-      this.counts.badHeader++;
-      return tryClose(conn);
-    }
+    const found = this.#identify(ok ? head : undefined);
     // With a passphrase only sealed streams are taken, and only under this session's key.
     const keys = this.#o.streamKeys?.();
-    if (Boolean(h.salt) !== Boolean(this.#o.streamKeys) || (h.salt && !keys)) {
+    const h = found?.h;
+    if (!found || !h || Boolean(h.salt) !== Boolean(this.#o.streamKeys) || (h.salt && !keys)) {
       this.counts.badHeader++;
       return tryClose(conn);
     }
     const source = h.salt
       ? sealedReader(conn, new RecordOpener(streamKey(keys!.recv, h.salt, head)))
       : conn;
-    await this.#receive(t, { offset: h.offset, conn, source, sealed: Boolean(h.salt) });
+    const sealed = Boolean(h.salt);
+    await this.#receive(found.t, { offset: h.offset, conn, source, sealed, via: "tcp" });
+  }
+
+  /** A stream over the UDP session: the same header, unsealed (the session seals each datagram,
+   * and with a passphrase proves every byte is the peer's, in order, as sealed records do). */
+  async #onUdpStream(s: UdpInStream): Promise<void> {
+    const dog = watchdog(s, HEADER_MS, this.#clock);
+    const head = new Uint8Array(HEADER_BYTES);
+    const ok = await readExactly(s, head).catch(() => false);
+    dog.stop();
+    const found = this.#identify(ok ? head : undefined);
+    if (!found || found.h.salt || found.h.id !== s.id) {
+      this.counts.badHeader++;
+      return s.close();
+    }
+    const sealed = this.#o.streamKeys !== undefined;
+    const offset = found.h.offset;
+    await this.#receive(found.t, { offset, conn: s, source: s, sealed, via: "udp" });
+  }
+
+  /** The transfer a stream's header names, if it is one we expect and not already streaming. */
+  #identify(head: Uint8Array | undefined): { h: StreamHeader; t: Incoming } | undefined {
+    const h = head ? decodeHeader(head) : "no header";
+    const t = typeof h === "string" ? undefined : this.#in.get(h.id);
+    if (
+      typeof h === "string" || !t || t.conn || h.size !== t.size ||
+      (h.offset !== t.offset && h.offset !== 0)
+    ) return undefined;
+    return { h, t };
   }
 
   async #receive(
     t: Incoming,
-    { offset, conn, source, sealed }: {
+    { offset, conn, source, sealed, via }: {
       offset: number;
-      conn: TcpConn;
+      conn: { close(): void };
       source: Reader;
       sealed: boolean;
+      via: "tcp" | "udp";
     },
   ): Promise<void> {
     const generation = t.generation;
@@ -490,7 +539,7 @@ export class Transfers {
         t.hash = createHash("sha256");
         t.offset = 0;
       }
-      this.#start(t, "receive", offset);
+      this.#start(t, "receive", offset, via);
       const writeback = earlyWriteback(this.#fs, t.partPath);
       const progress = new Progress(t.size, offset, this.#clock.now());
       // A sealed stream's records prove every byte is the sender's, in order, and its trailer
@@ -583,8 +632,17 @@ export class Transfers {
     t: { id: string; name: string; size: number },
     direction: "send" | "receive",
     offset: number,
+    via: "tcp" | "udp",
   ) {
-    this.#o.emit({ type: "file_start", id: t.id, name: t.name, size: t.size, offset, direction });
+    this.#o.emit({
+      type: "file_start",
+      id: t.id,
+      name: t.name,
+      size: t.size,
+      offset,
+      direction,
+      via,
+    });
   }
 
   #progress(

@@ -172,6 +172,18 @@ export class Session {
     return this.#outbox.length + (this.#arq?.pendingCount ?? 0);
   }
 
+  /** Segments not yet transmitted, with what waits for the peer's stream to start. */
+  get unsent(): number {
+    return this.#outbox.length + (this.#arq?.unsent ?? 0);
+  }
+
+  /** Transmits what the window and pacing let go now (after send(), which may hold new data for
+   * COALESCE_MS under load). */
+  flush(now: number): void {
+    this.#now = now;
+    if (this.#arq && this.#confirmed) this.#arq.flush(now);
+  }
+
   /** Where receiving stands now; hand it to markDurable() once what was received is stored. */
   durableMark(): DurableMark {
     return { epoch: this.#peerEpoch, seq: this.#arq?.receiveMark() ?? 0 };

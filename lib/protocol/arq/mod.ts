@@ -136,6 +136,11 @@ export class Arq {
     return this.#sender.pendingCount;
   }
 
+  /** Segments queued and not yet transmitted (lib/files/udp_stream.ts feeds files only at 0). */
+  get unsent(): number {
+    return this.#sender.queued;
+  }
+
   /** A HELLO from the peer. Its timestamp is what our first packets echo until one of the peer's
    * own arrives, and its echo of ours is a sample: both sides time the handshake, so a message
    * lost right after connecting is not held for RTO_INITIAL. It also ends any backoff. */

@@ -1,0 +1,158 @@
+/** Files over the UDP session end to end: real chatnet processes on loopback (--files udp, and
+ * auto falling back when the peer's TCP file port has nothing listening). */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { type ChatProc, type Json, jsonPeer, tempStateHome } from "./proc.ts";
+import { freePorts } from "../lib/demo.ts";
+import { makeFile, SEED, sha256 } from "./file_fixtures.ts";
+
+interface Side {
+  name: string;
+  port: number;
+  peer: number;
+  dir: string;
+  stateHome: string;
+  args: string[];
+  secret?: string;
+}
+
+function start(s: Side): ChatProc {
+  return jsonPeer({ ...s, args: ["--downloads", s.dir, ...s.args] });
+}
+
+async function pair(
+  { argsA = [], argsB = [], secret }: { argsA?: string[]; argsB?: string[]; secret?: string },
+) {
+  const root = await Deno.makeTempDir({ prefix: "chatnet-udpfiles-" });
+  const src = join(root, "src");
+  for (const d of ["a", "b", "src"]) await Deno.mkdir(join(root, d));
+  const ports = freePorts(2);
+  const sideA: Side = {
+    name: "alice",
+    port: ports[0],
+    peer: ports[1],
+    dir: join(root, "a"),
+    stateHome: tempStateHome(),
+    args: argsA,
+    secret,
+  };
+  const sideB: Side = {
+    name: "bob",
+    port: ports[1],
+    peer: ports[0],
+    dir: join(root, "b"),
+    stateHome: tempStateHome(),
+    args: argsB,
+    secret,
+  };
+  const p = {
+    a: start(sideA),
+    b: start(sideB),
+    sideA,
+    sideB,
+    src,
+    async cleanup() {
+      p.a.kill();
+      p.b.kill();
+      await p.a.exit();
+      await p.b.exit();
+      await Deno.remove(root, { recursive: true });
+    },
+  };
+  await p.a.until(() => p.a.of("peer").some((e: Json) => e.state === "online"), "peer online");
+  return p;
+}
+
+for (const secret of [undefined, "udp files passphrase"]) {
+  const how = secret ? " inside the session's sealed datagrams" : "";
+  Deno.test(`--files udp carries a file byte-identical over the session${how}`, async () => {
+    const p = await pair({ argsA: ["--files", "udp"], secret });
+    try {
+      const path = join(p.src, "over-udp.bin");
+      const want = await makeFile(path, 12 * 2 ** 20 + 7, SEED);
+      await p.a.command({ type: "file", path });
+      await p.b.until(() => p.b.of("file_received").length === 1, "file at b", 120_000);
+      await p.a.until(() => p.a.of("file_sent").length === 1, "confirmation at a");
+      const got = p.b.of("file_received")[0];
+      assert.equal(got.sha256, want);
+      assert.equal(await sha256(got.path), want);
+      assert.deepEqual(
+        [p.a.of("file_start")[0].via, p.b.of("file_start")[0].via],
+        ["udp", "udp"],
+      );
+      assert.equal(p.a.of("file_sent")[0].sha256, want);
+      const prog = p.a.of("progress").map((e: Json) => e.bytes);
+      assert.ok(
+        prog.length > 0 && prog.every((b: number, i: number) => i === 0 || b > prog[i - 1]),
+      );
+    } finally {
+      await p.cleanup();
+    }
+  });
+}
+
+Deno.test("over the session, a receiver killed mid-transfer and restarted resumes from its .part", async () => {
+  const p = await pair({ argsA: ["--files", "udp"] });
+  try {
+    const path = join(p.src, "resume.bin");
+    const size = 24 * 2 ** 20;
+    const want = await makeFile(path, size, SEED + 1);
+    await p.a.command({ type: "file", path });
+    await p.b.until(
+      () => p.b.of("progress").some((e: Json) => e.bytes >= size / 4),
+      "a quarter received",
+      60_000,
+    );
+    p.b.kill();
+    await p.b.exit();
+    const part = (await Deno.stat(join(p.sideB.dir, "resume.bin.part"))).size;
+    assert.ok(part > 0 && part < size, `part holds ${part} bytes`);
+    p.b = start(p.sideB);
+    await p.b.until(() => p.b.of("file_received").length === 1, "the resumed file", 120_000);
+    const resumed = p.b.of("file_start")[0];
+    assert.ok(resumed.offset > 0 && resumed.offset <= part, `resumed at ${resumed.offset}`);
+    assert.equal(resumed.via, "udp");
+    const got = p.b.of("file_received")[0];
+    assert.equal(got.sha256, want);
+    assert.equal(await sha256(got.path), want);
+    await p.a.until(() => p.a.of("file_sent").length === 1, "confirmation at a");
+  } finally {
+    await p.cleanup();
+  }
+});
+
+/** A chat line sent during a transfer over the session must not wait behind the file. */
+const CHAT_P99_MS = 100;
+
+Deno.test(`chat during a transfer over the session arrives promptly (p99 under ${CHAT_P99_MS} ms)`, async () => {
+  const p = await pair({ argsA: ["--files", "udp"] });
+  try {
+    const path = join(p.src, "chat-during.bin");
+    await makeFile(path, 48 * 2 ** 20, SEED + 2);
+    await p.a.command({ type: "file", path });
+    await p.b.until(() => p.b.of("file_start").length === 1, "transfer started");
+    const sentAt: number[] = [];
+    const N = 50;
+    for (let i = 0; i < N && p.b.of("file_received").length === 0; i++) {
+      sentAt[i] = performance.now();
+      await p.a.command({ type: "send", text: `during ${i}` });
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const n = sentAt.length;
+    await p.b.until(() => p.b.of("message").length === n, "the messages");
+    const lat = p.b.of("message").map((m: Json, i: number) => {
+      assert.equal(m.text, `during ${i}`);
+      return p.b.arrivedAt[p.b.lines.findIndex((l) => l.includes(`"during ${i}"`))] - sentAt[i];
+    }).sort((x: number, y: number) => x - y);
+    const p99 = lat[Math.min(n - 1, Math.ceil(n * 0.99) - 1)];
+    console.log(
+      `  chat during the transfer: ${n} lines, p50 ${lat[n >> 1].toFixed(1)} ms, ` +
+        `p99 ${p99.toFixed(1)} ms`,
+    );
+    assert.ok(n >= 20, `only ${n} lines went out during the transfer`);
+    assert.ok(p99 < CHAT_P99_MS, `p99 ${p99.toFixed(1)} ms`);
+    await p.b.until(() => p.b.of("file_received").length === 1, "the file", 120_000);
+  } finally {
+    await p.cleanup();
+  }
+});
