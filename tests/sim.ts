@@ -2,6 +2,7 @@
 import { Session, type SessionOptions } from "../lib/protocol/session.ts";
 import { Impairment, type ImpairSpec } from "../lib/net/impair.ts";
 import { seededRng } from "../lib/rng.ts";
+import { EventHeap } from "./sim/heap.ts";
 
 export interface SimSide {
   session: Session;
@@ -18,54 +19,26 @@ interface Event {
   run: () => void;
 }
 
-/** A binary min-heap of events ordered by time, then by insertion. */
+/** Events in time order, then by insertion. */
 class Agenda {
-  #heap: Event[] = [];
+  #heap = new EventHeap<Event>();
   #order = 0;
 
   get size(): number {
-    return this.#heap.length;
+    return this.#heap.size;
   }
 
   peekAt(): number {
-    return this.#heap[0]?.at ?? Infinity;
+    return this.#heap.peekAt();
   }
 
   add(at: number, run: () => void): void {
-    const h = this.#heap;
-    h.push({ at, order: this.#order++, run });
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!before(h[i], h[p])) break;
-      [h[i], h[p]] = [h[p], h[i]];
-      i = p;
-    }
+    this.#heap.push({ at, order: this.#order++, run });
   }
 
   pop(): Event {
-    const h = this.#heap;
-    const top = h[0];
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1, r = l + 1;
-        let m = i;
-        if (l < h.length && before(h[l], h[m])) m = l;
-        if (r < h.length && before(h[r], h[m])) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m], h[i]];
-        i = m;
-      }
-    }
-    return top;
+    return this.#heap.pop();
   }
-}
-
-function before(a: Event, b: Event): boolean {
-  return a.at < b.at || (a.at === b.at && a.order < b.order);
 }
 
 export interface NetOptions {

@@ -8,6 +8,7 @@
 import type { Clock } from "../../lib/net/clock.ts";
 import type { Turns } from "../../lib/turns.ts";
 import type { Rng } from "./random.ts";
+import { EventHeap } from "./heap.ts";
 
 /** One run of one process: everything it owns dies with it. */
 export interface Life {
@@ -45,7 +46,7 @@ export class World {
   readonly violations: string[] = [];
   /** Called when a process throws or leaves a rejection unhandled: it dies, as Deno would. */
   onUncaught: (life: Life, e: unknown) => void = () => {};
-  #heap: Event[] = [];
+  #heap = new EventHeap<Event>();
   #order = 0;
   #timers = new Map<number, Event>();
   #nextTimer = 1;
@@ -71,14 +72,7 @@ export class World {
   /** Runs `run` at `at`, on behalf of `life` (dropped if it has died, held while it is frozen). */
   at(at: number, run: () => void, life?: Life): Event {
     const e: Event = { at: Math.max(at, this.now), order: this.#order++, life, run };
-    const h = this.#heap;
-    h.push(e);
-    for (let i = h.length - 1; i > 0;) {
-      const p = (i - 1) >> 1;
-      if (!before(h[i], h[p])) break;
-      [h[i], h[p]] = [h[p], h[i]];
-      i = p;
-    }
+    this.#heap.push(e);
     return e;
   }
 
@@ -136,9 +130,8 @@ export class World {
 
   /** Runs events until none is left or the next is past `until`. */
   async run(until: number): Promise<void> {
-    const h = this.#heap;
-    while (h.length > 0 && h[0].at <= until) {
-      const e = this.#pop();
+    while (this.#heap.peekAt() <= until) {
+      const e = this.#heap.pop();
       if (e.cancelled) continue;
       if (e.life && !e.life.alive) continue;
       if (e.life?.frozen) {
@@ -185,27 +178,4 @@ export class World {
       this.#port.port2.postMessage(0);
     });
   }
-
-  #pop(): Event {
-    const h = this.#heap;
-    const top = h[0];
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      for (let i = 0;;) {
-        const l = 2 * i + 1, r = l + 1;
-        let m = i;
-        if (l < h.length && before(h[l], h[m])) m = l;
-        if (r < h.length && before(h[r], h[m])) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m], h[i]];
-        i = m;
-      }
-    }
-    return top;
-  }
-}
-
-function before(a: Event, b: Event): boolean {
-  return a.at < b.at || (a.at === b.at && a.order < b.order);
 }
