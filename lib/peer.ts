@@ -28,6 +28,7 @@ import {
   type StatsEvent,
 } from "./events.ts";
 import { Journal } from "./store/journal.ts";
+import { describeFsError } from "./store/fs.ts";
 import { randomId32 } from "./bytes.ts";
 import type { History, HistoryEntry } from "./store/history.ts";
 import { denoEffects, type Effects } from "./effects.ts";
@@ -51,6 +52,8 @@ export interface PeerOptions {
   /** Outbox and receive cursor; in memory when absent. */
   journal?: Journal;
   history?: History;
+  /** Where the journal and history are, for the warning when they cannot be written. */
+  stateDir?: string;
   /** History lines replayed at start (default 10). */
   historyLines?: number;
   /** Said once at start, e.g. what was repaired in the state directory. */
@@ -121,6 +124,8 @@ export class Peer {
   /** "sent" events (and "delivered" ones behind them) waiting for the outbox to be durable. */
   #waiting: ChatEvent[] = [];
   #syncing = false;
+  /** Writing the state directory failed and has not succeeded since: warned once, not again. */
+  #stateFailing = false;
   #drainWaiters: (() => void)[] = [];
   #undelivered = new Set<number>();
   #files: Transfers;
@@ -252,6 +257,11 @@ export class Peer {
     return this.#undelivered.size;
   }
 
+  /** The journal and history are being written (false while the state directory fails). */
+  get keeping(): boolean {
+    return !this.#stateFailing;
+  }
+
   /** File transfers not yet finished, in either direction. */
   get transfers(): number {
     return this.#files.active;
@@ -379,8 +389,12 @@ export class Peer {
     const ids = [...this.#undelivered];
     for (const id of ids) this.#journal.acked(id);
     this.#undelivered.clear();
-    this.#journal.write();
-    await this.#journal.sync();
+    try {
+      this.#journal.write();
+      await this.#journal.sync();
+    } catch (e) {
+      this.#writeFailed(e);
+    }
     return ids.length;
   }
 
@@ -389,8 +403,16 @@ export class Peer {
     if (this.#closed) return;
     this.#closed = true;
     this.#clock.clearTimer(this.#timer);
-    this.#history?.close();
-    this.#journal.close();
+    let stored = true;
+    for (const store of [this.#history, this.#journal]) {
+      try {
+        store?.close();
+      } catch (e) {
+        stored = false;
+        this.#writeFailed(e);
+      }
+    }
+    if (stored) this.#stateFailing = false;
     for (const e of this.#waiting.splice(0)) this.#emit(e);
     // Everything received is stored now, so the peer may forget it; then the goodbye.
     this.#session.markDurable(this.#session.durableMark(), this.#clock.now());
@@ -464,6 +486,8 @@ export class Peer {
       while (this.#journal.unsynced) {
         const waiting = this.#waiting.length, mark = this.#session.durableMark();
         await Promise.all([this.#journal.sync(), this.#history?.file.sync()]);
+        // Written again (there is room once more): a later failure is worth a new warning.
+        this.#stateFailing = false;
         if (this.#closed) return;
         this.#stored(waiting, mark);
       }
@@ -476,11 +500,18 @@ export class Peer {
     this.#stored(this.#waiting.length, this.#session.durableMark());
   }
 
+  /** Says once, not at every datagram, that the state directory cannot be written and what that
+   * costs. What was appended stays in memory and is written once there is room again. */
   #writeFailed(e: unknown): void {
+    if (this.#stateFailing) return;
+    this.#stateFailing = true;
+    const where = this.#o.stateDir ? `the state directory ${this.#o.stateDir}` : "the journal";
     this.#emit({
       type: "error",
       code: "state_write_failed",
-      message: `Cannot write the journal: ${(e as Error).message}`,
+      message: `Cannot write ${where}: ${describeFsError(e)}. The chat goes on, but until it can ` +
+        "be written the history and unacknowledged messages are kept in memory only, and are " +
+        "lost if chatnet stops",
     });
   }
 

@@ -6,6 +6,7 @@ import type { Config } from "./cli/args.ts";
 import { Journal } from "./store/journal.ts";
 import { History } from "./store/history.ts";
 import { defaultStateDir } from "./store/state_dir.ts";
+import { describeFsError } from "./store/fs.ts";
 import { askHidden } from "./ui/ask_secret.ts";
 import { serveWeb, type WebServer } from "./ui/web/server.ts";
 import { join } from "node:path";
@@ -77,6 +78,7 @@ export async function openPeer(
   try {
     const peer = new Peer({
       ...state,
+      stateDir: state.dir,
       secret,
       output,
       bind,
@@ -122,15 +124,20 @@ async function openState(
     ]);
     clearTimeout(timer);
     if (!locked) return { error: `Cannot use state directory ${dir}: another chatnet is using it` };
+    // A full disk takes the lock and an existing journal without a write: ask before the chat.
+    const free = await fs.freeSpace(dir).catch(() => Infinity);
+    if (free < MIN_FREE_BYTES) {
+      return { error: `Cannot use state directory ${dir}: the disk is full` };
+    }
     const { journal, notices } = Journal.open(dir, fs);
     return { journal, notices, history: c.history ? new History(dir, fs) : undefined, dir };
   } catch (e) {
-    const why = e instanceof Deno.errors.PermissionDenied
-      ? "permission denied"
-      : (e as Error).message;
-    return { error: `Cannot use state directory ${dir}: ${why}` };
+    return { error: `Cannot use state directory ${dir}: ${describeFsError(e)}` };
   }
 }
+
+/** Below this much free space (one block) nothing more can be appended to the journal. */
+const MIN_FREE_BYTES = 4096;
 
 /** How long to wait for the state directory's lock (a live owner holds it indefinitely). */
 const LOCK_WAIT_MS = 300;

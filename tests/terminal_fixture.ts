@@ -62,6 +62,7 @@ export function setup(
         { type: "history", dir: "out", id: 9, name: "ann", text: "mine", at: AT, delivered: true },
       ].slice(-n) as ChatEvent[],
     close() {},
+    keeping: true,
   } as unknown as ChatPeer;
   const ui = new TerminalUi({
     peer,

@@ -13,7 +13,11 @@ export const EXIT_CODES: [number, string][] = [
     1,
     "something was not delivered before --timeout, a line or file was refused, or a file failed",
   ],
-  [2, "usage error: a bad flag, port, address or folder, or a port already in use"],
+  [
+    2,
+    "usage error: a bad flag, port, address or folder, a state directory that is read-only or " +
+    "full, or a port already in use",
+  ],
   [130, "interrupted (Ctrl-C or SIGINT)"],
 ];
 

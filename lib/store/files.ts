@@ -24,6 +24,12 @@ export class AppendFile {
     this.#buffer += text;
   }
 
+  /** What was appended but is not in the file yet (a failed write left it in memory). */
+  unwritten(): Uint8Array {
+    const text = encoder.encode(this.#buffer);
+    return this.#rest ? concat([this.#rest, text]) : text;
+  }
+
   /** Something appended is not durable yet. */
   get unsynced(): boolean {
     return this.#buffer.length > 0 || this.#rest !== undefined || this.#unsynced;
@@ -61,8 +67,12 @@ export class AppendFile {
     this.#file.syncDataSync();
   }
 
+  /** Writes and syncs what is left, then closes the file even if that fails (and rethrows). */
   close(): void {
-    this.syncNow();
-    this.#file.close();
+    try {
+      this.syncNow();
+    } finally {
+      this.#file.close();
+    }
   }
 }

@@ -96,10 +96,54 @@ export const denoFs: Fs = {
   },
 };
 
+export type FsErrorKind = "not_found" | "exists" | "denied" | "read_only" | "full" | "io";
+
+const BY_CODE: Record<string, FsErrorKind> = {
+  ENOENT: "not_found",
+  EEXIST: "exists",
+  EACCES: "denied",
+  EPERM: "denied",
+  EROFS: "read_only",
+  ENOSPC: "full",
+  EDQUOT: "full",
+  EIO: "io",
+};
+/** Linux errno values, for errors that carry only Deno's "(os error N)" text. */
+const BY_ERRNO: Record<number, FsErrorKind> = {
+  2: "not_found",
+  5: "io",
+  13: "denied",
+  17: "exists",
+  28: "full",
+  30: "read_only",
+  122: "full",
+};
+
 /** What kind of file-system error `e` is, for callers that word it (both Fs throw Deno's). */
-export function fsError(e: unknown): "not_found" | "exists" | "denied" | undefined {
+export function fsError(e: unknown): FsErrorKind | undefined {
   if (e instanceof Deno.errors.NotFound) return "not_found";
   if (e instanceof Deno.errors.AlreadyExists) return "exists";
   if (e instanceof Deno.errors.PermissionDenied) return "denied";
-  return undefined;
+  const code = (e as { code?: unknown } | undefined)?.code;
+  if (typeof code === "string" && BY_CODE[code]) return BY_CODE[code];
+  const errno = /\(os error (\d+)\)/.exec(e instanceof Error ? e.message : "")?.[1];
+  return errno === undefined ? undefined : BY_ERRNO[Number(errno)];
+}
+
+const WORDS: Record<FsErrorKind, string> = {
+  not_found: "no such file or folder",
+  exists: "it already exists",
+  denied: "permission denied",
+  read_only: "the file system is read-only",
+  full: "the disk is full",
+  io: "input/output error (the disk may be failing)",
+};
+
+/** `e` in our words ("the disk is full"), or Deno's text without its "(os error N): op" tail. */
+export function describeFsError(e: unknown): string {
+  const kind = fsError(e);
+  if (kind) return WORDS[kind];
+  const text = e instanceof Error ? e.message : String(e);
+  const bare = text.replace(/ \(os error \d+\).*$/s, "");
+  return bare.charAt(0).toLowerCase() + bare.slice(1);
 }

@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { AppendFile } from "./files.ts";
+import { concat } from "../bytes.ts";
 import { denoFs, type Fs, SEEK_START } from "./fs.ts";
 
 export interface HistoryEntry {
@@ -36,11 +37,15 @@ export class History {
   /** The last `n` entries, oldest first. */
   last(n: number): HistoryEntry[] {
     if (n <= 0) return [];
-    this.file.write();
+    try {
+      this.file.write();
+    } catch { /* a full disk: what did not fit is read from memory, after the file's part */ }
     const f = this.#fs.openSync(this.file.path, { read: true });
     try {
       let end = f.statSync().size;
-      let text = "";
+      // Decoded as a whole, so a character cut between two reads (or the file and memory) stays one.
+      const parts = [this.file.unwritten()];
+      let text = new TextDecoder().decode(parts[0]);
       // A torn last line (no newline yet) is not an entry.
       while (end > 0) {
         const start = Math.max(0, end - TAIL_STEP);
@@ -51,7 +56,8 @@ export class History {
           if (r === null) break;
           got += r;
         }
-        text = new TextDecoder().decode(chunk) + text;
+        parts.unshift(chunk);
+        text = new TextDecoder().decode(concat(parts));
         end = start;
         if (text.split("\n").length > n + 2) break;
       }

@@ -204,10 +204,15 @@ export class Journal {
     return records > this.#state.pending.size + this.#state.files.size + 3 + COMPACT_SLACK;
   }
 
+  /** Commits and closes; the file is closed even when the commit fails (which then throws). */
   close(): void {
-    this.commit();
-    this.#out?.close();
-    this.#out = undefined;
+    try {
+      this.commit();
+    } finally {
+      const out = this.#out;
+      this.#out = undefined;
+      out?.close();
+    }
   }
 
   #append(r: JournalRecord): void {

@@ -100,18 +100,22 @@ export async function finish(o: LineOptions): Promise<number> {
   const what = left === 1 ? "1 message" : `${left} messages`;
   if (o.keep === false) {
     await o.peer.forgetUndelivered();
+    o.peer.close();
     o.log.write(
       `chatnet: gave up after ${o.timeoutMs / 1000} s: ${what} not delivered and dropped ` +
         "(--no-keep)\n",
     );
-  } else {
-    o.log.write(
-      `chatnet: gave up after ${o.timeoutMs / 1000} s: ${what} not delivered yet; ` +
-        `${left === 1 ? "it is" : "they are"} kept and sent the next time chatnet runs with this ` +
-        "peer (--no-keep drops them instead)\n",
-    );
+    return 1;
   }
   o.peer.close();
+  o.log.write(
+    o.peer.keeping
+      ? `chatnet: gave up after ${o.timeoutMs / 1000} s: ${what} not delivered yet; ` +
+        `${left === 1 ? "it is" : "they are"} kept and sent the next time chatnet runs with this ` +
+        "peer (--no-keep drops them instead)\n"
+      : `chatnet: gave up after ${o.timeoutMs / 1000} s: ${what} not delivered, and not kept: ` +
+        "the state directory cannot be written\n",
+  );
   return 1;
 }
 

@@ -15,4 +15,5 @@ export type ChatPeer = Pick<
   | "pending"
   | "online"
   | "transfers"
+  | "keeping"
 >;

@@ -13,7 +13,8 @@ export async function runPipe(o: LineOptions): Promise<number> {
     } else if (e.type === "peer") o.log.write(`chatnet: peer ${e.state}\n`);
     else if (e.type === "error") {
       if (e.code === "too_long") refused++;
-      o.log.write(`chatnet: ${e.message}\n`);
+      const warning = e.code === "state_write_failed" ? "warning: " : "";
+      o.log.write(`chatnet: ${warning}${e.message}\n`);
     } else if (e.type === "file_received") o.log.write(`chatnet: received ${e.name} → ${e.path}\n`);
   });
   o.peer.start();

@@ -35,11 +35,12 @@ export async function runTerminal(
   }
   const left = o.peer.pending;
   o.peer.close();
+  const what = left === 1 ? "1 message" : `${left} messages`;
   ui.close(
-    left
-      ? `Left with ${left === 1 ? "1 message" : `${left} messages`} not delivered yet; ` +
+    !left ? "Bye." : o.peer.keeping
+      ? `Left with ${what} not delivered yet; ` +
         `${left === 1 ? "it is" : "they are"} kept and sent when you next chat with this peer.`
-      : "Bye.",
+      : `Left with ${what} not delivered, and not kept: the state directory cannot be written.`,
   );
   return left ? 1 : 0;
 }

@@ -129,7 +129,11 @@ export class TerminalUi {
         break;
       case "error":
         if (e.id) this.#bars.delete(e.id);
-        this.print(`error: ${e.message}`, e.code === "transfer_interrupted" ? "yellow" : "red");
+        // What the chat survives is a warning; the rest an error.
+        if (e.code === "state_write_failed") this.print(`warning: ${e.message}`, "yellow");
+        else {
+          this.print(`error: ${e.message}`, e.code === "transfer_interrupted" ? "yellow" : "red");
+        }
         break;
       case "file_start": {
         const what = `${e.direction === "send" ? "↑ Sending" : "↓ Receiving"} ${visible(e.name)}`;
