@@ -2,6 +2,7 @@
 import { createHash } from "node:crypto";
 import { CHUNK } from "../lib/net/file_stream.ts";
 import { seededRng } from "../lib/rng.ts";
+import type { ChatProc, Json } from "./proc.ts";
 
 export const SEED = Number(Deno.env.get("CHATNET_TEST_SEED") ?? 5);
 
@@ -31,4 +32,27 @@ export async function sha256(path: string): Promise<string> {
   for (let n; (n = await f.read(buf)) !== null;) h.update(buf.subarray(0, n));
   f.close();
   return h.digest("hex");
+}
+
+/** Two running peers started from their sides, and a cleanup that stops both and removes `root`. */
+export interface RunningPair {
+  a: ChatProc;
+  b: ChatProc;
+  cleanup(): Promise<void>;
+}
+
+/** Starts both sides and waits until A sees B online. */
+export async function startPair<S>(
+  { root, sides, start }: { root: string; sides: [S, S]; start: (side: S) => ChatProc },
+): Promise<RunningPair> {
+  const a = start(sides[0]), b = start(sides[1]);
+  const cleanup = async () => {
+    a.kill();
+    b.kill();
+    await a.exit();
+    await b.exit();
+    await Deno.remove(root, { recursive: true });
+  };
+  await a.until(() => a.of("peer").some((e: Json) => e.state === "online"), "peer online");
+  return { a, b, cleanup };
 }

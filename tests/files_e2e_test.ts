@@ -4,18 +4,15 @@ import { join } from "node:path";
 import { ChatProc, type Json, jsonPeer, MAIN, PERMISSIONS, tempStateHome } from "./proc.ts";
 import { freePorts } from "../lib/demo.ts";
 import { CHUNK, encodeHeader } from "../lib/net/file_stream.ts";
-import { makeFile, SEED, sha256 } from "./file_fixtures.ts";
+import { makeFile, type RunningPair, SEED, sha256, startPair } from "./file_fixtures.ts";
 import { loadOpenSslAead } from "../lib/native/openssl_aead.ts";
 
-interface Pair {
-  a: ChatProc;
-  b: ChatProc;
+interface Pair extends RunningPair {
   dirA: string;
   dirB: string;
   ports: number[];
   sideA: Side;
   sideB: Side;
-  cleanup(): Promise<void>;
 }
 
 interface Side {
@@ -62,24 +59,8 @@ async function pair(
     secret,
     nodeCipher: mixed,
   };
-  const p: Pair = {
-    a: start(sideA),
-    b: start(sideB),
-    dirA,
-    dirB,
-    ports,
-    sideA,
-    sideB,
-    async cleanup() {
-      p.a.kill();
-      p.b.kill();
-      await p.a.exit();
-      await p.b.exit();
-      await Deno.remove(root, { recursive: true });
-    },
-  };
-  await p.a.until(() => p.a.of("peer").some((e) => e.state === "online"), "peer online");
-  return p;
+  const run = await startPair({ root, sides: [sideA, sideB], start });
+  return { ...run, dirA, dirB, ports, sideA, sideB };
 }
 
 const received = (p: ChatProc) => p.of("file_received");

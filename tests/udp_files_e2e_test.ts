@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type ChatProc, type Json, jsonPeer, tempStateHome } from "./proc.ts";
 import { freePorts } from "../lib/demo.ts";
-import { makeFile, SEED, sha256 } from "./file_fixtures.ts";
+import { makeFile, SEED, sha256, startPair } from "./file_fixtures.ts";
 
 interface Side {
   name: string;
@@ -45,22 +45,7 @@ async function pair(
     args: argsB,
     secret,
   };
-  const p = {
-    a: start(sideA),
-    b: start(sideB),
-    sideA,
-    sideB,
-    src,
-    async cleanup() {
-      p.a.kill();
-      p.b.kill();
-      await p.a.exit();
-      await p.b.exit();
-      await Deno.remove(root, { recursive: true });
-    },
-  };
-  await p.a.until(() => p.a.of("peer").some((e: Json) => e.state === "online"), "peer online");
-  return p;
+  return { ...await startPair({ root, sides: [sideA, sideB], start }), sideA, sideB, src };
 }
 
 for (const secret of [undefined, "udp files passphrase"]) {
