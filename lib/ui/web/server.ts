@@ -42,10 +42,13 @@ export function serveWeb(o: WebOptions): WebServer {
   const token = o.token ?? randomHex(16);
   const sockets = new Set<WebSocket>();
   let ready: ChatEvent | undefined, peerState: ChatEvent | undefined;
+  /** Shown as a banner until the peer is heard: a page opened later shows it too. */
+  let unreachable: ChatEvent | undefined;
   const uploads = resolve(o.uploads) + sep;
   o.peer.on((e) => {
     if (e.type === "ready") ready = e;
-    if (e.type === "peer") peerState = e;
+    if (e.type === "peer") peerState = e, unreachable = undefined;
+    if (e.type === "error" && e.code === "unreachable") unreachable = e;
     // An uploaded file the peer has verified is not needed any more.
     if (e.type === "file_sent" && e.path.startsWith(uploads)) void removeUpload(uploads, e.path);
     const text = JSON.stringify(e);
@@ -76,7 +79,7 @@ export function serveWeb(o: WebOptions): WebServer {
       const { socket, response } = Deno.upgradeWebSocket(req);
       socket.onopen = () => {
         sockets.add(socket);
-        for (const e of [ready, peerState, ...o.peer.history(REPLAY_HISTORY)]) {
+        for (const e of [ready, peerState, unreachable, ...o.peer.history(REPLAY_HISTORY)]) {
           if (e) socket.send(JSON.stringify(e));
         }
       };
