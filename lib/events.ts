@@ -55,6 +55,13 @@ export interface PeerEvent {
   /** With a passphrase, when online: twelve digits both sides show for this session. */
   fingerprint?: string;
 }
+/** With a passphrase, the peer showed up at a new address or port (a NAT rebinding, a new
+ * network) and proved it: chat and files follow it there (lib/peer_path.ts). */
+export interface MovedEvent {
+  type: "moved";
+  from: string;
+  to: string;
+}
 export interface StatsEvent extends SessionStats {
   type: "stats";
   foreign: number;
@@ -78,7 +85,7 @@ export interface ErrorEvent {
   id?: string;
   name?: string;
   /** For auth_failed from a handshake: its source address, failures so far, and seconds until
-   * the next attempt is accepted. */
+   * the next attempt is accepted. For foreign_address: the address refused. */
   from?: string;
   count?: number;
   retryIn?: number;
@@ -121,6 +128,7 @@ export type ChatEvent =
   | MessageEvent
   | HistoryEvent
   | PeerEvent
+  | MovedEvent
   | StatsEvent
   | ErrorEvent
   | FileStartEvent

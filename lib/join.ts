@@ -52,7 +52,7 @@ export async function findPeer(
     tag = codeTag(code.number);
     what = `code ${code.text}`;
     if (d.kind === "invite") {
-      io.log(`Your code is ${code.text}: on the other host run  chatnet --join ${code.text}`);
+      io.log(`Your code is ${code.text}: on the other host run chatnet --join ${code.text}`);
     }
   }
   const port = c.port || freePort();

@@ -34,7 +34,8 @@ import type { History, HistoryEntry } from "./store/history.ts";
 import { denoEffects, type Effects } from "./effects.ts";
 import type { Clock, TimerId } from "./net/clock.ts";
 import { UNREACHABLE_MS, unreachableEvent } from "./unreachable.ts";
-import type { TcpListener } from "./net/tcp.ts";
+import type { NetAddr, TcpListener } from "./net/tcp.ts";
+import { PeerPath } from "./peer_path.ts";
 
 export interface PeerOptions {
   bind: string;
@@ -113,6 +114,8 @@ export class Peer {
   /** The deadline whose late timer was put off by a turn (see #tick). */
   #deferred = -1;
   #from: string;
+  /** Where the peer is, and whether a datagram from elsewhere may move it. */
+  #path: PeerPath;
   #closed = false;
   #badMessages = 0;
   #alreadyShown = 0;
@@ -152,6 +155,10 @@ export class Peer {
       throw new BindError("TCP", options.filePort, e);
     }
     this.#from = formatAddress(options.peerIp, options.peerPort);
+    this.#path = new PeerPath({
+      peer: this.#link.peer,
+      authenticated: options.secret !== undefined,
+    });
     this.#udpFiles = new UdpFiles({
       port: {
         // Tag 0: internal, like file control.
@@ -299,16 +306,41 @@ export class Peer {
     const unreachable = this.#clock.setTimer(() => {
       if (!heard && !this.#closed) this.#emit(unreachableEvent(this.#from));
     }, UNREACHABLE_MS);
-    this.#link.receive((d) => {
-      if (!heard) heard = true, this.#clock.clearTimer(unreachable);
+    this.#link.receive((d, from) => {
+      const now = this.#clock.now();
+      const { admission, report } = this.#path.admit(d, from, now);
+      if (report) {
+        const where = formatAddress(from.hostname, from.port);
+        this.#emit({ type: "error", code: "foreign_address", message: report, from: where });
+      }
+      if (admission === "refused") return;
       this.#held = [];
-      this.#session.input(d, this.#clock.now());
+      const opened = this.#session.input(d, now);
+      if (admission === "candidate") {
+        if (opened) this.#moved(from);
+        else this.#path.notOpened();
+      }
+      if (!heard && (admission === "current" || opened)) {
+        heard = true;
+        this.#clock.clearTimer(unreachable);
+      }
       this.#release();
       this.#udpFiles.feed();
       this.#arm();
     });
     this.#files.serve();
     this.#tick();
+  }
+
+  /** A datagram from `from` opened under the session's keys and was the newest: the peer is
+   * there now. Its replies (held until now) go there, and so does everything after. */
+  #moved(from: NetAddr): void {
+    const old = this.#path.opened(from);
+    if (!old) return;
+    this.#link.peer = this.#path.peer;
+    this.#files.movePeer(from.hostname);
+    this.#from = formatAddress(from.hostname, from.port);
+    this.#emit({ type: "moved", from: formatAddress(old.hostname, old.port), to: this.#from });
   }
 
   /** Offers files or folders to the peer; progress and results arrive as events. */
@@ -361,7 +393,7 @@ export class Peer {
       ...session,
       malformed: session.malformed + this.#badMessages,
       alreadyShown: this.#alreadyShown,
-      foreign: this.#link.counts.foreign,
+      foreign: this.#path.counts.foreign,
       sendErrors: this.#link.counts.sendErrors,
       pending: this.pending,
       tcpRefused: this.#files.counts.refused,

@@ -15,12 +15,12 @@ export interface RelayOptions {
 export function relay(o: RelayOptions) {
   const spec = o.spec ?? { ...NO_IMPAIRMENT, seed: 1 };
   const sideA = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-  const sideB = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  let sideB = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
   const toB = new Impairment(spec), toA = new Impairment({ ...spec, seed: spec.seed + 1 });
   let open = true;
   const pump = async (
     from: Deno.DatagramConn,
-    to: Deno.DatagramConn,
+    to: () => Deno.DatagramConn,
     dest: { hostname: string; port: number },
     imp: Impairment,
   ) => {
@@ -36,13 +36,13 @@ export function relay(o: RelayOptions) {
       const now = performance.now();
       for (const a of imp.apply(data.slice(), now)) {
         setTimeout(() => {
-          if (open) to.send(a.data, { transport: "udp", ...dest }).catch(() => {});
+          if (open) to().send(a.data, { transport: "udp", ...dest }).catch(() => {});
         }, a.at - now);
       }
     }
   };
-  pump(sideA, sideB, { hostname: o.hostB ?? "127.0.0.1", port: o.portB }, toB);
-  pump(sideB, sideA, { hostname: "127.0.0.1", port: o.portA }, toA);
+  pump(sideA, () => sideB, { hostname: o.hostB ?? "127.0.0.1", port: o.portB }, toB);
+  pump(sideB, () => sideA, { hostname: "127.0.0.1", port: o.portA }, toA);
   return {
     portForA: (sideA.addr as Deno.NetAddr).port,
     portForB: (sideB.addr as Deno.NetAddr).port,
@@ -50,6 +50,19 @@ export function relay(o: RelayOptions) {
     /** Sends a datagram to B from the relay's own socket: the address B trusts. */
     inject: (d: Uint8Array) =>
       sideB.send(d, { transport: "udp", hostname: o.hostB ?? "127.0.0.1", port: o.portB }),
+    /** Where B sees A from now. */
+    get portAtB() {
+      return (sideB.addr as Deno.NetAddr).port;
+    },
+    /** A NAT rebinding: from now on A reaches B from a new port of the relay (the old one is
+     * closed, so B's datagrams to it go nowhere), while A still talks to the same relay port. */
+    rebind() {
+      const old = sideB;
+      sideB = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+      old.close();
+      pump(sideB, () => sideA, { hostname: "127.0.0.1", port: o.portA }, toA);
+      return (sideB.addr as Deno.NetAddr).port;
+    },
     close() {
       open = false;
       sideA.close();

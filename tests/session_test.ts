@@ -192,7 +192,7 @@ function tap(n: SimNet, side: "a" | "b"): Uint8Array[] {
   const input = session.input.bind(session);
   session.input = (d, now) => {
     seen.push(d.slice());
-    input(d, now);
+    return input(d, now);
   };
   return seen;
 }

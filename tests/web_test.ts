@@ -144,3 +144,51 @@ async function rawStatus(url: string, host: string): Promise<number> {
   conn.close();
   return Number(/^HTTP\/1\.1 (\d{3})/.exec(new TextDecoder().decode(buf.subarray(0, n)))?.[1]);
 }
+
+Deno.test({
+  name:
+    "the web window shows a banner when nothing arrives from the peer, and drops it once the peer is there",
+  ignore: reason !== undefined,
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "chatnet-web-unreachable-" });
+    const [pa, pb] = freePorts(2);
+    const a = new ChatProc([
+      ...["-p", String(pa), "--peer", `127.0.0.1:${pb}`, "--name", "alice", "--web"],
+      ...["--downloads", join(root, "a"), "--state-dir", join(root, "state")],
+    ]);
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    });
+    let b: ChatProc | undefined;
+    try {
+      await a.until(() => /web window at http/.test(a.stderr), "the URL");
+      const url = /web window at (\S+)/.exec(a.stderr)![1];
+      const page = await browser.newPage();
+      await page.goto(url);
+      const banner = page.locator("#banner");
+      assert.equal(await banner.isVisible(), false);
+      await banner.waitFor({ state: "visible", timeout: 15_000 });
+      assert.match(
+        await banner.innerText(),
+        /^The peer is unreachable\nNothing has arrived from 127\.0\.0\.1:\d+ in 10 s: likely no route/,
+      );
+      assert.equal(await page.locator("#peer").innerText(), "○ peer unreachable");
+      // A page opened later shows it too.
+      const later = await browser.newPage();
+      await later.goto(url);
+      await later.locator("#banner").waitFor({ state: "visible" });
+      b = jsonPeer({ name: "bob", port: pb, peer: pa, args: ["--downloads", join(root, "b")] });
+      await page.locator("#peer", { hasText: "peer online" }).waitFor();
+      await banner.waitFor({ state: "hidden" });
+      await later.locator("#banner").waitFor({ state: "hidden" });
+    } finally {
+      await browser.close();
+      for (const p of [a, b]) {
+        p?.kill();
+        await p?.exit();
+      }
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});

@@ -131,6 +131,11 @@ export class ReplayWindow {
   #highest = -1n;
   #seen = new Uint8Array(REPLAY_WINDOW / 8);
 
+  /** The highest counter marked (-1 before any). */
+  get highest(): bigint {
+    return this.#highest;
+  }
+
   /** Whether `counter` is new; check before opening, mark after it opened. */
   fresh(counter: bigint): boolean {
     if (counter > this.#highest) return true;

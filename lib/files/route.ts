@@ -38,7 +38,19 @@ export class Route {
   #tcpFailed = false;
 
   constructor(options: RouteOptions) {
-    this.#o = options;
+    this.#o = { ...options };
+  }
+
+  /** The peer moved (lib/peer_path.ts): new connections, resumes included, go to `ip`. A TCP
+   * port that failed at the old address may answer at the new one, so auto tries TCP again. */
+  set peerIp(ip: string) {
+    if (ip === this.#o.peerIp) return;
+    this.#o.peerIp = ip;
+    this.#tcpFailed = false;
+  }
+
+  get peerIp(): string {
+    return this.#o.peerIp;
   }
 
   async connect(id: string, port: number): Promise<{ conn: FileConn; via: "tcp" | "udp" }> {

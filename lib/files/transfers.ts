@@ -153,6 +153,12 @@ export class Transfers {
     });
   }
 
+  /** The peer moved to `ip` (an authenticated migration): connections to its file port go there,
+   * and only that address may connect to ours. Transfers over the session follow by themselves. */
+  movePeer(ip: string): void {
+    this.#route.peerIp = ip;
+  }
+
   /** Transfers not yet finished, in either direction. */
   get active(): number {
     return this.#out.size + this.#in.size;
@@ -458,7 +464,7 @@ export class Transfers {
 
   async #onConnection(conn: TcpConn): Promise<void> {
     const from = conn.remoteAddr;
-    if (!sameIp(from.hostname, this.#o.peerIp)) {
+    if (!sameIp(from.hostname, this.#route.peerIp)) {
       this.counts.refused++;
       return tryClose(conn);
     }

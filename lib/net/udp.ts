@@ -1,12 +1,11 @@
 /**
  * The only file that touches the UDP socket. `Udp` is the socket behind an interface (`denoUdp`
  * the real one, the simulator a virtual one); UdpLink binds through it, sends (through the `--sim`
- * impairment when asked), and runs one receive loop that drops datagrams from anyone but the
- * configured peer.
+ * impairment when asked) to the peer's address (which moves when the peer does: lib/peer_path.ts),
+ * and runs one receive loop that hands every datagram on with its source.
  */
 import { Impairment, type ImpairSpec } from "./impair.ts";
 import { MAX_DATAGRAM } from "../protocol/constants.ts";
-import { sameIp } from "./address.ts";
 import type { NetAddr } from "./tcp.ts";
 import { type Clock, denoClock, type TimerId } from "./clock.ts";
 
@@ -53,18 +52,29 @@ export class UdpLink {
   #impair?: Impairment;
   #closed = false;
   #timers = new Set<TimerId>();
-  counts = { foreign: 0, sendErrors: 0, receiveErrors: 0, oversized: 0 };
+  #peer: NetAddr;
+  counts = { sendErrors: 0, receiveErrors: 0, oversized: 0 };
 
   /** Binds the socket. Throws Deno.errors.AddrInUse and friends for the caller to word. */
   constructor(options: UdpOptions) {
     this.#o = options;
     this.#clock = options.clock ?? denoClock;
+    this.#peer = { hostname: options.peerIp, port: options.peerPort };
     this.#conn = (options.udp ?? denoUdp).bind({ hostname: options.bind, port: options.port });
     if (options.sim) this.#impair = new Impairment(options.sim);
   }
 
   get port(): number {
     return this.#conn.port;
+  }
+
+  /** Where datagrams go: the configured peer, until it moves. */
+  get peer(): NetAddr {
+    return this.#peer;
+  }
+
+  set peer(to: NetAddr) {
+    this.#peer = to;
   }
 
   get simCounts(): Impairment["counts"] | undefined {
@@ -87,8 +97,9 @@ export class UdpLink {
     }
   }
 
-  /** Receives until closed; `onDatagram` gets a view into a reused buffer, valid during the call. */
-  async receive(onDatagram: (datagram: Uint8Array) => void): Promise<void> {
+  /** Receives until closed; `onDatagram` gets a view into a reused buffer, valid during the call,
+   * and the sender's address (whoever it is: the caller decides). */
+  async receive(onDatagram: (datagram: Uint8Array, from: NetAddr) => void): Promise<void> {
     // One byte more than the largest legal datagram, so an oversized one is seen as such.
     const buffer = new Uint8Array(MAX_DATAGRAM + 1);
     while (!this.#closed) {
@@ -100,12 +111,7 @@ export class UdpLink {
         this.counts.receiveErrors++;
         continue;
       }
-      const addr = from;
-      if (addr.port !== this.#o.peerPort || !sameIp(addr.hostname, this.#o.peerIp)) {
-        this.counts.foreign++;
-        continue;
-      }
-      onDatagram(data);
+      onDatagram(data, from);
     }
   }
 
@@ -118,7 +124,7 @@ export class UdpLink {
 
   #write(data: Uint8Array): void {
     if (this.#closed) return;
-    this.#conn.send(data, { hostname: this.#o.peerIp, port: this.#o.peerPort })
+    this.#conn.send(data, this.#peer)
       .catch(() => this.counts.sendErrors++);
   }
 }

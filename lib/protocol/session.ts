@@ -202,20 +202,30 @@ export class Session {
     else this.#outbox.push({ data, tag });
   }
 
-  input(datagram: Uint8Array, now: number): void {
+  /** Handles one datagram. True when it was sealed, opened under the current peer's keys, and is
+   * the newest that peer has sent (its highest counter so far): only such a datagram may move the
+   * peer to a new address (RFC 9000 section 9.3; lib/peer_path.ts). */
+  input(datagram: Uint8Array, now: number): boolean {
     this.#now = now;
     this.#counts.datagramsIn++;
     if (isSealed(datagram)) return this.#onSealed(datagram, now);
     const p = this.#decode(datagram);
-    if (!p) return;
-    if (p.srcEpoch === this.#o.epoch) return void this.#counts.reflected++;
+    if (!p) return false;
+    if (p.srcEpoch === this.#o.epoch) return count(this.#counts, "reflected");
     if (p.srcEpoch === 0 || (p.dstEpoch !== 0 && p.dstEpoch !== this.#o.epoch)) {
-      return void this.#counts.stale++;
+      return count(this.#counts, "stale");
     }
-    if (p.type === PacketType.hello) return this.#onHello(p, now);
+    if (p.type === PacketType.hello) {
+      this.#onHello(p, now);
+      return false;
+    }
     // With a passphrase only sealed datagrams carry data.
-    if (this.#handshake) return void this.#counts.unauthenticated++;
+    if (this.#handshake) {
+      this.#counts.unauthenticated++;
+      return false;
+    }
     this.#onPacket(p, now);
+    return false;
   }
 
   #decode(datagram: Uint8Array): Packet | undefined {
@@ -238,24 +248,30 @@ export class Session {
 
   /** A sealed datagram: only the current peer epoch's, under the keys of the handshake that
    * admitted it. Anything else, replays of older epochs' datagrams included, opens nothing. */
-  #onSealed(datagram: Uint8Array, now: number): void {
+  #onSealed(datagram: Uint8Array, now: number): boolean {
     const s = parseSealed(datagram);
-    if ("reason" in s) return this.#malformed(datagram);
-    if (!this.#handshake) return void this.#counts.unauthenticated++;
-    if (s.src === this.#o.epoch) return void this.#counts.reflected++;
-    if (s.dst !== this.#o.epoch) return void this.#counts.stale++;
+    if ("reason" in s) {
+      this.#malformed(datagram);
+      return false;
+    }
+    const c = this.#counts;
+    if (!this.#handshake) return count(c, "unauthenticated");
+    if (s.src === this.#o.epoch) return count(c, "reflected");
+    if (s.dst !== this.#o.epoch) return count(c, "stale");
     const keys = this.#keys;
-    if (s.src !== this.#peerEpoch || !keys) return void this.#counts.stale++;
-    if (!this.#replay.fresh(s.counter)) return void this.#counts.replayed++;
+    if (s.src !== this.#peerEpoch || !keys) return count(c, "stale");
+    if (!this.#replay.fresh(s.counter)) return count(c, "replayed");
     const inner = open(keys.recv, s.counter, s.header, s.body);
-    if (!inner) return void this.#counts.unauthenticated++;
+    if (!inner) return count(c, "unauthenticated");
+    const newest = s.counter > this.#replay.highest;
     this.#replay.mark(s.counter);
     const p = this.#decode(inner);
-    if (!p) return;
+    if (!p) return false;
     if (p.srcEpoch !== s.src || p.dstEpoch !== s.dst || p.type === PacketType.hello) {
-      return void this.#counts.malformed++;
+      return count(c, "malformed");
     }
     this.#onPacket(p, now);
+    return newest;
   }
 
   #onPacket(p: Packet, now: number): void {
@@ -475,4 +491,10 @@ export class Session {
     }
     this.#o.output(datagram);
   }
+}
+
+/** Counts a dropped datagram; false, for input(). */
+function count<K extends string>(counts: Record<K, number>, key: K): false {
+  counts[key]++;
+  return false;
 }

@@ -11,6 +11,7 @@ export async function runPipe(o: LineOptions): Promise<number> {
     else if (e.type === "ready") {
       if (!o.peer.online) o.log.write(`chatnet: waiting for ${e.peer}…\n`);
     } else if (e.type === "peer") o.log.write(`chatnet: peer ${e.state}\n`);
+    else if (e.type === "moved") o.log.write(`chatnet: peer moved from ${e.from} to ${e.to}\n`);
     else if (e.type === "error") {
       if (e.code === "too_long") refused++;
       const warning = e.code === "state_write_failed" ? "warning: " : "";

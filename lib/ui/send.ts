@@ -12,6 +12,7 @@ export async function runSend(o: LineOptions & { paths: string[] }): Promise<num
     if (e.type === "file_sent") {
       o.out.write(`sent ${e.name} (${e.size} bytes, sha256 ${e.sha256})\n`);
     } else if (e.type === "peer") o.log.write(`chatnet: peer ${e.state}\n`);
+    else if (e.type === "moved") o.log.write(`chatnet: peer moved from ${e.from} to ${e.to}\n`);
     else if (e.type === "error") {
       if (FAILURES.has(e.code)) failed++;
       o.log.write(`chatnet: ${e.message}\n`);

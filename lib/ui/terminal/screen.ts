@@ -122,6 +122,12 @@ export class TerminalUi {
           e.state === "online" ? "green" : "yellow",
         );
         break;
+      case "moved":
+        this.print(
+          `● peer moved from ${e.from} to ${e.to} (proved by the passphrase); chat and files follow it`,
+          "green",
+        );
+        break;
       case "stats":
         for (const l of formatStats(e)) {
           for (const w of wrapWords(l, this.#o.columns())) this.print(w, "dim");

@@ -50,6 +50,8 @@ export const PAGE = `<!doctype html>
   main.dragging { outline: 3px dashed var(--accent); outline-offset: -8px; }
   .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
   a { color: var(--accent); }
+  #banner { margin: 0; padding: .7em 1em; background: var(--bad); color: #fff; font-weight: 500; }
+  #banner strong { display: block; }
 </style>
 </head>
 <body>
@@ -58,6 +60,7 @@ export const PAGE = `<!doctype html>
   <span id="peer" class="status offline" role="status" aria-live="polite">connecting…</span>
   <span id="security" class="status"></span>
 </header>
+<div id="banner" role="alert" hidden><strong>The peer is unreachable</strong><span id="bannerText"></span></div>
 <main id="main" aria-label="Conversation; drop files or folders here to send them">
   <ol id="messages" aria-live="polite" aria-relevant="additions"></ol>
 </main>
@@ -139,6 +142,7 @@ function onEvent(e) {
       document.title = "ChatNet · " + e.name + " ↔ " + e.peer;
       break;
     case "peer": {
+      $("banner").hidden = true;
       const p = $("peer");
       p.className = "status " + e.state;
       p.textContent = (e.state === "online" ? "● peer online" : "○ peer offline") + (e.restarted ? " (restarted)" : "");
@@ -153,7 +157,16 @@ function onEvent(e) {
     }
     case "message": addMessage({ mine: false, id: e.id, name: e.name, text: e.text, at: e.at }); break;
     case "history": addMessage({ mine: e.dir === "out", old: true, id: e.id, name: e.name, text: e.text, at: e.at, delivered: e.delivered !== false }); break;
-    case "error": note(e.message, e.code !== "transfer_interrupted"); break;
+    case "error":
+      if (e.code === "unreachable") {
+        $("bannerText").textContent = e.message;
+        $("banner").hidden = false;
+        $("peer").className = "status offline";
+        $("peer").textContent = "○ peer unreachable";
+      }
+      note(e.message, e.code !== "transfer_interrupted");
+      break;
+    case "moved": note("● The peer moved from " + e.from + " to " + e.to + "; chat and files follow it"); break;
     case "file_start": transfer(e); break;
     case "progress": {
       const t = transfer(e);
@@ -186,7 +199,7 @@ function connect() {
     $("peer").textContent = "disconnected from chatnet; retrying…";
     setTimeout(connect, 1000);
   };
-  socket.onopen = () => { list.innerHTML = ""; own.clear(); };
+  socket.onopen = () => { list.innerHTML = ""; own.clear(); $("banner").hidden = true; };
 }
 function command(c) { if (socket && socket.readyState === 1) socket.send(JSON.stringify(c)); }
 

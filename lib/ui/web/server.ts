@@ -42,12 +42,15 @@ export function serveWeb(o: WebOptions): WebServer {
   const token = o.token ?? randomHex(16);
   const sockets = new Set<WebSocket>();
   let ready: ChatEvent | undefined, peerState: ChatEvent | undefined;
+  /** Shown as a banner until the peer is heard: a page opened later shows it too. */
+  let unreachable: ChatEvent | undefined;
   /** The warning that the state directory cannot be written, for pages opened while it lasts. */
   let stateWarning: ChatEvent | undefined;
   const uploads = resolve(o.uploads) + sep;
   o.peer.on((e) => {
     if (e.type === "ready") ready = e;
-    if (e.type === "peer") peerState = e;
+    if (e.type === "peer") peerState = e, unreachable = undefined;
+    if (e.type === "error" && e.code === "unreachable") unreachable = e;
     if (e.type === "error" && e.code === "state_write_failed") stateWarning = e;
     // An uploaded file the peer has verified is not needed any more.
     if (e.type === "file_sent" && e.path.startsWith(uploads)) void removeUpload(uploads, e.path);
@@ -80,7 +83,8 @@ export function serveWeb(o: WebOptions): WebServer {
       socket.onopen = () => {
         sockets.add(socket);
         const warning = o.peer.keeping ? undefined : stateWarning;
-        for (const e of [ready, peerState, ...o.peer.history(REPLAY_HISTORY), warning]) {
+        const replay = [ready, peerState, unreachable, ...o.peer.history(REPLAY_HISTORY), warning];
+        for (const e of replay) {
           if (e) socket.send(JSON.stringify(e));
         }
       };
