@@ -47,6 +47,19 @@ export interface HistoryEvent {
   /** For our own messages: whether the peer has it. */
   delivered?: boolean;
 }
+/** A finished file transfer from the stored conversation, replayed like `history`: never new.
+ * `dir` is "out" for a file the peer verified, "in" for one received; the other fields are those
+ * of its file_sent or file_received event. */
+export interface HistoryFileEvent {
+  type: "history_file";
+  dir: "in" | "out";
+  id: string;
+  name: string;
+  path: string;
+  size: number;
+  sha256: string;
+  at: string;
+}
 export interface PeerEvent {
   type: "peer";
   state: "online" | "offline";
@@ -127,6 +140,7 @@ export type ChatEvent =
   | DeliveredEvent
   | MessageEvent
   | HistoryEvent
+  | HistoryFileEvent
   | PeerEvent
   | MovedEvent
   | StatsEvent

@@ -22,15 +22,17 @@ import { UdpFiles } from "./files/udp_stream.ts";
 import type { FilesMode } from "./files/route.ts";
 import {
   type ChatEvent,
+  type FileDoneEvent,
   formatAddress,
   type HistoryEvent,
+  type HistoryFileEvent,
   type MessageEvent,
   type StatsEvent,
 } from "./events.ts";
 import { Journal } from "./store/journal.ts";
 import { describeFsError } from "./store/fs.ts";
 import { randomId32 } from "./bytes.ts";
-import type { History, HistoryEntry } from "./store/history.ts";
+import type { FileEntry, History, HistoryEntry } from "./store/history.ts";
 import { denoEffects, type Effects } from "./effects.ts";
 import type { Clock, TimerId } from "./net/clock.ts";
 import { UNREACHABLE_MS, unreachableEvent } from "./unreachable.ts";
@@ -183,7 +185,10 @@ export class Peer {
         this.#session.send(encodeControl(JSON.stringify(c)), 0, this.#clock.now());
         this.#arm();
       },
-      emit: (e) => this.#emit(e),
+      emit: (e) => {
+        if (e.type === "file_sent" || e.type === "file_received") this.#recordFile(e);
+        this.#emit(e);
+      },
       isPeerOnline: () => this.#session.online,
       streamKeys: options.secret === undefined ? undefined : () => {
         const k = this.#session.keys;
@@ -378,9 +383,11 @@ export class Peer {
 
   /** The last `n` history entries as events, for one interface to show (after start, when
    * every message an earlier run left unacknowledged is among the undelivered). */
-  history(n: number): HistoryEvent[] {
+  history(n: number): (HistoryEvent | HistoryFileEvent)[] {
     return (this.#history?.last(n) ?? []).map((h) =>
-      h.dir === "out"
+      "file" in h
+        ? fileHistoryEvent(h)
+        : h.dir === "out"
         ? { type: "history", ...h, delivered: !this.#undelivered.has(h.id) }
         : { type: "history", ...h }
     );
@@ -568,6 +575,28 @@ export class Peer {
     this.#history?.append(h);
   }
 
+  /** A finished transfer goes into the history, written at once (so it survives a SIGKILL; the
+   * next sync or the exit makes it durable): a page opened later or the next start shows it. */
+  #recordFile(e: FileDoneEvent): void {
+    if (!this.#history) return;
+    const { id: file, name, path, size, sha256 } = e;
+    const at = new Date(this.#clock.wall()).toISOString();
+    this.#history.append({
+      dir: e.type === "file_sent" ? "out" : "in",
+      file,
+      name,
+      path,
+      size,
+      sha256,
+      at,
+    });
+    try {
+      this.#history.file.write();
+    } catch (err) {
+      this.#writeFailed(err);
+    }
+  }
+
   #tick = () => {
     const at = this.#timerAt;
     this.#timer = undefined;
@@ -615,6 +644,10 @@ export class Peer {
   #emit(e: ChatEvent): void {
     for (const l of this.#listeners) l(e);
   }
+}
+
+function fileHistoryEvent({ file, ...rest }: FileEntry): HistoryFileEvent {
+  return { type: "history_file", ...rest, id: file };
 }
 
 const AUTH_FAILURES: Record<AuthFailure, string> = {

@@ -101,6 +101,19 @@ Deno.test({
       const href = await link.getAttribute("href");
       const served = await fetch(new URL(href!, url));
       assert.equal(await served.text(), "from bob");
+      // A page loaded now (a reload) shows the finished transfers from the history, with the link.
+      const reloaded = await browser.newPage();
+      await reloaded.goto(url);
+      await reloaded.locator("li.note.file.old a", { hasText: "notes.txt" }).waitFor();
+      const notes = await reloaded.locator("li.note.file.old").allInnerTexts();
+      const fromBob = createHash("sha256").update("from bob").digest("hex").slice(0, 16);
+      assert.deepEqual(notes.map((t) => t.replace(/^\[\d\d:\d\d\] /, "")), [
+        "✓ Sent report.bin (58.6 KiB); the peer verified its SHA-256",
+        "✓ Sent dropped.txt (13 B); the peer verified its SHA-256",
+        `✓ Received notes.txt (8 B, SHA-256 ${fromBob}…)`,
+      ]);
+      assert.equal(await reloaded.locator("li.note.file.old a").getAttribute("href"), href);
+      await reloaded.close();
       // 6. Requests without the token, from another Host or another Origin are refused.
       const bare = new URL(url);
       bare.search = "";

@@ -8,7 +8,8 @@ import { AppendFile } from "./files.ts";
 import { concat } from "../bytes.ts";
 import { denoFs, type Fs, SEEK_START } from "./fs.ts";
 
-export interface HistoryEntry {
+/** A chat message, sent (out) or shown (in). */
+export interface MessageEntry {
   dir: "in" | "out";
   id: number;
   name: string;
@@ -16,6 +17,22 @@ export interface HistoryEntry {
   /** ISO 8601 time it was sent or received. */
   at: string;
 }
+
+/** A file transfer that finished: sent and verified by the peer (out), or received (in). Older
+ * readers skip these lines (no numeric id, no text). */
+export interface FileEntry {
+  dir: "in" | "out";
+  /** The transfer's id. */
+  file: string;
+  name: string;
+  /** The local source (out) or where it was saved (in). */
+  path: string;
+  size: number;
+  sha256: string;
+  at: string;
+}
+
+export type HistoryEntry = MessageEntry | FileEntry;
 
 /** Read the tail in steps of this many bytes until enough lines are found. */
 const TAIL_STEP = 64 * 1024;
@@ -77,10 +94,17 @@ function parseEntry(line: string): HistoryEntry | undefined {
   if (!line.startsWith("{")) return undefined;
   try {
     const v = JSON.parse(line);
+    if ((v.dir !== "in" && v.dir !== "out") || typeof v.at !== "string") return undefined;
+    if (Number.isInteger(v.id) && typeof v.name === "string" && typeof v.text === "string") {
+      return { dir: v.dir, id: v.id, name: v.name, text: v.text, at: v.at };
+    }
     if (
-      (v.dir === "in" || v.dir === "out") && Number.isInteger(v.id) &&
-      typeof v.name === "string" && typeof v.text === "string" && typeof v.at === "string"
-    ) return { dir: v.dir, id: v.id, name: v.name, text: v.text, at: v.at };
+      typeof v.file === "string" && typeof v.name === "string" && typeof v.path === "string" &&
+      Number.isSafeInteger(v.size) && v.size >= 0 && typeof v.sha256 === "string"
+    ) {
+      const { dir, file, name, path, size, sha256, at } = v;
+      return { dir, file, name, path, size, sha256, at };
+    }
   } catch { /* a torn or damaged line */ }
   return undefined;
 }

@@ -43,7 +43,7 @@ const HELP = [
   "/help            this list",
   "/send PATH...    send files or folders (quote names with spaces; ~ is your home)",
   "/stats           RTT, RTO, in flight, retransmissions, drops",
-  "/history [N]     show the last N messages of the conversation (default 20)",
+  "/history [N]     show the last N messages and files of the conversation (default 20)",
   "/quit            leave (waits briefly for undelivered messages); also Ctrl-D",
   "//text           send a message that starts with /",
   "Keys: ←/→ Home/End move, ↑/↓ recall, Tab complete, Ctrl-U clear, Ctrl-W delete word, " +
@@ -55,6 +55,14 @@ const COMMANDS = ["/help", "/send", "/stats", "/history", "/quit", "/exit"];
 
 /** A queued line that arrives this much later than it was written also shows when it arrived. */
 const LATE_MS = 60_000;
+
+/** The line for a finished transfer, new or from the history. */
+function fileDone(sent: boolean, e: { name: string; path: string; size: number; sha256: string }) {
+  return sent
+    ? `✓ Sent ${visible(e.name)} (${formatBytes(e.size)}); the peer verified its SHA-256`
+    : `✓ Received ${visible(e.name)} → ${visible(e.path)} (${formatBytes(e.size)}, ` +
+      `SHA-256 ${e.sha256.slice(0, 16)}…)`;
+}
 
 export class TerminalUi {
   #o: TerminalOptions;
@@ -154,13 +162,10 @@ export class TerminalUi {
       case "file_sent":
       case "file_received":
         this.#bars.delete(e.id);
-        this.print(
-          e.type === "file_sent"
-            ? `✓ Sent ${visible(e.name)} (${formatBytes(e.size)}); the peer verified its SHA-256`
-            : `✓ Received ${visible(e.name)} → ${visible(e.path)} (${formatBytes(e.size)}, ` +
-              `SHA-256 ${e.sha256.slice(0, 16)}…)`,
-          "green",
-        );
+        this.print(fileDone(e.type === "file_sent", e), "green");
+        break;
+      case "history_file":
+        this.print(`[${clock(e.at)}] ${fileDone(e.dir === "out", e)}`, "dim");
         break;
     }
   }

@@ -32,6 +32,7 @@ export const PAGE = `<!doctype html>
   li.msg.old { opacity: .7; }
   li.note { align-self: center; color: var(--muted); font-size: .85em; }
   li.note.error { color: var(--bad); }
+  li.note.old { opacity: .7; }
   .meta { display: block; font-size: .75em; color: var(--muted); }
   .tick { color: var(--ok); font-weight: bold; }
   #transfers { padding: 0 1em; }
@@ -126,6 +127,20 @@ function transfer(e) {
   bar.setAttribute("aria-label", (e.direction === "send" ? "Sending " : "Receiving ") + e.name);
   return t;
 }
+/** "✓ Sent …" or "✓ Received <link>" in the conversation, new or from the history (old). */
+function fileNote(e, received, old) {
+  const li = document.createElement("li");
+  li.className = "note file" + (old ? " old" : "");
+  if (old) li.append("[" + time(e.at) + "] ");
+  if (received) {
+    const a = document.createElement("a");
+    a.href = "/file?t=" + encodeURIComponent(token) + "&path=" + encodeURIComponent(e.path);
+    a.textContent = e.name;
+    li.append("✓ Received ", a, " (" + bytes(e.size) + ", SHA-256 " + e.sha256.slice(0, 16) + "…)");
+  } else li.append("✓ Sent " + e.name + " (" + bytes(e.size) + "); the peer verified its SHA-256");
+  list.append(li);
+  scroll();
+}
 /** A finished transfer keeps its full bar, marked done. */
 function done(e, direction) {
   const t = transfer({ ...e, direction });
@@ -175,19 +190,9 @@ function onEvent(e) {
         (e.eta != null ? " · " + Math.ceil(e.eta) + " s left" : "");
       break;
     }
-    case "file_sent": done(e, "send"); note("✓ Sent " + e.name + " (" + bytes(e.size) + "); the peer verified its SHA-256"); break;
-    case "file_received": {
-      done(e, "receive");
-      const li = document.createElement("li");
-      li.className = "note";
-      const a = document.createElement("a");
-      a.href = "/file?t=" + encodeURIComponent(token) + "&path=" + encodeURIComponent(e.path);
-      a.textContent = e.name;
-      li.append("✓ Received ", a, " (" + bytes(e.size) + ", SHA-256 " + e.sha256.slice(0, 16) + "…)");
-      list.append(li);
-      scroll();
-      break;
-    }
+    case "file_sent": done(e, "send"); fileNote(e, false, false); break;
+    case "file_received": done(e, "receive"); fileNote(e, true, false); break;
+    case "history_file": fileNote(e, e.dir === "in", true); break;
   }
 }
 
