@@ -205,3 +205,90 @@ Deno.test({
     }
   },
 });
+
+/** Elements of the page that stick out of the window or out of their own box (text cut off), as
+ * "tag#id.class: why" lines; evaluated in the page. */
+const CLIPPED = `(() => {
+  const out = [];
+  const name = (e) => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") +
+    (e.className && typeof e.className === "string" ? "." + e.className.trim().replace(/ +/g, ".") : "");
+  if (document.documentElement.scrollWidth > innerWidth) out.push("the page scrolls sideways");
+  for (const e of document.body.querySelectorAll("*")) {
+    if (e.closest(".sr-only, [hidden], script, style, svg")) continue;
+    const r = e.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    if (r.left < -0.5 || r.right > innerWidth + 0.5) out.push(name(e) + ": outside the window");
+    const cs = getComputedStyle(e);
+    if (e.tagName !== "MAIN" && cs.display !== "inline" && e.scrollWidth > e.clientWidth + 1) {
+      out.push(name(e) + ": text wider than its box");
+    }
+  }
+  const t = document.getElementById("text");
+  if (t.scrollHeight > t.clientHeight + 1) out.push("textarea#text: its content is taller than the box");
+  return out;
+})()`;
+
+Deno.test({
+  name:
+    "at 400 px wide (a phone) nothing in the web window is clipped: placeholder, messages, files",
+  ignore: reason !== undefined,
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "chatnet-web-narrow-" });
+    const [pa, pb] = freePorts(2);
+    const a = new ChatProc([
+      ...["-p", String(pa), "--peer", `127.0.0.1:${pb}`, "--name", "alice", "--web"],
+      ...["--downloads", join(root, "a"), "--state-dir", join(root, "state")],
+    ], { env: { CHATNET_SECRET: "narrow test" } });
+    const b = jsonPeer({
+      name: "bob-with-a-rather-long-name",
+      port: pb,
+      peer: pa,
+      args: ["--downloads", join(root, "b")],
+      secret: "narrow test",
+    });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    });
+    try {
+      await a.until(() => /web window at http/.test(a.stderr), "the URL");
+      const url = /web window at (\S+)/.exec(a.stderr)![1];
+      const page = await browser.newPage({ viewport: { width: 400, height: 700 } });
+      await page.goto(url);
+      await page.locator("#security", { hasText: "fingerprint" }).waitFor();
+      // The box is one line: the placeholder drops the keys rather than wrap.
+      assert.equal(await page.locator("#text").getAttribute("placeholder"), "Message");
+      assert.deepEqual(await page.evaluate(CLIPPED), []);
+      // Long words, a long file name and its link, a transfer row, our own message.
+      await b.command({ type: "send", text: "see " + "https://example.com/" + "x".repeat(120) });
+      const long = join(
+        root,
+        "a-very-long-file-name-without-any-spaces-" + "y".repeat(60) + ".bin",
+      );
+      await Deno.writeFile(long, new Uint8Array(70_000).fill(7));
+      await b.command({ type: "file", path: long });
+      await page.locator("li.note a", { hasText: "a-very-long-file-name" }).waitFor();
+      await page.fill("#text", "a reply from the phone");
+      await page.press("#text", "Enter");
+      await page.locator('li.msg.mine .tick[aria-label="delivered"]').waitFor();
+      assert.deepEqual(await page.evaluate(CLIPPED), []);
+      // Wide, it has room for the keys; narrow again, it drops them.
+      await page.setViewportSize({ width: 900, height: 700 });
+      await page.waitForFunction(`document.getElementById("text").placeholder.includes("Enter")`);
+      assert.equal(
+        await page.locator("#text").getAttribute("placeholder"),
+        "Message (Enter sends, Shift+Enter for a new line)",
+      );
+      await page.setViewportSize({ width: 400, height: 700 });
+      await page.waitForFunction(`document.getElementById("text").placeholder === "Message"`);
+      assert.deepEqual(await page.evaluate(CLIPPED), []);
+    } finally {
+      await browser.close();
+      for (const p of [a, b]) {
+        p.kill();
+        await p.exit();
+      }
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});

@@ -30,7 +30,7 @@ export const PAGE = `<!doctype html>
     border: 1px solid var(--line); white-space: pre-wrap; overflow-wrap: anywhere; }
   li.msg.mine { align-self: flex-end; background: var(--mine); }
   li.msg.old { opacity: .7; }
-  li.note { align-self: center; color: var(--muted); font-size: .85em; }
+  li.note { align-self: center; max-width: 100%; color: var(--muted); font-size: .85em; overflow-wrap: anywhere; }
   li.note.error { color: var(--bad); }
   li.note.old { opacity: .7; }
   .meta { display: block; font-size: .75em; color: var(--muted); }
@@ -38,10 +38,11 @@ export const PAGE = `<!doctype html>
   #transfers { padding: 0 1em; }
   .transfer { display: grid; grid-template-columns: 1fr auto; gap: .2em .8em; padding: .4em 0;
     border-top: 1px solid var(--line); font-size: .9em; }
+  .transfer > span { min-width: 0; overflow-wrap: anywhere; }
   .transfer progress { grid-column: 1 / -1; width: 100%; height: .7em; }
   form { display: flex; gap: .5em; padding: .7em 1em; background: var(--panel);
     border-top: 1px solid var(--line); align-items: flex-end; }
-  textarea { flex: 1; resize: none; font: inherit; padding: .5em; border-radius: 8px;
+  textarea { flex: 1; min-width: 0; resize: none; font: inherit; padding: .5em; border-radius: 8px;
     border: 1px solid var(--line); background: var(--bg); color: var(--fg); min-height: 2.6em; max-height: 9em; }
   button svg { vertical-align: -3px; }
   button, .button { font: inherit; padding: .5em .9em; border-radius: 8px; border: 1px solid var(--line);
@@ -51,7 +52,7 @@ export const PAGE = `<!doctype html>
   main.dragging { outline: 3px dashed var(--accent); outline-offset: -8px; }
   .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
   a { color: var(--accent); }
-  #banner { margin: 0; padding: .7em 1em; background: var(--bad); color: #fff; font-weight: 500; }
+  #banner { margin: 0; padding: .7em 1em; background: var(--bad); color: #fff; font-weight: 500; overflow-wrap: anywhere; }
   #banner strong { display: block; }
 </style>
 </head>
@@ -68,7 +69,7 @@ export const PAGE = `<!doctype html>
 <section id="transfers" aria-label="File transfers" aria-live="polite"></section>
 <form id="composer">
   <label for="text" class="sr-only">Message</label>
-  <textarea id="text" rows="1" placeholder="Message (Enter sends, Shift+Enter for a new line)" autofocus></textarea>
+  <textarea id="text" rows="1" placeholder="Message" title="Enter sends, Shift+Enter for a new line" autofocus></textarea>
   <input id="files" type="file" multiple hidden>
   <input id="folder" type="file" webkitdirectory hidden>
   <button type="button" id="attach" aria-label="Attach files" title="Attach files"><svg aria-hidden="true" width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d="M21 11.5l-8.6 8.6a5 5 0 0 1-7.1-7.1l8.6-8.6a3.3 3.3 0 0 1 4.7 4.7l-8.6 8.6a1.7 1.7 0 0 1-2.4-2.4l7.9-7.9"/></svg></button>
@@ -213,8 +214,20 @@ function send() {
   if (!text.trim()) return;
   command({ type: "send", text });
   $("text").value = "";
+  fitPlaceholder();
   $("text").focus();
 }
+/** The placeholder with the keys where it fits on the box's one line, else just "Message" (at
+ * 400 px, a phone, the long one wrapped inside the one-line box). */
+function fitPlaceholder() {
+  const t = $("text");
+  if (t.value) return;
+  t.placeholder = "Message (Enter sends, Shift+Enter for a new line)";
+  if (t.scrollHeight > t.clientHeight + 1) t.placeholder = "Message";
+}
+addEventListener("resize", fitPlaceholder);
+$("text").addEventListener("input", fitPlaceholder);
+fitPlaceholder();
 $("composer").addEventListener("submit", (ev) => { ev.preventDefault(); send(); });
 $("text").addEventListener("keydown", (ev) => {
   if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); send(); }
