@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { ChatProc, type Json, jsonPeer } from "./proc.ts";
-import { freePorts } from "../lib/demo.ts";
+import { ChatProc, type Json, jsonPeer } from "../proc.ts";
+import { freePorts } from "../../lib/demo.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const SEED = Number(Deno.env.get("CHATNET_TEST_SEED") ?? 51);
