@@ -134,10 +134,16 @@ function checkFiles(s: Scenario, x: Host, y: Host, agree: boolean, violations: s
   const xErrors = of(x.events, "error"), yErrors = of(y.events, "error");
   let n = 0;
   for (const [name, path] of names) {
-    const offeredAt = s.timeline.find((t) =>
-      t.action.kind === "file" && (t.action.path === path || path.startsWith(t.action.path + "/"))
-    );
-    if (!offeredAt || !x.events.some((e) => e.e.type === "ready")) continue;
+    // Offered only if a running process read the command (not one typed while it was down),
+    // and lived on long enough to note the offer in its journal.
+    const top = topOf(s, path);
+    const read = x.read.find((r) => {
+      const c = JSON.parse(r.line);
+      return c.type === "file" && c.path === top;
+    });
+    if (!read) continue;
+    const death = x.deaths.get(read.gen);
+    if (death && death.at - read.at < JOURNAL_GRACE_MS) continue;
     const sentOk = of(x.events, "file_sent").some((e) => e.name === name);
     const got = received.get(name);
     const failedX = xErrors.some((e) => e.name === name && FAILED.has(e.code));
@@ -170,12 +176,20 @@ function checkFiles(s: Scenario, x: Host, y: Host, agree: boolean, violations: s
 /** Codes that mean a transfer is over without the file. */
 const FAILED = new Set(["declined", "transfer_failed", "hash_mismatch", "file_not_found"]);
 
-/** The name the peer sees: a file's base name, or a folder's name and the path inside it. */
-function nameOf(s: Scenario, path: string): string {
+/** A process that dies this soon after reading a file command may not have noted the offer. */
+const JOURNAL_GRACE_MS = 1_000;
+
+/** The path the user offered that covers `path` (the file itself, or its folder). */
+function topOf(s: Scenario, path: string): string {
   const offer = s.timeline.find((t) =>
     t.action.kind === "file" && (t.action.path === path || path.startsWith(t.action.path + "/"))
   );
-  const top = offer?.action.kind === "file" ? offer.action.path : path;
+  return offer?.action.kind === "file" ? offer.action.path : path;
+}
+
+/** The name the peer sees: a file's base name, or a folder's name and the path inside it. */
+function nameOf(s: Scenario, path: string): string {
+  const top = topOf(s, path);
   if (top === path) return path.slice(path.lastIndexOf("/") + 1);
   return top.slice(top.lastIndexOf("/") + 1) + path.slice(top.length);
 }

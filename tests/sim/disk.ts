@@ -92,11 +92,17 @@ function fsOn(disk: Disk, w: World, life: Life): Fs {
     const check = () => {
       if (!life.alive) throw new Error("Simulated disk: a dead process touched the disk");
     };
-    const later = <T>(bytes: number, f: () => T) =>
-      w.after(life, OP_MS + bytes / BYTES_PER_MS, () => {
+    const later = <T>(bytes: number, f: () => T, queue?: { until: number }) => {
+      // One handle's operations run one after another, in the order they were issued (Deno runs
+      // them so): a short read issued second must not finish first and take the earlier bytes.
+      const start = queue ? Math.max(w.now, queue.until) : w.now;
+      const end = start + OP_MS + bytes / BYTES_PER_MS;
+      if (queue) queue.until = end;
+      return w.after(life, end - w.now, () => {
         check();
         return f();
       });
+    };
     const open = (path: string, o: OpenOptions): FileHandle => {
       check();
       path = normalize(path);
@@ -121,6 +127,8 @@ function fsOn(disk: Disk, w: World, life: Life): Fs {
     };
     const handle = (path: string, f: Node, append: boolean): FileHandle => {
       let pos = 0, closed = false;
+      const queue = { until: 0 };
+      const op = <T>(bytes: number, f: () => T) => later(bytes, f, queue);
       const live = () => {
         check();
         if (closed) throw new Deno.errors.BadResource("Bad resource ID");
@@ -166,17 +174,17 @@ function fsOn(disk: Disk, w: World, life: Life): Fs {
         f.durable = f.data.slice(0, f.size);
       };
       return {
-        read: (p) => later(p.length, () => readSync(p)),
+        read: (p) => op(p.length, () => readSync(p)),
         readSync,
         write: (p) => {
           const copy = p.slice();
-          return later(p.length, () => writeSync(copy));
+          return op(p.length, () => writeSync(copy));
         },
         writeSync,
-        seek: (offset) => later(0, () => (live(), pos = offset)),
+        seek: (offset) => op(0, () => (live(), pos = offset)),
         seekSync: (offset) => (live(), pos = offset),
         truncate: (length = 0) =>
-          later(0, () => {
+          op(0, () => {
             live();
             if (length < f.size) f.size = length;
             else {
@@ -186,9 +194,9 @@ function fsOn(disk: Disk, w: World, life: Life): Fs {
               f.size = length;
             }
           }),
-        stat: () => later(0, () => (live(), { size: f.size })),
+        stat: () => op(0, () => (live(), { size: f.size })),
         statSync: () => (live(), { size: f.size }),
-        syncData: () => later(0, sync),
+        syncData: () => op(0, sync),
         syncDataSync: sync,
         syncSync: sync,
         close: () => {

@@ -78,6 +78,7 @@ export class Net {
           port: o.port,
           send: (data) => Promise.resolve(this.#sendUdp({ hostname: ip, port: o.port }, data)),
           receive: (buffer) => {
+            if (!this.#world.guard()) return hang();
             if (end.closed) return Promise.reject(new Deno.errors.BadResource("Bad resource ID"));
             const next = end.queue.shift();
             if (next) return Promise.resolve(fill(buffer, next));
@@ -153,6 +154,7 @@ export class Net {
         const listener: TcpListener = {
           port: o.port,
           accept: () => {
+            if (!this.#world.guard()) return hang();
             if (end.closed) return Promise.reject(new Deno.errors.BadResource("Bad resource ID"));
             const c = end.backlog.shift();
             if (c) return Promise.resolve(c);
@@ -192,6 +194,11 @@ export class Net {
         }),
     };
   }
+}
+
+/** What an effect returns once the run is over its budget (world.ts): it never settles. */
+function hang<T>(): Promise<T> {
+  return new Promise<T>(() => {});
 }
 
 function fill(buffer: Uint8Array, [bytes, from]: [Uint8Array, NetAddr]): [Uint8Array, NetAddr] {
@@ -274,6 +281,7 @@ function end(
   return {
     remoteAddr: { hostname: o.remote.ip, port: 40_000 },
     read(p) {
+      if (!w.guard()) return hang();
       if (closed) return Promise.reject(new Deno.errors.BadResource("Bad resource ID"));
       if (inbox.chunks.length) return Promise.resolve(take(inbox, p));
       if (inbox.error) return Promise.reject(inbox.error);
@@ -281,6 +289,7 @@ function end(
       return new Promise((resolve, reject) => inbox.waiter = { p, resolve, reject });
     },
     write(p) {
+      if (!w.guard()) return hang();
       if (closed) return Promise.reject(new Deno.errors.BadResource("Bad resource ID"));
       if (peerGone || outbox.error || wrote) {
         return Promise.reject(new Deno.errors.BrokenPipe("Broken pipe (os error 32)"));
@@ -294,6 +303,7 @@ function end(
       return w.after(o.life, bytes.length / TCP_BYTES_PER_MS, () => bytes.length);
     },
     closeWrite() {
+      if (!w.guard()) return hang();
       if (closed) return Promise.reject(new Deno.errors.BadResource("Bad resource ID"));
       wrote = true;
       transmit(() => {

@@ -31,8 +31,12 @@ export class Host {
   life?: Life;
   peer?: Peer;
   gen = 0;
-  /** Power losses and crashes so far (the checks relax what a power loss may change). */
+  /** Power losses so far (the checks relax what a power loss may change). */
   powerLosses = 0;
+  /** The command lines a process read, with its generation and the time. */
+  readonly read: { line: string; gen: number; at: number }[] = [];
+  /** When each generation died, and how (a clean quit is not a death). */
+  readonly deaths = new Map<number, { at: number; how: "crash" | "power" | "uncaught" }>();
   #world: World;
   #net: Net;
 
@@ -116,24 +120,37 @@ export class Host {
   command(line: string): void {
     const peer = this.peer, life = this.life;
     if (!peer || !life?.alive) return;
-    this.#world.log(this.who, `< ${line}`);
-    runCommand(peer, line, (e) => this.#record(life, e)).then((more) => {
-      if (!more) this.quit();
-    });
+    // A frozen (SIGSTOPped) process reads nothing: the line waits in the pipe until it is thawed,
+    // and is lost if it dies first.
+    this.#world.at(this.#world.now, () => {
+      this.#world.log(this.who, `< ${line}`);
+      this.read.push({ line, gen: life.gen, at: this.#world.now });
+      runCommand(peer, line, (e) => this.#record(life, e)).then((more) => {
+        if (!more && this.life === life) this.quit();
+      });
+    }, life);
   }
 
   /** SIGKILL: memory gone, disk kept. */
   crash(): void {
     if (!this.life?.alive) return;
     this.#world.log(this.who, "crash");
+    this.died("crash");
     this.#world.kill(this.life);
   }
 
   powerLoss(): void {
     this.#world.log(this.who, "power loss");
-    if (this.life?.alive) this.#world.kill(this.life);
+    if (this.life?.alive) {
+      this.died("power");
+      this.#world.kill(this.life);
+    }
     this.disk.powerLoss();
     this.powerLosses++;
+  }
+
+  died(how: "crash" | "power" | "uncaught"): void {
+    if (this.life?.alive) this.deaths.set(this.life.gen, { at: this.#world.now, how });
   }
 
   /** /quit: goodbye said, journal committed. */

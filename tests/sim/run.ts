@@ -28,9 +28,11 @@ export async function runScenario(s: Scenario): Promise<Result> {
   };
   for (const f of s.files) hosts[f.who].disk.put(f.path, contentOf(s.seed, f));
   world.onUncaught = (life, e) => {
-    const where = (e as Error).stack?.split("\n").slice(0, 4).join(" | ") ?? String(e);
+    const where = (e as Error).stack?.split("\n").slice(0, 9).join(" | ") ?? String(e);
     world.violation(`uncaught in ${life.name}${life.gen}: ${where}`);
     // Deno exits on an uncaught exception: the process dies.
+    const host = hosts[life.name as Who];
+    if (host.life === life) host.died("uncaught");
     world.kill(life);
   };
   const onRejection = (ev: PromiseRejectionEvent) => {
@@ -58,12 +60,17 @@ export async function runScenario(s: Scenario): Promise<Result> {
         m.capacity = Math.max(m.capacity, room, h.disk.used(m));
       }
       h.thaw();
-      if (!h.running) h.start();
     }
+    // What a thawed process had waiting on stdin runs first (a /quit typed while it was frozen).
+    await world.run(world.now);
+    for (const h of Object.values(hosts)) if (!h.running) h.start();
     const settledAt = world.now, before = net.counts.datagrams;
     await world.run(settledAt + s.settleMs);
     const settleDatagrams = net.counts.datagrams - before;
-    const outcome = check({ scenario: s, world, hosts, settledAt, settleDatagrams });
+    // Over a budget (world.ts): the run stopped where it was, and that is the failure.
+    const outcome = world.stuck
+      ? { violations: [], tolerated: [], sent: 0, shown: 0, files: 0 }
+      : check({ scenario: s, world, hosts, settledAt, settleDatagrams });
     return {
       scenario: s,
       violations: world.violations.concat(outcome.violations),

@@ -32,6 +32,13 @@ interface Event {
 
 /** Events at one virtual instant past which a run is stuck in a loop of zero-delay timers. */
 const SAME_INSTANT_MAX = 100_000;
+/** Events one whole scenario may take (a typical one takes 2,000 to 60,000). */
+const EVENTS_MAX = 3_000_000;
+/** Calls into the simulated effects while one event's promises settle: more is a busy loop of
+ * promises (an `await` that fails at once, forever), which would never let the run go on. */
+const OPS_PER_EVENT_MAX = 200_000;
+/** Real time one scenario may take (a typical one takes 10 to 300 ms). */
+const REAL_MS_MAX = 60_000;
 
 /** Deno (like Node) runs a timer no sooner than 1 ms after it is set, even with a delay of 0. */
 const MIN_TIMER_MS = 1;
@@ -54,6 +61,12 @@ export class World {
   #port = new MessageChannel();
   #wake?: () => void;
   #sameInstant = 0;
+  /** Events run so far, and effect calls during the current one. */
+  events = 0;
+  #ops = 0;
+  #realStart = performance.now();
+  /** Why the run was stopped: it went over a budget (then every effect call hangs). */
+  stuck?: string;
 
   constructor(rng: Rng) {
     this.rng = rng;
@@ -72,8 +85,24 @@ export class World {
   /** Runs `run` at `at`, on behalf of `life` (dropped if it has died, held while it is frozen). */
   at(at: number, run: () => void, life?: Life): Event {
     const e: Event = { at: Math.max(at, this.now), order: this.#order++, life, run };
-    this.#heap.push(e);
+    if (this.guard()) this.#heap.push(e);
     return e;
+  }
+
+  /** Counts one call into the simulated effects; false once the run is over a budget: the
+   * caller then returns a promise that never settles, which ends any busy loop of promises. */
+  guard(): boolean {
+    if (this.stuck) return false;
+    if (++this.#ops > OPS_PER_EVENT_MAX) {
+      this.#stop(`over ${OPS_PER_EVENT_MAX} effect calls in one event (a busy loop of promises?)`);
+      return false;
+    }
+    return true;
+  }
+
+  #stop(why: string): void {
+    this.stuck = why;
+    this.violation(`Simulator budget: ${why}`);
   }
 
   /** A promise that `life` sees settle `ms` from now (never, if it dies first). */
@@ -130,7 +159,7 @@ export class World {
 
   /** Runs events until none is left or the next is past `until`. */
   async run(until: number): Promise<void> {
-    while (this.#heap.peekAt() <= until) {
+    while (!this.stuck && this.#heap.peekAt() <= until) {
       const e = this.#heap.pop();
       if (e.cancelled) continue;
       if (e.life && !e.life.alive) continue;
@@ -139,10 +168,18 @@ export class World {
         continue;
       }
       if (e.at === this.now && ++this.#sameInstant > SAME_INSTANT_MAX) {
-        throw new Error(
-          `Simulator: over ${SAME_INSTANT_MAX} events at ${this.now} ms (a busy loop?)`,
-        );
+        this.#stop(`over ${SAME_INSTANT_MAX} events at one instant (a busy loop of timers?)`);
+        break;
       } else if (e.at !== this.now) this.#sameInstant = 0;
+      if (++this.events > EVENTS_MAX) {
+        this.#stop(`over ${EVENTS_MAX} events in one scenario`);
+        break;
+      }
+      if ((this.events & 1023) === 0 && performance.now() - this.#realStart > REAL_MS_MAX) {
+        this.#stop(`over ${REAL_MS_MAX / 1000} s of real time in one scenario`);
+        break;
+      }
+      this.#ops = 0;
       this.now = e.at;
       this.#current = e.life;
       try {
