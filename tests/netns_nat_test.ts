@@ -21,8 +21,11 @@ const reason = await unavailable() ??
 if (reason) console.log(`two-NAT tests skipped: ${reason}`);
 
 const PORT = 7000;
-/** A chat line sent during a transfer over the session must not wait behind the file. */
-const CHAT_P99_MS = 150;
+/** A chat line sent during a transfer over the session must not wait behind the file (2 MiB of
+ * stream window, about 0.5 s at this path's rate): 40 ms on an idle machine, over 200 ms when
+ * this one's two cores are shared by several test runs, so the bound is loose and the figure is
+ * printed. */
+const CHAT_P99_MS = 300;
 
 interface World {
   h: NatHosts;
