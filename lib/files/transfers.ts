@@ -36,7 +36,14 @@ import { type FileConn, type FilesMode, Route } from "./route.ts";
 import type { UdpFiles, UdpInStream } from "./udp_stream.ts";
 import { type Clock, denoClock, type TimerId } from "../net/clock.ts";
 import { denoTcp, type Tcp, type TcpConn, type TcpListener } from "../net/tcp.ts";
-import { denoFs, type FileHandle, type Fs, fsError, SEEK_START } from "../store/fs.ts";
+import {
+  denoFs,
+  describeFsError,
+  type FileHandle,
+  type Fs,
+  fsError,
+  SEEK_START,
+} from "../store/fs.ts";
 
 export interface TransferOptions {
   downloads: string;
@@ -185,7 +192,7 @@ export class Transfers {
       try {
         files = await expand(this.#fs, p);
       } catch (e) {
-        this.#error("file_not_found", `Cannot send ${p}: ${reason(e)}`);
+        this.#error("file_not_found", `Cannot send ${p}: ${describeFsError(e)}`);
         continue;
       }
       for (const f of files) {
@@ -200,7 +207,9 @@ export class Transfers {
   onControl(c: FileControl): void {
     switch (c.op) {
       case "offer":
-        this.#onOffer(c).catch((e) => this.#decline(c.id, `cannot store ${c.name}: ${reason(e)}`));
+        this.#onOffer(c).catch((e) =>
+          this.#decline(c.id, `cannot store ${c.name}: ${describeFsError(e)}`)
+        );
         return;
       case "accept":
         this.#onAccept(c).catch(() => {});
@@ -242,7 +251,7 @@ export class Transfers {
         if (size !== f.size) throw new Error(`its size changed from ${f.size} to ${size} bytes`);
       } catch (e) {
         this.#o.onOutgoing?.(f, false);
-        this.#error("file_not_found", `Cannot resume sending ${f.path}: ${reason(e)}`, t);
+        this.#error("file_not_found", `Cannot resume sending ${f.path}: ${describeFsError(e)}`, t);
         continue;
       }
       this.#out.set(t.id, t);
@@ -335,7 +344,7 @@ export class Transfers {
       this.#o.emit({
         type: "error",
         code: "transfer_interrupted",
-        message: `Transfer of ${t.name} interrupted (${reason(e)}); it will resume`,
+        message: `Transfer of ${t.name} interrupted (${describeFsError(e)}); it will resume`,
         id: t.id,
         name: t.name,
       });
@@ -573,8 +582,14 @@ export class Transfers {
       await this.#finish(t, { trailer, sealed }).catch((e) => {
         // Everything arrived but could not be stored: say so, so the sender does not wait.
         tryClose(t.file);
-        this.#error("transfer_failed", `Cannot store ${t.name}: ${reason(e)}`, t);
-        this.#o.sendControl({ op: "done", id: t.id, ok: false, sha256: "", reason: reason(e) });
+        this.#error("transfer_failed", `Cannot store ${t.name}: ${describeFsError(e)}`, t);
+        this.#o.sendControl({
+          op: "done",
+          id: t.id,
+          ok: false,
+          sha256: "",
+          reason: describeFsError(e),
+        });
       }).finally(() => this.#parts.delete(t.partPath));
     } catch (e) {
       dog.stop();
@@ -585,7 +600,7 @@ export class Transfers {
       this.#o.emit({
         type: "error",
         code: "transfer_interrupted",
-        message: `Receiving ${t.name} was interrupted (${reason(e)}); it will resume`,
+        message: `Receiving ${t.name} was interrupted (${describeFsError(e)}); it will resume`,
         id: t.id,
         name: t.name,
       });
@@ -595,7 +610,7 @@ export class Transfers {
         if (this.#in.get(t.id) !== t || t.conn || this.#closed) return;
         const again = { op: "offer" as const, id: t.id, name: t.name, size: t.size };
         this.#onOffer(again).catch((e) =>
-          this.#decline(t.id, `cannot store ${t.name}: ${reason(e)}`)
+          this.#decline(t.id, `cannot store ${t.name}: ${describeFsError(e)}`)
         );
       }, RETRY_MS);
     } finally {
@@ -740,10 +755,4 @@ function tryClose(c: { close(): void }): void {
   try {
     c.close();
   } catch { /* already closed */ }
-}
-
-function reason(e: unknown): string {
-  if (fsError(e) === "not_found") return "no such file or folder";
-  if (fsError(e) === "denied") return "permission denied";
-  return (e as Error).message ?? String(e);
 }
