@@ -10,7 +10,6 @@ import { REGRESSIONS } from "./regressions.ts";
 export interface Summary {
   runs: number;
   failed: number[];
-  tolerated: Map<string, number[]>;
   ms: number;
 }
 
@@ -19,15 +18,11 @@ export async function runSeeds(
   o: { from: number; count: number; budgetMs?: number; print?: (s: string) => void },
 ): Promise<Summary> {
   const start = performance.now();
-  const summary: Summary = { runs: 0, failed: [], tolerated: new Map(), ms: 0 };
+  const summary: Summary = { runs: 0, failed: [], ms: 0 };
   for (let seed = o.from; seed < o.from + o.count; seed++) {
     if (o.budgetMs !== undefined && performance.now() - start > o.budgetMs) break;
     const r = await runScenario(generate(seed));
     summary.runs++;
-    for (const t of r.tolerated) {
-      const label = t.slice(0, t.indexOf(":"));
-      summary.tolerated.set(label, [...(summary.tolerated.get(label) ?? []), seed]);
-    }
     if (r.violations.length) {
       summary.failed.push(seed);
       o.print?.(failureText(seed, r.violations));
@@ -68,14 +63,10 @@ if (import.meta.main) {
     const r = await runScenario(generate(Number(one)));
     if (args.includes("--trace")) print(r.trace.join("\n"));
     print(r.violations.length ? failureText(Number(one), r.violations) : `seed ${one} passed`);
-    for (const t of r.tolerated) print(`tolerated: ${t}`);
     Deno.exit(r.violations.length ? 1 : 0);
   }
   const count = Number(flag("--seeds") ?? 100), from = Number(flag("--from") ?? 1);
   const s = await runSeeds({ from, count, print });
   print(`${s.runs} scenarios in ${(s.ms / 1000).toFixed(1)} s: ${s.failed.length} failed`);
-  for (const [label, seeds] of s.tolerated) {
-    print(`tolerated ${label}: ${seeds.length} (seeds ${seeds.slice(0, 10).join(", ")})`);
-  }
   Deno.exit(s.failed.length ? 1 : 0);
 }

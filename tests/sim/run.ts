@@ -9,8 +9,6 @@ import { check, type Outcome } from "./check.ts";
 export interface Result {
   scenario: Scenario;
   violations: string[];
-  /** Known, labelled classes that are tolerated (reported, not failed). */
-  tolerated: string[];
   trace: string[];
   outcome: Outcome;
 }
@@ -69,12 +67,11 @@ export async function runScenario(s: Scenario): Promise<Result> {
     const settleDatagrams = net.counts.datagrams - before;
     // Over a budget (world.ts): the run stopped where it was, and that is the failure.
     const outcome = world.stuck
-      ? { violations: [], tolerated: [], sent: 0, shown: 0, files: 0 }
+      ? { violations: [], sent: 0, shown: 0, files: 0 }
       : check({ scenario: s, world, hosts, settledAt, settleDatagrams });
     return {
       scenario: s,
       violations: world.violations.concat(outcome.violations),
-      tolerated: outcome.tolerated,
       trace: world.trace,
       outcome,
     };
