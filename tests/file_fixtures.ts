@@ -1,4 +1,5 @@
 /** Test files: seeded pseudo-random content, and the SHA-256 of a file on disk. */
+import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { CHUNK } from "../lib/net/file_stream.ts";
 import { seededRng } from "../lib/rng.ts";
@@ -55,4 +56,31 @@ export async function startPair<S>(
   };
   await a.until(() => a.of("peer").some((e: Json) => e.state === "online"), "peer online");
   return { a, b, cleanup };
+}
+
+/** Latencies (ms) of chat lines sent while a file is on its way. */
+export interface ChatDuring {
+  n: number;
+  p50: number;
+  p99: number;
+}
+
+/** From `from`, a line "during i" every 20 ms (at most `max`) until `to` has a file; waits for
+ * them all at `to`, asserts they came in order and exactly, and returns their latencies. */
+export async function chatDuringTransfer(
+  { from, to, max }: { from: ChatProc; to: ChatProc; max: number },
+): Promise<ChatDuring> {
+  const sentAt: number[] = [];
+  for (let i = 0; i < max && to.of("file_received").length === 0; i++) {
+    sentAt[i] = performance.now();
+    await from.command({ type: "send", text: `during ${i}` });
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const n = sentAt.length;
+  await to.until(() => to.of("message").length === n, "the lines sent during the transfer");
+  const lat = to.of("message").map((m: Json, i: number) => {
+    assert.equal(m.text, `during ${i}`);
+    return to.arrivedAt[to.lines.findIndex((l) => l.includes(`"during ${i}"`))] - sentAt[i];
+  }).sort((x: number, y: number) => x - y);
+  return { n, p50: lat[n >> 1], p99: lat[Math.min(n - 1, Math.ceil(n * 0.99) - 1)] };
 }

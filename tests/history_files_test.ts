@@ -93,7 +93,7 @@ Deno.test("a restart and a page opened later show the finished transfers, in ord
     assert.equal(received.sha256, sha256);
     const sent = a.of("file_sent")[0];
     // Bob's web window, opened after the transfer: the link's fields and the messages, in order.
-    const url = /web window at (\S+)/.exec(b.stderr)![1];
+    const url = await b.webUrl();
     const replay = (await replayOf(url)).filter((e) => e.type.startsWith("history"));
     const { type: _, ...fields } = received;
     const at = (e: Json) => e.at;

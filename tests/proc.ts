@@ -124,6 +124,12 @@ export class ChatProc {
     await this.#writer.close().catch(() => {});
   }
 
+  /** The URL of its --web window, once it has said it. */
+  async webUrl(): Promise<string> {
+    await this.until(() => /web window at http/.test(this.stderr), "the web window's URL");
+    return /web window at (\S+)/.exec(this.stderr)![1];
+  }
+
   /** Waits until `cond()` holds, failing with `what` after `ms`. */
   async until(cond: () => boolean, what: string, ms = 60_000): Promise<void> {
     const end = Date.now() + ms;

@@ -57,54 +57,47 @@ const chat = (dir: string) => {
   return ["-p", String(port), "--peer", `127.0.0.1:${peer}`, "--state-dir", dir];
 };
 
-Deno.test({
-  name: "a read-only state directory is one line in our words and exit 2, new or existing",
-  ignore: reason !== undefined,
-  async fn() {
-    const fs = await tmpfs("1m");
-    assert.ok(typeof fs !== "string");
-    try {
-      const existing = join(fs.dir, "existing");
-      // A real earlier run leaves its journal, history and lock there.
-      const first = await runOnce([...chat(existing), "--timeout", "0"]);
-      assert.equal(first.code, 0, first.stderr);
-      await remount(fs.dir, "ro");
-      for (const dir of [join(fs.dir, "new"), existing]) {
-        const r = await runOnce(chat(dir));
-        assert.equal(
-          r.stderr,
-          `chatnet: Cannot use state directory ${dir}: the file system is read-only\n`,
-        );
-        assert.equal(r.code, 2);
-        assert.equal(r.stdout, "");
-      }
-    } finally {
-      await fs.unmount();
-    }
+/** A state directory made unusable after an earlier run left its journal there, and how. */
+const SPOILED: {
+  what: string;
+  size: string;
+  why: string;
+  spoil(dir: string): void | Promise<void>;
+}[] = [
+  {
+    what: "read-only",
+    size: "1m",
+    why: "the file system is read-only",
+    spoil: (dir) => remount(dir, "ro"),
   },
-});
+  { what: "full", size: "256k", why: "the disk is full", spoil: (dir) => fill(join(dir, "fill")) },
+];
 
-Deno.test({
-  name: "a full state disk is one line in our words and exit 2, new or existing",
-  ignore: reason !== undefined,
-  async fn() {
-    const fs = await tmpfs("256k");
-    assert.ok(typeof fs !== "string");
-    try {
-      const existing = join(fs.dir, "existing");
-      const first = await runOnce([...chat(existing), "--timeout", "0"]);
-      assert.equal(first.code, 0, first.stderr);
-      fill(join(fs.dir, "fill"));
-      for (const dir of [join(fs.dir, "new"), existing]) {
-        const r = await runOnce(chat(dir));
-        assert.equal(r.stderr, `chatnet: Cannot use state directory ${dir}: the disk is full\n`);
-        assert.equal(r.code, 2);
+for (const { what, size, why, spoil } of SPOILED) {
+  Deno.test({
+    name: `a ${what} state directory is one line in our words and exit 2, new or existing`,
+    ignore: reason !== undefined,
+    async fn() {
+      const fs = await tmpfs(size);
+      assert.ok(typeof fs !== "string");
+      try {
+        const existing = join(fs.dir, "existing");
+        // A real earlier run leaves its journal, history and lock there.
+        const first = await runOnce([...chat(existing), "--timeout", "0"]);
+        assert.equal(first.code, 0, first.stderr);
+        await spoil(fs.dir);
+        for (const dir of [join(fs.dir, "new"), existing]) {
+          const r = await runOnce(chat(dir));
+          assert.equal(r.stderr, `chatnet: Cannot use state directory ${dir}: ${why}\n`);
+          assert.equal(r.code, 2);
+          assert.equal(r.stdout, "");
+        }
+      } finally {
+        await fs.unmount();
       }
-    } finally {
-      await fs.unmount();
-    }
-  },
-});
+    },
+  });
+}
 
 /** The events a web window's socket receives, from connect until `stop()`. */
 function watchSocket(url: string): { events: Json[]; opened: Promise<void>; stop(): void } {
@@ -133,8 +126,7 @@ Deno.test({
     // Bob in pipe mode: he shows nothing about alice's disk.
     const b = jsonPeer({ name: "bob", port: pb, peer: pa });
     try {
-      await a.until(() => /web window at http/.test(a.stderr), "the URL");
-      const url = /web window at (\S+)/.exec(a.stderr)![1];
+      const url = await a.webUrl();
       const page = watchSocket(url);
       await page.opened;
       await a.until(() => a.of("peer").length > 0, "bob online");

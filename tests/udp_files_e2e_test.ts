@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type ChatProc, type Json, jsonPeer, tempStateHome } from "./proc.ts";
 import { freePorts } from "../lib/demo.ts";
-import { makeFile, SEED, sha256, startPair } from "./file_fixtures.ts";
+import { chatDuringTransfer, makeFile, SEED, sha256, startPair } from "./file_fixtures.ts";
 
 interface Side {
   name: string;
@@ -116,22 +116,9 @@ Deno.test(`chat during a transfer over the session arrives promptly (p99 under $
     await makeFile(path, 48 * 2 ** 20, SEED + 2);
     await p.a.command({ type: "file", path });
     await p.b.until(() => p.b.of("file_start").length === 1, "transfer started");
-    const sentAt: number[] = [];
-    const N = 50;
-    for (let i = 0; i < N && p.b.of("file_received").length === 0; i++) {
-      sentAt[i] = performance.now();
-      await p.a.command({ type: "send", text: `during ${i}` });
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const n = sentAt.length;
-    await p.b.until(() => p.b.of("message").length === n, "the messages");
-    const lat = p.b.of("message").map((m: Json, i: number) => {
-      assert.equal(m.text, `during ${i}`);
-      return p.b.arrivedAt[p.b.lines.findIndex((l) => l.includes(`"during ${i}"`))] - sentAt[i];
-    }).sort((x: number, y: number) => x - y);
-    const p99 = lat[Math.min(n - 1, Math.ceil(n * 0.99) - 1)];
+    const { n, p50, p99 } = await chatDuringTransfer({ from: p.a, to: p.b, max: 50 });
     console.log(
-      `  chat during the transfer: ${n} lines, p50 ${lat[n >> 1].toFixed(1)} ms, ` +
+      `  chat during the transfer: ${n} lines, p50 ${p50.toFixed(1)} ms, ` +
         `p99 ${p99.toFixed(1)} ms`,
     );
     assert.ok(n >= 20, `only ${n} lines went out during the transfer`);

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { type Browser, chromium } from "playwright-core";
 import { ChatProc, type Json, jsonPeer } from "../proc.ts";
 import { freePorts } from "../../lib/demo.ts";
 
@@ -14,6 +14,25 @@ const reason = await Deno.stat(CHROMIUM).then(
   () => `${CHROMIUM} is missing (apt-get install chromium)`,
 );
 if (reason) console.log(`Skipping the web window tests: ${reason}`);
+
+function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+  });
+}
+
+/** Closes the browser, stops the peers (those started) and removes the test's folder. */
+async function stopAll(
+  { browser, procs, root }: { browser: Browser; procs: (ChatProc | undefined)[]; root: string },
+): Promise<void> {
+  await browser.close();
+  for (const p of procs) {
+    p?.kill();
+    await p?.exit();
+  }
+  await Deno.remove(root, { recursive: true });
+}
 
 Deno.test({
   name:
@@ -37,13 +56,9 @@ Deno.test({
       secret: "web test",
     });
     await Deno.mkdir(join(root, "b"));
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    });
+    const browser = await launchChromium();
     try {
-      await a.until(() => /web window at http/.test(a.stderr), "the URL");
-      const url = /web window at (\S+)/.exec(a.stderr)![1];
+      const url = await a.webUrl();
       const page = await browser.newPage();
       await page.goto(url);
       await page.locator("#peer", { hasText: "peer online" }).waitFor();
@@ -136,12 +151,7 @@ Deno.test({
       await page.screenshot({ path: shot });
       assert.ok((await Deno.stat(shot)).size > 1000);
     } finally {
-      await browser.close();
-      for (const p of [a, b]) {
-        p.kill();
-        await p.exit();
-      }
-      await Deno.remove(root, { recursive: true });
+      await stopAll({ browser, procs: [a, b], root });
     }
   },
 });
@@ -169,14 +179,10 @@ Deno.test({
       ...["-p", String(pa), "--peer", `127.0.0.1:${pb}`, "--name", "alice", "--web"],
       ...["--downloads", join(root, "a"), "--state-dir", join(root, "state")],
     ]);
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    });
+    const browser = await launchChromium();
     let b: ChatProc | undefined;
     try {
-      await a.until(() => /web window at http/.test(a.stderr), "the URL");
-      const url = /web window at (\S+)/.exec(a.stderr)![1];
+      const url = await a.webUrl();
       const page = await browser.newPage();
       await page.goto(url);
       const banner = page.locator("#banner");
@@ -196,12 +202,7 @@ Deno.test({
       await banner.waitFor({ state: "hidden" });
       await later.locator("#banner").waitFor({ state: "hidden" });
     } finally {
-      await browser.close();
-      for (const p of [a, b]) {
-        p?.kill();
-        await p?.exit();
-      }
-      await Deno.remove(root, { recursive: true });
+      await stopAll({ browser, procs: [a, b], root });
     }
   },
 });
@@ -246,13 +247,9 @@ Deno.test({
       args: ["--downloads", join(root, "b")],
       secret: "narrow test",
     });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    });
+    const browser = await launchChromium();
     try {
-      await a.until(() => /web window at http/.test(a.stderr), "the URL");
-      const url = /web window at (\S+)/.exec(a.stderr)![1];
+      const url = await a.webUrl();
       const page = await browser.newPage({ viewport: { width: 400, height: 700 } });
       await page.goto(url);
       await page.locator("#security", { hasText: "fingerprint" }).waitFor();
@@ -283,12 +280,7 @@ Deno.test({
       await page.waitForFunction(`document.getElementById("text").placeholder === "Message"`);
       assert.deepEqual(await page.evaluate(CLIPPED), []);
     } finally {
-      await browser.close();
-      for (const p of [a, b]) {
-        p.kill();
-        await p.exit();
-      }
-      await Deno.remove(root, { recursive: true });
+      await stopAll({ browser, procs: [a, b], root });
     }
   },
 });
