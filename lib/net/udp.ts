@@ -52,29 +52,21 @@ export class UdpLink {
   #impair?: Impairment;
   #closed = false;
   #timers = new Set<TimerId>();
-  #peer: NetAddr;
+  /** Where datagrams go: the configured peer, until it moves (lib/peer_path.ts). */
+  peer: NetAddr;
   counts = { sendErrors: 0, receiveErrors: 0, oversized: 0 };
 
   /** Binds the socket. Throws Deno.errors.AddrInUse and friends for the caller to word. */
   constructor(options: UdpOptions) {
     this.#o = options;
     this.#clock = options.clock ?? denoClock;
-    this.#peer = { hostname: options.peerIp, port: options.peerPort };
+    this.peer = { hostname: options.peerIp, port: options.peerPort };
     this.#conn = (options.udp ?? denoUdp).bind({ hostname: options.bind, port: options.port });
     if (options.sim) this.#impair = new Impairment(options.sim);
   }
 
   get port(): number {
     return this.#conn.port;
-  }
-
-  /** Where datagrams go: the configured peer, until it moves. */
-  get peer(): NetAddr {
-    return this.#peer;
-  }
-
-  set peer(to: NetAddr) {
-    this.#peer = to;
   }
 
   get simCounts(): Impairment["counts"] | undefined {
@@ -124,7 +116,7 @@ export class UdpLink {
 
   #write(data: Uint8Array): void {
     if (this.#closed) return;
-    this.#conn.send(data, this.#peer)
+    this.#conn.send(data, this.peer)
       .catch(() => this.counts.sendErrors++);
   }
 }
