@@ -271,13 +271,15 @@ Deno.test({
       assert.deepEqual(await page.evaluate(CLIPPED), []);
       // Wide, it has room for the keys; narrow again, it drops them.
       await page.setViewportSize({ width: 900, height: 700 });
-      await page.waitForFunction(`document.getElementById("text").placeholder.includes("Enter")`);
+      // Attribute selectors, not waitForFunction: a string predicate that is not true at once is
+      // polled with eval, which the page's Content-Security-Policy refuses.
+      await page.locator('#text[placeholder*="Enter"]').waitFor({ state: "attached" });
       assert.equal(
         await page.locator("#text").getAttribute("placeholder"),
         "Message (Enter sends, Shift+Enter for a new line)",
       );
       await page.setViewportSize({ width: 400, height: 700 });
-      await page.waitForFunction(`document.getElementById("text").placeholder === "Message"`);
+      await page.locator('#text[placeholder="Message"]').waitFor({ state: "attached" });
       assert.deepEqual(await page.evaluate(CLIPPED), []);
     } finally {
       await stopAll({ browser, procs: [a, b], root });
