@@ -18,15 +18,27 @@ function fromBuild(read: (path: string) => string): string | undefined {
   }
 }
 
+/** Reads HEAD through `.git`, which in a worktree is a file naming the real git folder (whose
+ * `commondir` names the shared one, where branches and packed refs live). */
 function fromGit(read: (path: string) => string): string | undefined {
   try {
-    const head = read("../.git/HEAD");
+    let dir = "../.git/";
+    let common = dir;
+    try {
+      read(`${dir}HEAD`);
+    } catch {
+      const link = read("../.git").match(/^gitdir: (.+)$/m)?.[1];
+      if (!link) return undefined;
+      dir = link.startsWith("/") ? `file://${link}/` : `../${link}/`;
+      common = new URL(`${read(`${dir}commondir`)}/`, new URL(dir, import.meta.url)).href;
+    }
+    const head = read(`${dir}HEAD`);
     if (!head.startsWith("ref: ")) return head.slice(0, 12);
     const ref = head.slice(5);
     try {
-      return read(`../.git/${ref}`).slice(0, 12);
+      return read(`${common}${ref}`).slice(0, 12);
     } catch {
-      const packed = read("../.git/packed-refs").split("\n").find((l) => l.endsWith(` ${ref}`));
+      const packed = read(`${common}packed-refs`).split("\n").find((l) => l.endsWith(` ${ref}`));
       return packed?.slice(0, 12);
     }
   } catch {
