@@ -8,7 +8,11 @@ import {
   parseHandshake,
 } from "../lib/protocol/handshake.ts";
 import { SHARE_BYTES, TAG_BYTES } from "../lib/crypto/cpace.ts";
-import { AUTH_BACKOFF, HANDSHAKE_TIMEOUT } from "../lib/protocol/constants.ts";
+import {
+  AUTH_BACKOFF,
+  HANDSHAKE_REPLACE_AFTER,
+  HANDSHAKE_TIMEOUT,
+} from "../lib/protocol/constants.ts";
 import { backoffDelay } from "../lib/protocol/backoff.ts";
 import { SimNet } from "./sim.ts";
 import { NO_IMPAIRMENT } from "../lib/net/impair.ts";
@@ -160,6 +164,84 @@ Deno.test("an attacker answering our INIT learns one tag, and that guess is coun
   v.hs.tick(HANDSHAKE_TIMEOUT);
   assert.deepEqual(v.failed.map((f) => [f.why, f.count]), [["no_tag", 1]]);
   assert.equal(v.hs.stray, 1, "a FINISH for another handshake is a stray");
+});
+
+function kinds(s: Side): [Kind, number][] {
+  return s.sent.splice(0).map((m) => [m.payload[0] as Kind, m.to]);
+}
+
+Deno.test("an answerer whose opener restarted answers the new incarnation after 2 s, not 10", () => {
+  const a1 = side("pw", 1, SEED), a2 = side("pw", 3, SEED + 1), b = side("pw", 2, SEED + 2);
+  a1.hs.open(0);
+  b.hs.input(a1.sent.splice(0)[0].payload, 1, 0);
+  assert.deepEqual(kinds(b), [[Kind.reply, 1]]);
+  // a1 dies before its CONFIRM; a2 knocks, first too early to cut a live handshake short.
+  a2.hs.open(HANDSHAKE_REPLACE_AFTER - 1);
+  const init = a2.sent.splice(0)[0].payload;
+  b.hs.input(init, 3, HANDSHAKE_REPLACE_AFTER - 1);
+  assert.deepEqual([kinds(b), b.hs.stray, b.failed], [[], 1, []]);
+  b.hs.input(init, 3, HANDSHAKE_REPLACE_AFTER);
+  assert.deepEqual(b.failed, [{ why: "no_tag", count: 1, recent: 1, retryIn: 0 }]);
+  assert.deepEqual(b.sent.map((m) => [m.payload[0], m.to]), [[Kind.reply, 3]]);
+  exchange(a2, 3, b, 2, HANDSHAKE_REPLACE_AFTER);
+  assert.deepEqual(b.established.map((e) => e.peer), [3]);
+  assert.deepEqual(a2.established[0], { peer: 2, isk: b.established[0].isk });
+  b.hs.tick(HANDSHAKE_TIMEOUT + HANDSHAKE_REPLACE_AFTER);
+  assert.equal(b.failed.length, 1, "the replaced handshake was counted once");
+});
+
+Deno.test("an opener whose answerer restarted after its REPLY answers the new incarnation after 2 s", () => {
+  const a = side("pw", 1, SEED), b1 = side("pw", 2, SEED + 1), b2 = side("pw", 4, SEED + 2);
+  a.hs.open(0);
+  b1.hs.input(a.sent.splice(0)[0].payload, 1, 0);
+  a.hs.input(b1.sent.splice(0)[0].payload, 2, 0);
+  assert.deepEqual(kinds(a), [[Kind.confirm, 2]]);
+  // b1 dies before it reads the CONFIRM: no FINISH will come. b2 opens.
+  b2.hs.open(10);
+  const init = b2.sent.splice(0)[0].payload;
+  b2.hs.open(HANDSHAKE_REPLACE_AFTER - 1);
+  assert.deepEqual(b2.sent.splice(0)[0].payload, init, "the same INIT again");
+  a.hs.input(init, 4, HANDSHAKE_REPLACE_AFTER - 1);
+  assert.deepEqual([kinds(a), a.hs.stray, a.failed], [[], 1, []]);
+  a.hs.input(init, 4, HANDSHAKE_REPLACE_AFTER);
+  assert.deepEqual(a.failed.map((f) => [f.why, f.count]), [["no_tag", 1]]);
+  exchange(b2, 4, a, 1, HANDSHAKE_REPLACE_AFTER);
+  assert.deepEqual(a.established.map((e) => e.peer), [4]);
+  assert.deepEqual(b2.established[0], { peer: 1, isk: a.established[0].isk });
+});
+
+Deno.test("a forged INIT does not cut short a handshake that is still within 2 s", () => {
+  const a = side("pw", 1, SEED), b = side("pw", 2, SEED + 1);
+  const rnd = randomFrom(SEED + 3);
+  const forged = () => concat([Uint8Array.of(Kind.init), rnd(NONCE_BYTES)]);
+  a.hs.open(0);
+  b.hs.input(a.sent.splice(0)[0].payload, 1, 0);
+  b.hs.input(forged(), 0x666, 1_000);
+  a.hs.input(b.sent.splice(0)[0].payload, 2, 1_000);
+  a.hs.input(forged(), 0x667, HANDSHAKE_REPLACE_AFTER - 1);
+  b.hs.input(a.sent.splice(0)[0].payload, 1, HANDSHAKE_REPLACE_AFTER - 1);
+  b.hs.input(forged(), 0x668, HANDSHAKE_REPLACE_AFTER - 1);
+  a.hs.input(b.sent.splice(0)[0].payload, 2, HANDSHAKE_REPLACE_AFTER - 1);
+  assert.deepEqual(a.established[0], { peer: 2, isk: b.established[0].isk });
+  assert.deepEqual([a.failed, b.failed, a.hs.stray, b.hs.stray], [[], [], 1, 1]);
+});
+
+Deno.test("INITs from ever new epochs get one scalar per 2 s until the backoff stops them", () => {
+  const v = side("4711", 7, SEED);
+  const rnd = randomFrom(SEED + 4);
+  const repliedAt: number[] = [];
+  for (let now = 0; now < 60_000; now += 10) {
+    v.hs.tick(now);
+    v.hs.input(concat([Uint8Array.of(Kind.init), rnd(NONCE_BYTES)]), 0x70000000 + now, now);
+    if (v.sent.splice(0).length) repliedAt.push(now);
+  }
+  const step = HANDSHAKE_REPLACE_AFTER;
+  assert.deepEqual(repliedAt, [0, step, 2 * step]);
+  assert.deepEqual(v.failed.map((f) => [f.why, f.count, f.retryIn]), [
+    ["no_tag", 1, 0],
+    ["no_tag", 2, 0],
+    ["no_tag", 3, AUTH_BACKOFF.first],
+  ]);
 });
 
 // Whole sessions.

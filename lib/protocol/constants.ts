@@ -129,6 +129,11 @@ export const AUTH_REPORT_INTERVAL = 10_000;
  * long after is a failed attempt. Ten seconds is many round trips on any path we run over, and
  * short enough that a stalled attacker holds the one handshake slot only briefly. */
 export const HANDSHAKE_TIMEOUT = 10_000;
+/** A pending handshake that has waited this long for its answer gives way to an INIT that belongs
+ * to none of ours (the peer restarted and its old incarnation will never answer). Twice the slowest
+ * INIT retry (OFFLINE_INTERVAL) and many round trips on any path, so a live handshake is never cut
+ * short; and it bounds the scalars a flood of forged INITs costs to one per this interval. */
+export const HANDSHAKE_REPLACE_AFTER = 2_000;
 /** Failed handshakes in a row that cost nothing (a mistyped passphrase, a restart mid-handshake);
  * after them each attempt waits `first`, doubling up to `max`. A guesser then gets about thirty
  * tries the first day and 24 a day after that, instead of thousands an hour (issue 19). */

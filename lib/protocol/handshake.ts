@@ -16,7 +16,10 @@
  *   protocol only (never addresses, which NATs rewrite) and sid is both nonces (section 10.9).
  * - Whoever learns a tag has made one guess, and the side that showed the tag counts it unless the
  *   other's tag verifies in HANDSHAKE_TIMEOUT. An answerer that sees no CONFIRM counts one too.
- * - One handshake at a time. Simultaneous INITs: the larger nonce keeps the opener's role.
+ * - One handshake at a time. Simultaneous INITs: the larger nonce keeps the opener's role. One that
+ *   has waited HANDSHAKE_REPLACE_AFTER for its answer gives way to an INIT of no handshake of ours
+ *   (a peer that restarted mid-handshake: its old incarnation never answers), and counts as failed,
+ *   as it would at its timeout.
  * - Past a few failures AuthBackoff makes each attempt wait; meanwhile INITs go unanswered and we
  *   send none.
  *
@@ -37,7 +40,7 @@ import {
 } from "../crypto/cpace.ts";
 import { concat, sameBytes } from "../bytes.ts";
 import { AuthBackoff } from "./backoff.ts";
-import { AUTH_BACKOFF, HANDSHAKE_TIMEOUT } from "./constants.ts";
+import { AUTH_BACKOFF, HANDSHAKE_REPLACE_AFTER, HANDSHAKE_TIMEOUT } from "./constants.ts";
 
 export const NONCE_BYTES = 16;
 /** CPace's channel identifier: what both sides agree on before they speak, the protocol alone. */
@@ -91,6 +94,8 @@ interface Opener {
   confirm?: Uint8Array;
   expected?: Uint8Array;
   isk?: Uint8Array;
+  /** When the CONFIRM (our tag) first went out, and when we stop waiting for the FINISH. */
+  shownAt?: number;
   deadline?: number;
 }
 
@@ -101,6 +106,8 @@ interface Answerer {
   scalar: bigint;
   share: Uint8Array;
   reply: Uint8Array;
+  /** When the REPLY first went out, and when we stop waiting for the CONFIRM. */
+  shownAt: number;
   deadline: number;
 }
 
@@ -224,12 +231,22 @@ export class Handshake {
     const a = this.#answerer;
     if (a) {
       // The same INIT again (our REPLY was lost): the same REPLY, never a second scalar.
-      if (a.peer === src && sameBytes(a.openerNonce, m.openerNonce)) this.#o.send(a.reply, src);
-      else this.#stray++;
-      return;
+      if (a.peer === src && sameBytes(a.openerNonce, m.openerNonce)) {
+        return this.#o.send(a.reply, src);
+      }
+      // Another INIT: ours waited long enough for a CONFIRM that will not come (the opener
+      // restarted, most likely as `src`); counted as at its timeout, then this one is answered.
+      if (now - a.shownAt < HANDSHAKE_REPLACE_AFTER) return void this.#stray++;
+      this.#answerer = undefined;
+      this.#fail("no_tag", now);
+    }
+    if (this.#opener?.confirm) {
+      // Likewise our CONFIRM, whose answerer will not say FINISH.
+      if (now - this.#opener.shownAt! < HANDSHAKE_REPLACE_AFTER) return void this.#stray++;
+      this.#opener = undefined;
+      this.#fail("no_tag", now);
     }
     const o = this.#opener;
-    if (o?.confirm) return void this.#stray++;
     // Both opened at once: the larger nonce stays the opener; say ours again to the other side.
     if (o && lexicographicallyLarger(o.nonce, m.openerNonce)) {
       return this.#o.send(message(Kind.init, o.nonce), src);
@@ -250,6 +267,7 @@ export class Handshake {
       scalar,
       share,
       reply,
+      shownAt: now,
       deadline: now + HANDSHAKE_TIMEOUT,
     };
     this.#o.send(reply, src);
@@ -289,6 +307,7 @@ export class Handshake {
       share,
       confirmTag(sid, isk, { share, ad: adB }),
     );
+    o.shownAt = now;
     o.deadline = now + HANDSHAKE_TIMEOUT;
     this.#o.send(o.confirm, src);
   }

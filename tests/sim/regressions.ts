@@ -1,4 +1,5 @@
-/** The five bugs of issue 18, each as a scenario kept as a regression test. */
+/** The bugs of issue 18 and those the random seeds found, each as a scenario kept as a regression
+ * test. */
 import { CALM } from "./net.ts";
 import { type Scenario, SETTLE_MS } from "./scenario.ts";
 
@@ -74,6 +75,37 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
     s.timeline.push({ at: 3_000, action: { kind: "fill", who: "B", mount: "/state", room: 0 } });
     s.timeline.push({ at: 6_000, action: { kind: "crash", who: "B" } });
     s.timeline.push({ at: 6_500, action: { kind: "start", who: "B" } });
+    return sorted(s);
+  },
+  /** Seed 12: while B is frozen A restarts twice, so B's socket holds INITs from two incarnations.
+   * Thawed, B answers the first (gone) and must not wait out HANDSHAKE_TIMEOUT before the second. */
+  "a frozen peer reconnects at once to the second incarnation that knocked": () => {
+    const s = base("seed 12", 106);
+    s.secrets = ["correct horse", "correct horse"];
+    s.activeMs = 12_000;
+    s.timeline.push({ at: 1_000, action: { kind: "send", who: "A", text: "A#1 before" } });
+    s.timeline.push({ at: 2_000, action: { kind: "freeze", who: "B" } });
+    s.timeline.push({ at: 3_000, action: { kind: "quit", who: "A" } });
+    s.timeline.push({ at: 4_000, action: { kind: "start", who: "A" } });
+    s.timeline.push({ at: 7_000, action: { kind: "crash", who: "A" } });
+    s.timeline.push({ at: 8_000, action: { kind: "start", who: "A" } });
+    s.timeline.push({
+      at: 9_000,
+      action: { kind: "send", who: "A", text: "A#2 while B is frozen" },
+    });
+    return sorted(s);
+  },
+  /** Seed 36: A, frozen, answers B's new incarnation's INIT as it thaws and quits; B's CONFIRM goes
+   * to nobody, and A's next incarnation must not wait for B to give up on it. */
+  "a restarted peer's INIT replaces a handshake its old incarnation left": () => {
+    const s = base("seed 36", 107);
+    s.secrets = ["correct horse", "correct horse"];
+    s.activeMs = 12_000;
+    s.timeline.push({ at: 1_000, action: { kind: "send", who: "B", text: "B#1 before" } });
+    s.timeline.push({ at: 2_000, action: { kind: "crash", who: "B" } });
+    s.timeline.push({ at: 2_100, action: { kind: "freeze", who: "A" } });
+    s.timeline.push({ at: 5_000, action: { kind: "start", who: "B" } });
+    s.timeline.push({ at: 6_000, action: { kind: "quit", who: "A" } });
     return sorted(s);
   },
   /** Bug 5: two 12 MiB files offered at once to a 20 MiB downloads disk. */
