@@ -4,13 +4,9 @@ import assert from "node:assert/strict";
 import { REGRESSIONS } from "./sim/regressions.ts";
 import { runScenario } from "./sim/run.ts";
 
-/** Bug 3 (transfers not queued) is not fixed yet: its scenario is kept, not run in CI. */
-const OPEN = new Set(["a folder of 300 small files arrives whole"]);
-
 for (const [name, make] of Object.entries(REGRESSIONS)) {
   Deno.test({
     name: `sim regression: ${name}`,
-    ignore: OPEN.has(name),
     async fn() {
       const r = await runScenario(make());
       assert.deepEqual(r.violations, [], `replay: deno task sim --regressions --trace`);

@@ -11,6 +11,7 @@ import { type FileControl, newTransferId } from "./control.ts";
 import { numbered, safeRelativePath } from "./names.ts";
 import { sameIp } from "../net/address.ts";
 import { Progress } from "./progress.ts";
+import { MAX_OFFERS, MAX_STREAMS, Slots } from "./slots.ts";
 import {
   decodeHeader,
   encodeHeader,
@@ -94,6 +95,9 @@ export const WRITE_DEPTH = 4;
 export const READ_AHEAD = 2;
 /** A broken transfer is offered again after this long (once the peer is online). */
 const RETRY_MS = 1_000;
+/** An accepted offer whose stream has not begun this long after gives its receiving slot up (the
+ * sender went away, or gave the file up), so it cannot hold the queue forever. */
+const ACCEPT_MS = 30_000;
 
 interface Outgoing {
   id: string;
@@ -115,7 +119,10 @@ interface Incoming {
   partPath: string;
   offset: number;
   hash: Hash;
-  file: FileHandle;
+  /** Open only while its stream runs: a file waiting to stream has no `.part` open (or made). */
+  file?: FileHandle;
+  /** Gives the receiving slot up if the stream does not begin (ACCEPT_MS). */
+  acceptTimer?: TimerId;
   /** Bumped when the transfer is offered again, so a stale connection's ending is ignored. */
   generation: number;
   conn?: { close(): void };
@@ -131,9 +138,11 @@ export class Transfers {
   #in = new Map<string, Incoming>();
   /** .part paths reserved by offers being handled or transfers in progress. */
   #parts = new Set<string>();
-  /** Space reserved by offers accepted but not yet in #in. */
-  #holding = new Map<string, number>();
   #unidentified = 0;
+  /** Files we send that are offered or streaming; the rest wait their turn. */
+  #sending = new Slots(MAX_STREAMS);
+  /** Offers from the peer being handled, from the offer to done or decline. */
+  #offers = new Slots(MAX_OFFERS);
   #closed = false;
   #route: Route;
   counts = { refused: 0, badHeader: 0, overloaded: 0 };
@@ -199,7 +208,7 @@ export class Transfers {
         const t: Outgoing = { id: newTransferId(), ...f, waitingForPeer: false };
         this.#out.set(t.id, t);
         this.#o.onOutgoing?.({ id: t.id, path: t.path, name: t.name, size: t.size }, true);
-        this.#o.sendControl({ op: "offer", id: t.id, name: t.name, size: t.size });
+        this.#queue(t, () => this.#offer(t));
       }
     }
   }
@@ -207,9 +216,7 @@ export class Transfers {
   onControl(c: FileControl): void {
     switch (c.op) {
       case "offer":
-        this.#onOffer(c).catch((e) =>
-          this.#decline(c.id, `cannot store ${c.name}: ${describeFsError(e)}`)
-        );
+        this.#takeOffer(c);
         return;
       case "accept":
         this.#onAccept(c).catch(() => {});
@@ -255,12 +262,33 @@ export class Transfers {
         continue;
       }
       this.#out.set(t.id, t);
+      this.#queue(t, () => {
+        if (this.#o.isPeerOnline()) this.#offer(t);
+        else t.waitingForPeer = true;
+      });
     }
-    if (this.#o.isPeerOnline()) this.onPeerOnline();
+  }
+
+  /** `start` runs once `t` may stream (now, or when a file before it is done). */
+  #queue(t: Outgoing, start: () => void): void {
+    if (this.#sending.take(t.id, start) !== "queued") return;
+    this.#o.emit({
+      type: "file_queued",
+      id: t.id,
+      name: t.name,
+      size: t.size,
+      direction: "send",
+      position: this.#sending.waiting,
+    });
+  }
+
+  #offer(t: Outgoing): void {
+    this.#o.sendControl({ op: "offer", id: t.id, name: t.name, size: t.size });
   }
 
   #end(t: Outgoing): void {
     this.#out.delete(t.id);
+    this.#sending.release(t.id);
     this.#clock.clearTimer(t.retry);
     this.#o.onOutgoing?.({ id: t.id, path: t.path, name: t.name, size: t.size }, false);
   }
@@ -270,7 +298,7 @@ export class Transfers {
     for (const t of this.#out.values()) {
       if (t.waitingForPeer) {
         t.waitingForPeer = false;
-        this.#o.sendControl({ op: "offer", id: t.id, name: t.name, size: t.size });
+        this.#offer(t);
       }
     }
   }
@@ -282,8 +310,9 @@ export class Transfers {
     } catch { /* already closed */ }
     for (const t of this.#out.values()) this.#clock.clearTimer(t.retry);
     for (const t of this.#in.values()) {
+      this.#clock.clearTimer(t.acceptTimer);
       t.conn?.close();
-      tryClose(t.file);
+      if (t.file) tryClose(t.file);
     }
   }
 
@@ -291,7 +320,9 @@ export class Transfers {
 
   async #onAccept(c: Extract<FileControl, { op: "accept" }>): Promise<void> {
     const t = this.#out.get(c.id);
-    if (!t || t.sending) return;
+    // An accept of a file still waiting its turn (an offer an earlier run made): it is offered
+    // again when its turn comes.
+    if (!t || t.sending || !this.#sending.holds(t.id)) return;
     t.sending = true;
     this.#clock.clearTimer(t.retry);
     let file: FileHandle | undefined, conn: FileConn | undefined;
@@ -372,14 +403,32 @@ export class Transfers {
     this.#clock.clearTimer(t.retry);
     t.retry = this.#clock.setTimer(() => {
       if (!this.#out.has(t.id)) return;
-      if (this.#o.isPeerOnline()) {
-        this.#o.sendControl({ op: "offer", id: t.id, name: t.name, size: t.size });
-      } else t.waitingForPeer = true;
+      if (this.#o.isPeerOnline()) this.#offer(t);
+      else t.waitingForPeer = true;
     }, RETRY_MS);
   }
 
   // ---- receiving ----
 
+  /** Handles an offer once one of the MAX_OFFERS slots is free; until then it waits, in order. */
+  #takeOffer(c: Extract<FileControl, { op: "offer" }>): void {
+    const handle = () =>
+      this.#onOffer(c).catch((e) =>
+        this.#decline(c.id, `cannot store ${c.name}: ${describeFsError(e)}`)
+      );
+    if (this.#offers.take(c.id, handle) !== "queued") return;
+    this.#o.emit({
+      type: "file_queued",
+      id: c.id,
+      name: c.name,
+      size: c.size,
+      direction: "receive",
+      position: this.#offers.waiting,
+    });
+  }
+
+  /** The one place an offer is decided: declined (unsafe name, too big, no room) or accepted with
+   * the offset and prefix hash of what a `.part` holds already. Nothing is opened for writing. */
   async #onOffer(c: Extract<FileControl, { op: "offer" }>): Promise<void> {
     const parts = safeRelativePath(c.name);
     if (typeof parts === "string") return this.#decline(c.id, `unsafe name: ${parts}`);
@@ -390,8 +439,9 @@ export class Transfers {
     if (old) {
       // Offered again (the connection broke): drop the old stream, keep the .part.
       old.generation++;
+      this.#clock.clearTimer(old.acceptTimer);
       old.conn?.close();
-      tryClose(old.file);
+      if (old.file) tryClose(old.file);
       this.#in.delete(c.id);
       this.#parts.delete(old.partPath);
     }
@@ -400,32 +450,23 @@ export class Transfers {
     const base = parts[parts.length - 1];
     // Reserved before the first await, so two offers of one name never share a .part.
     const partPath = this.#reservePart(dir, base, c.id);
-    let file: FileHandle | undefined;
     try {
       await this.#fs.mkdir(dir, { recursive: true });
       if (!inside(await this.#fs.realPath(root), await this.#fs.realPath(dir))) {
         this.#parts.delete(partPath);
         return this.#decline(c.id, "unsafe name: it leads outside the downloads folder");
       }
-      file = await this.#fs.open(partPath, { read: true, write: true, create: true });
-      let offset = (await file.stat()).size;
-      if (offset > c.size) {
-        await file.truncate(0);
-        offset = 0;
-      }
+      const hash = createHash("sha256");
+      const offset = await prefixOf(this.#fs, partPath, c.size, hash);
       // Checked and reserved in one step (no await between): bytes the transfers in progress will
       // still write count as used, so two offers cannot both take the same free space.
       const free = await this.#fs.freeSpace(dir);
       if (free - this.#reserved() < c.size - offset) {
-        tryClose(file);
         this.#parts.delete(partPath);
         // Declined for good (the sender gives up on a decline): its .part must not stay.
         await this.#fs.remove(partPath).catch(() => {});
         return this.#decline(c.id, "not enough disk space");
       }
-      this.#holding.set(c.id, c.size - offset);
-      const hash = createHash("sha256");
-      if (!await hashPrefix(file, offset, hash)) throw new Error("the partial file shrank");
       const t: Incoming = {
         id: c.id,
         name: parts.join("/"),
@@ -435,11 +476,12 @@ export class Transfers {
         partPath,
         offset,
         hash,
-        file,
         generation: (old?.generation ?? 0) + 1,
       };
-      this.#holding.delete(c.id);
       this.#in.set(c.id, t);
+      t.acceptTimer = this.#clock.setTimer(() => {
+        if (this.#in.get(t.id) === t && !t.conn) this.#offers.release(t.id);
+      }, ACCEPT_MS);
       this.#o.sendControl({
         op: "accept",
         id: c.id,
@@ -448,8 +490,6 @@ export class Transfers {
         port: this.#o.filePort,
       });
     } catch (e) {
-      this.#holding.delete(c.id);
-      if (file) tryClose(file);
       this.#parts.delete(partPath);
       throw e;
     }
@@ -459,7 +499,6 @@ export class Transfers {
   #reserved(): number {
     let n = 0;
     for (const t of this.#in.values()) n += t.size - t.offset;
-    for (const held of this.#holding.values()) n += held;
     return n;
   }
 
@@ -545,15 +584,23 @@ export class Transfers {
   ): Promise<void> {
     const generation = t.generation;
     t.conn = conn;
+    this.#clock.clearTimer(t.acceptTimer);
     const dog = watchdog(conn, IDLE_MS, this.#clock);
     try {
       if (offset !== t.offset) {
         // The sender's file differs from our prefix: start over.
-        await t.file.truncate(0);
-        await t.file.seek(0, SEEK_START);
         t.hash = createHash("sha256");
         t.offset = 0;
       }
+      const file = t.file = await this.#fs.open(t.partPath, {
+        read: true,
+        write: true,
+        create: true,
+      });
+      const had = (await file.stat()).size;
+      if (had < t.offset) throw new Error("the partial file shrank");
+      if (had > t.offset) await file.truncate(t.offset);
+      await file.seek(t.offset, SEEK_START);
       this.#start(t, "receive", offset, via);
       const writeback = earlyWriteback(this.#fs, t.partPath);
       const progress = new Progress(t.size, offset, this.#clock.now());
@@ -562,7 +609,7 @@ export class Transfers {
       // work of the two (opening and the page-cache copy), does not hash it again.
       const failed = await pump({
         from: source,
-        to: fileWriter(t.file, undefined, this.#clock),
+        to: fileWriter(file, undefined, this.#clock),
         bytes: t.size - offset,
         hash: sealed ? undefined : t.hash,
         depth: WRITE_DEPTH,
@@ -579,9 +626,9 @@ export class Transfers {
       }
       dog.stop();
       this.#in.delete(t.id);
-      await this.#finish(t, { trailer, sealed }).catch((e) => {
+      await this.#finish(t, file, { trailer, sealed }).catch((e) => {
         // Everything arrived but could not be stored: say so, so the sender does not wait.
-        tryClose(t.file);
+        tryClose(file);
         this.#error("transfer_failed", `Cannot store ${t.name}: ${describeFsError(e)}`, t);
         this.#o.sendControl({
           op: "done",
@@ -590,13 +637,19 @@ export class Transfers {
           sha256: "",
           reason: describeFsError(e),
         });
-      }).finally(() => this.#parts.delete(t.partPath));
+      }).finally(() => {
+        this.#parts.delete(t.partPath);
+        this.#offers.release(t.id);
+      });
     } catch (e) {
       dog.stop();
       if (t.generation !== generation || this.#closed) return;
       // Keep the .part: the sender offers again and we resume from here.
       t.conn = undefined;
-      await t.file.syncData().catch(() => {});
+      const file = t.file;
+      t.file = undefined;
+      await file?.syncData().catch(() => {});
+      if (file) tryClose(file);
       this.#o.emit({
         type: "error",
         code: "transfer_interrupted",
@@ -608,10 +661,7 @@ export class Transfers {
       // had offered the file anew, so it resumes from what the .part holds.
       this.#clock.setTimer(() => {
         if (this.#in.get(t.id) !== t || t.conn || this.#closed) return;
-        const again = { op: "offer" as const, id: t.id, name: t.name, size: t.size };
-        this.#onOffer(again).catch((e) =>
-          this.#decline(t.id, `cannot store ${t.name}: ${describeFsError(e)}`)
-        );
+        this.#takeOffer({ op: "offer", id: t.id, name: t.name, size: t.size });
       }, RETRY_MS);
     } finally {
       tryClose(conn);
@@ -620,11 +670,15 @@ export class Transfers {
 
   /** `trailer` is the sender's SHA-256: checked against ours, or for a sealed stream (whose
    * records were checked) taken as it is. */
-  async #finish(t: Incoming, o: { trailer: Uint8Array; sealed: boolean }): Promise<void> {
+  async #finish(
+    t: Incoming,
+    file: FileHandle,
+    o: { trailer: Uint8Array; sealed: boolean },
+  ): Promise<void> {
     const claimed = toHex(o.trailer);
     const sha256 = o.sealed ? claimed : t.hash.digest("hex");
     if (sha256 !== claimed) {
-      tryClose(t.file);
+      tryClose(file);
       await this.#fs.remove(t.partPath).catch(() => {});
       this.#error(
         "hash_mismatch",
@@ -634,8 +688,8 @@ export class Transfers {
       this.#o.sendControl({ op: "done", id: t.id, ok: false, sha256, reason: "SHA-256 mismatch" });
       return;
     }
-    await t.file.syncData();
-    tryClose(t.file);
+    await file.syncData();
+    tryClose(file);
     const path = await claimName(this.#fs, t.dir, t.base);
     await this.#fs.rename(t.partPath, path);
     this.#o.emit({ type: "file_received", id: t.id, name: t.name, path, size: t.size, sha256 });
@@ -645,6 +699,7 @@ export class Transfers {
   // ---- shared ----
 
   #decline(id: string, why: string): void {
+    this.#offers.release(id);
     this.#o.sendControl({ op: "decline", id, reason: why });
     this.#error("declined", `Declined an incoming file: ${why}`);
   }
@@ -744,6 +799,26 @@ async function claimName(fs: Fs, dir: string, base: string): Promise<string> {
     } catch (e) {
       if (fsError(e) !== "exists") throw e;
     }
+  }
+}
+
+/** How many bytes of the `.part` at `path` a transfer of `size` bytes resumes from, hashed into
+ * `hash`: 0 when there is none, or when it is longer than the file offered (it starts over). */
+async function prefixOf(fs: Fs, path: string, size: number, hash: Hash): Promise<number> {
+  let file: FileHandle;
+  try {
+    file = await fs.open(path, { read: true });
+  } catch (e) {
+    if (fsError(e) === "not_found") return 0;
+    throw e;
+  }
+  try {
+    const n = (await file.stat()).size;
+    if (n > size) return 0;
+    if (!await hashPrefix(file, n, hash)) throw new Error("the partial file shrank");
+    return n;
+  } finally {
+    tryClose(file);
   }
 }
 
