@@ -197,6 +197,9 @@ export class Peer {
       onOutgoing: (f, active) => {
         if (active) this.#journal.fileStarted(f);
         else this.#journal.fileEnded(f.id);
+        // Written now, not when the next datagram comes (none may: a frozen or gone peer), so an
+        // offer survives a crash and is made again by the next run.
+        this.#sync();
       },
       files: options.files ?? "auto",
       udp: this.#udpFiles,

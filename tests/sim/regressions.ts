@@ -108,6 +108,32 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
     s.timeline.push({ at: 6_000, action: { kind: "quit", who: "A" } });
     return sorted(s);
   },
+  /** Seed 13: B offers a folder while A is frozen and crashes 2 s later. No datagram came in
+   * meanwhile, so the offers were still in memory, not in the journal: the next run never made
+   * them again. */
+  "a file offered to a frozen peer is offered again after the sender crashes": () => {
+    const s = base("seed 13", 108);
+    s.activeMs = 8_000;
+    for (let i = 0; i < 3; i++) s.files.push({ who: "B", path: `/home/B/d0/${i}.txt`, size: 1000 });
+    s.timeline.push({ at: 500, action: { kind: "freeze", who: "A" } });
+    s.timeline.push({ at: 1_000, action: { kind: "file", who: "B", path: "/home/B/d0" } });
+    s.timeline.push({ at: 4_000, action: { kind: "crash", who: "B" } });
+    s.timeline.push({ at: 5_000, action: { kind: "start", who: "B" } });
+    return sorted(s);
+  },
+  /** Seed 8: a /quit typed just after a /send of a folder. chatnet reads its lines one at a time
+   * (runJson), so the files are offered, and the next run offers them again; the simulator read
+   * the /quit while the folder was still being listed. */
+  "a folder sent just before /quit is offered by the next run": () => {
+    const s = base("seed 8", 109);
+    s.activeMs = 5_000;
+    for (let i = 0; i < 5; i++) s.files.push({ who: "B", path: `/home/B/d2/${i}.txt`, size: 1000 });
+    s.timeline.push({ at: 500, action: { kind: "freeze", who: "A" } });
+    s.timeline.push({ at: 1_000, action: { kind: "file", who: "B", path: "/home/B/d2" } });
+    s.timeline.push({ at: 1_000, action: { kind: "quit", who: "B" } });
+    s.timeline.push({ at: 2_000, action: { kind: "start", who: "B" } });
+    return sorted(s);
+  },
   /** Bug 5: two 12 MiB files offered at once to a 20 MiB downloads disk. */
   "free space counts the transfers in progress": () => {
     const s = base("bug 5", 105);
