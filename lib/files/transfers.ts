@@ -135,6 +135,8 @@ export class Transfers {
   #holding = new Map<string, number>();
   #unidentified = 0;
   #closed = false;
+  /** Settles once the transfers an earlier run left are known (resume). */
+  #resumed: Promise<void> = Promise.resolve();
   #route: Route;
   counts = { refused: 0, badHeader: 0, overloaded: 0 };
 
@@ -216,7 +218,7 @@ export class Transfers {
         return;
       case "decline": {
         const t = this.#out.get(c.id);
-        if (!t) return;
+        if (!t) return this.#withdrawn(c.id);
         this.#end(t);
         this.#error("declined", `The peer declined ${t.name}: ${c.reason}`, t);
         return;
@@ -243,7 +245,12 @@ export class Transfers {
 
   /** Files an earlier run was sending: offered again once the peer is online, and the receiver
    * resumes from its .part. A file that is gone or changed size is given up with an error. */
-  async resume(files: OutgoingFile[]): Promise<void> {
+  resume(files: OutgoingFile[]): Promise<void> {
+    this.#resumed = this.#resume(files);
+    return this.#resumed;
+  }
+
+  async #resume(files: OutgoingFile[]): Promise<void> {
     for (const f of files) {
       const t: Outgoing = { ...f, waitingForPeer: true };
       try {
@@ -290,8 +297,14 @@ export class Transfers {
   // ---- sending ----
 
   async #onAccept(c: Extract<FileControl, { op: "accept" }>): Promise<void> {
+    if (!this.#out.has(c.id)) await this.#resumed;
     const t = this.#out.get(c.id);
-    if (!t || t.sending) return;
+    if (!t) {
+      // Ended here (its "done" came first) or forgotten by a restart: the receiver must not keep
+      // waiting for it with a .part.
+      return this.#o.sendControl({ op: "decline", id: c.id, reason: "no such transfer" });
+    }
+    if (t.sending) return;
     t.sending = true;
     this.#clock.clearTimer(t.retry);
     let file: FileHandle | undefined, conn: FileConn | undefined;
@@ -453,6 +466,18 @@ export class Transfers {
       this.#parts.delete(partPath);
       throw e;
     }
+  }
+
+  /** The sender no longer has a transfer we accepted: it is over, and its .part goes. */
+  #withdrawn(id: string): void {
+    const t = this.#in.get(id);
+    if (!t) return;
+    t.generation++;
+    t.conn?.close();
+    tryClose(t.file);
+    this.#in.delete(id);
+    this.#parts.delete(t.partPath);
+    this.#fs.remove(t.partPath).catch(() => {});
   }
 
   /** Bytes the incoming transfers accepted so far have still to write. */
