@@ -131,6 +131,8 @@ export class Transfers {
   #in = new Map<string, Incoming>();
   /** .part paths reserved by offers being handled or transfers in progress. */
   #parts = new Set<string>();
+  /** Transfers whose offer is being handled. */
+  #offering = new Set<string>();
   /** Space reserved by offers accepted but not yet in #in. */
   #holding = new Map<string, number>();
   #unidentified = 0;
@@ -272,11 +274,14 @@ export class Transfers {
     this.#o.onOutgoing?.({ id: t.id, path: t.path, name: t.name, size: t.size }, false);
   }
 
-  /** The peer is back: offer again whatever broke while it was away. */
-  onPeerOnline(): void {
+  /** The peer is back: offer again whatever broke while it was away. A new incarnation of the
+   * peer knows none of our transfers, so every one not streaming now is offered again (one that
+   * went out whole before it died would otherwise wait for a "done" that never comes). */
+  onPeerOnline(restarted = false): void {
     for (const t of this.#out.values()) {
-      if (t.waitingForPeer) {
+      if (t.waitingForPeer || (restarted && !t.sending)) {
         t.waitingForPeer = false;
+        this.#clock.clearTimer(t.retry);
         this.#o.sendControl({ op: "offer", id: t.id, name: t.name, size: t.size });
       }
     }
@@ -393,7 +398,20 @@ export class Transfers {
 
   // ---- receiving ----
 
+  /** One offer of a transfer at a time: a copy that comes while the first is being handled (the
+   * session carried it over to our new incarnation, and the sender offered it again) is answered
+   * by the first one's accept, rather than taking a second .part that the first then orphans. */
   async #onOffer(c: Extract<FileControl, { op: "offer" }>): Promise<void> {
+    if (this.#offering.has(c.id)) return;
+    this.#offering.add(c.id);
+    try {
+      await this.#handleOffer(c);
+    } finally {
+      this.#offering.delete(c.id);
+    }
+  }
+
+  async #handleOffer(c: Extract<FileControl, { op: "offer" }>): Promise<void> {
     const parts = safeRelativePath(c.name);
     if (typeof parts === "string") return this.#decline(c.id, `unsafe name: ${parts}`);
     if (c.size > this.#o.maxFileSize) {
