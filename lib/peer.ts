@@ -231,7 +231,7 @@ export class Peer {
         // A stream over the session breaks with it, as a TCP connection to a restarted peer would.
         if (state === "offline") this.#udpFiles.reset("the peer went offline");
         else if (restarted) this.#udpFiles.reset("the peer restarted");
-        if (state === "online") this.#files.onPeerOnline();
+        if (state === "online") this.#files.onPeerOnline(restarted);
       },
       passphrase: options.secret,
       onAuthFailed: (why, f) =>
