@@ -197,6 +197,9 @@ export class Peer {
       onOutgoing: (f, active) => {
         if (active) this.#journal.fileStarted(f);
         else this.#journal.fileEnded(f.id);
+        // Written now, not when the next datagram comes (none may: a frozen or gone peer), so an
+        // offer survives a crash and is made again by the next run.
+        this.#sync();
       },
       files: options.files ?? "auto",
       udp: this.#udpFiles,
@@ -228,7 +231,7 @@ export class Peer {
         // A stream over the session breaks with it, as a TCP connection to a restarted peer would.
         if (state === "offline") this.#udpFiles.reset("the peer went offline");
         else if (restarted) this.#udpFiles.reset("the peer restarted");
-        if (state === "online") this.#files.onPeerOnline();
+        if (state === "online") this.#files.onPeerOnline(restarted);
       },
       passphrase: options.secret,
       onAuthFailed: (why, f) =>

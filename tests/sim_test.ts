@@ -3,6 +3,8 @@
 import assert from "node:assert/strict";
 import { REGRESSIONS } from "./sim/regressions.ts";
 import { runScenario } from "./sim/run.ts";
+import { World } from "./sim/world.ts";
+import { rngFor } from "./sim/random.ts";
 
 for (const [name, make] of Object.entries(REGRESSIONS)) {
   Deno.test({
@@ -13,3 +15,15 @@ for (const [name, make] of Object.entries(REGRESSIONS)) {
     },
   });
 }
+
+Deno.test("sim world: what starts outside an event settles at that instant, not at the next event", async () => {
+  const world = new World(rngFor(1));
+  const seen: string[] = [];
+  world.at(5_000, () => seen.push(`event at ${world.now}`));
+  // As run.ts starts a process at the settle: its first microtasks (arming its timers) must run
+  // now, or its HELLO retries wait for whatever event comes next (seed 847: 10 s).
+  queueMicrotask(() => seen.push(`microtask at ${world.now}`));
+  await world.run(10_000);
+  world.close();
+  assert.deepEqual(seen, ["microtask at 0", "event at 5000"]);
+});

@@ -138,12 +138,16 @@ export class Transfers {
   #in = new Map<string, Incoming>();
   /** .part paths reserved by offers being handled or transfers in progress. */
   #parts = new Set<string>();
+  /** Transfers whose offer is being handled. */
+  #offering = new Set<string>();
   #unidentified = 0;
   /** Files we send that are offered or streaming; the rest wait their turn. */
   #sending = new Slots(MAX_STREAMS);
   /** Offers from the peer being handled, from the offer to done or decline. */
   #offers = new Slots(MAX_OFFERS);
   #closed = false;
+  /** Settles once the transfers an earlier run left are known (resume). */
+  #resumed: Promise<void> = Promise.resolve();
   #route: Route;
   counts = { refused: 0, badHeader: 0, overloaded: 0 };
 
@@ -223,7 +227,7 @@ export class Transfers {
         return;
       case "decline": {
         const t = this.#out.get(c.id);
-        if (!t) return;
+        if (!t) return this.#withdrawn(c.id);
         this.#end(t);
         this.#error("declined", `The peer declined ${t.name}: ${c.reason}`, t);
         return;
@@ -250,9 +254,15 @@ export class Transfers {
 
   /** Files an earlier run was sending: offered again once the peer is online, and the receiver
    * resumes from its .part. A file that is gone or changed size is given up with an error. */
-  async resume(files: OutgoingFile[]): Promise<void> {
+  resume(files: OutgoingFile[]): Promise<void> {
+    this.#resumed = this.#resume(files);
+    return this.#resumed;
+  }
+
+  async #resume(files: OutgoingFile[]): Promise<void> {
     for (const f of files) {
-      const t: Outgoing = { ...f, waitingForPeer: true };
+      // Waits for the peer only once its turn has come (#queue).
+      const t: Outgoing = { ...f, waitingForPeer: false };
       try {
         const size = (await this.#fs.stat(f.path)).size;
         if (size !== f.size) throw new Error(`its size changed from ${f.size} to ${size} bytes`);
@@ -293,11 +303,16 @@ export class Transfers {
     this.#o.onOutgoing?.({ id: t.id, path: t.path, name: t.name, size: t.size }, false);
   }
 
-  /** The peer is back: offer again whatever broke while it was away. */
-  onPeerOnline(): void {
+  /** The peer is back: offer again whatever broke while it was away. A new incarnation of the
+   * peer knows none of our transfers, so every one not streaming now is offered again (one that
+   * went out whole before it died would otherwise wait for a "done" that never comes). */
+  onPeerOnline(restarted = false): void {
     for (const t of this.#out.values()) {
-      if (t.waitingForPeer) {
+      // Those still waiting their turn are offered when it comes.
+      if (!this.#sending.holds(t.id)) continue;
+      if (t.waitingForPeer || (restarted && !t.sending)) {
         t.waitingForPeer = false;
+        this.#clock.clearTimer(t.retry);
         this.#offer(t);
       }
     }
@@ -319,10 +334,16 @@ export class Transfers {
   // ---- sending ----
 
   async #onAccept(c: Extract<FileControl, { op: "accept" }>): Promise<void> {
+    if (!this.#out.has(c.id)) await this.#resumed;
     const t = this.#out.get(c.id);
+    if (!t) {
+      // Ended here (its "done" came first) or forgotten by a restart: the receiver must not keep
+      // waiting for it with a .part.
+      return this.#o.sendControl({ op: "decline", id: c.id, reason: "no such transfer" });
+    }
     // An accept of a file still waiting its turn (an offer an earlier run made): it is offered
     // again when its turn comes.
-    if (!t || t.sending || !this.#sending.holds(t.id)) return;
+    if (t.sending || !this.#sending.holds(t.id)) return;
     t.sending = true;
     this.#clock.clearTimer(t.retry);
     let file: FileHandle | undefined, conn: FileConn | undefined;
@@ -427,9 +448,22 @@ export class Transfers {
     });
   }
 
+  /** One offer of a transfer at a time: a copy that comes while the first is being handled (the
+   * session carried it over to our new incarnation, and the sender offered it again) is answered
+   * by the first one's accept, rather than taking a second .part that the first then orphans. */
+  async #onOffer(c: Extract<FileControl, { op: "offer" }>): Promise<void> {
+    if (this.#offering.has(c.id)) return;
+    this.#offering.add(c.id);
+    try {
+      await this.#handleOffer(c);
+    } finally {
+      this.#offering.delete(c.id);
+    }
+  }
+
   /** The one place an offer is decided: declined (unsafe name, too big, no room) or accepted with
    * the offset and prefix hash of what a `.part` holds already. Nothing is opened for writing. */
-  async #onOffer(c: Extract<FileControl, { op: "offer" }>): Promise<void> {
+  async #handleOffer(c: Extract<FileControl, { op: "offer" }>): Promise<void> {
     const parts = safeRelativePath(c.name);
     if (typeof parts === "string") return this.#decline(c.id, `unsafe name: ${parts}`);
     if (c.size > this.#o.maxFileSize) {
@@ -493,6 +527,20 @@ export class Transfers {
       this.#parts.delete(partPath);
       throw e;
     }
+  }
+
+  /** The sender no longer has a transfer we accepted: it is over, and its .part goes. */
+  #withdrawn(id: string): void {
+    this.#offers.release(id);
+    const t = this.#in.get(id);
+    if (!t) return;
+    t.generation++;
+    this.#clock.clearTimer(t.acceptTimer);
+    t.conn?.close();
+    if (t.file) tryClose(t.file);
+    this.#in.delete(id);
+    this.#parts.delete(t.partPath);
+    this.#fs.remove(t.partPath).catch(() => {});
   }
 
   /** Bytes the incoming transfers accepted so far have still to write. */

@@ -39,6 +39,8 @@ export class Host {
   readonly deaths = new Map<number, { at: number; how: "crash" | "power" | "uncaught" }>();
   #world: World;
   #net: Net;
+  /** The command lines the running process has still to read, one after another. */
+  #lines: Promise<void> = Promise.resolve();
 
   constructor(
     readonly name: string,
@@ -72,6 +74,7 @@ export class Host {
       onDeath: [],
     };
     this.life = life;
+    this.#lines = Promise.resolve();
     const fx: Effects = {
       clock: w.clockFor(life),
       udp: this.#net.udpFor(life, this.ip),
@@ -122,12 +125,17 @@ export class Host {
     if (!peer || !life?.alive) return;
     // A frozen (SIGSTOPped) process reads nothing: the line waits in the pipe until it is thawed,
     // and is lost if it dies first.
+    // It reads one line at a time, as runJson does: a /quit typed after a /send of a folder is
+    // read once the folder's files have been offered.
     this.#world.at(this.#world.now, () => {
-      this.#world.log(this.who, `< ${line}`);
-      this.read.push({ line, gen: life.gen, at: this.#world.now });
-      runCommand(peer, line, (e) => this.#record(life, e)).then((more) => {
+      this.#lines = this.#lines.then(async () => {
+        if (!life.alive) return;
+        if (life.frozen) await new Promise<void>((resume) => life.held.push(resume));
+        this.#world.log(this.who, `< ${line}`);
+        this.read.push({ line, gen: life.gen, at: this.#world.now });
+        const more = await runCommand(peer, line, (e) => this.#record(life, e));
         if (!more && this.life === life) this.quit();
-      });
+      }).catch((e) => this.#world.onUncaught(life, e));
     }, life);
   }
 

@@ -108,6 +108,72 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
     s.timeline.push({ at: 6_000, action: { kind: "quit", who: "A" } });
     return sorted(s);
   },
+  /** Seed 13: B offers a folder while A is frozen and crashes 2 s later. No datagram came in
+   * meanwhile, so the offers were still in memory, not in the journal: the next run never made
+   * them again. */
+  "a file offered to a frozen peer is offered again after the sender crashes": () => {
+    const s = base("seed 13", 108);
+    s.activeMs = 8_000;
+    for (let i = 0; i < 3; i++) s.files.push({ who: "B", path: `/home/B/d0/${i}.txt`, size: 1000 });
+    s.timeline.push({ at: 500, action: { kind: "freeze", who: "A" } });
+    s.timeline.push({ at: 1_000, action: { kind: "file", who: "B", path: "/home/B/d0" } });
+    s.timeline.push({ at: 4_000, action: { kind: "crash", who: "B" } });
+    s.timeline.push({ at: 5_000, action: { kind: "start", who: "B" } });
+    return sorted(s);
+  },
+  /** Seed 8: a /quit typed just after a /send of a folder. chatnet reads its lines one at a time
+   * (runJson), so the files are offered, and the next run offers them again; the simulator read
+   * the /quit while the folder was still being listed. */
+  "a folder sent just before /quit is offered by the next run": () => {
+    const s = base("seed 8", 109);
+    s.activeMs = 5_000;
+    for (let i = 0; i < 5; i++) s.files.push({ who: "B", path: `/home/B/d2/${i}.txt`, size: 1000 });
+    s.timeline.push({ at: 500, action: { kind: "freeze", who: "A" } });
+    s.timeline.push({ at: 1_000, action: { kind: "file", who: "B", path: "/home/B/d2" } });
+    s.timeline.push({ at: 1_000, action: { kind: "quit", who: "B" } });
+    s.timeline.push({ at: 2_000, action: { kind: "start", who: "B" } });
+    return sorted(s);
+  },
+  /** Seeds 2 and 199: A dies after B has the whole file but before B's "done" reaches it. A's next
+   * run offers the file again; B, done with it, took that for a new transfer and kept its .part,
+   * and A, told "done" by then, ignored B's accept. */
+  "a file offered again after it arrived leaves no .part": () => {
+    const s = base("seed 2", 110);
+    s.weather = { ...CALM, delayMs: 200 };
+    s.activeMs = 8_000;
+    s.files.push({ who: "A", path: "/home/A/f0.bin", size: 1000 });
+    s.timeline.push({ at: 1_000, action: { kind: "file", who: "A", path: "/home/A/f0.bin" } });
+    // B has the file at 2,600 ms; its "done" reaches A at 2,800.
+    s.timeline.push({ at: 2_700, action: { kind: "crash", who: "A" } });
+    s.timeline.push({ at: 4_000, action: { kind: "start", who: "A" } });
+    return sorted(s);
+  },
+  /** Seed 61: B dies while the last of a file A has written whole is still on the way. A waited
+   * for a "done" from B's next run, which had never heard of the file. */
+  "a file that went out whole to a receiver that died is sent to its next run": () => {
+    const s = base("seed 61", 111);
+    s.weather = { ...CALM, delayMs: 200 };
+    s.activeMs = 8_000;
+    s.files.push({ who: "A", path: "/home/A/f1.bin", size: 1000 });
+    s.timeline.push({ at: 1_000, action: { kind: "file", who: "A", path: "/home/A/f1.bin" } });
+    // A has written it all by 2,300 ms; B would have it at 2,600.
+    s.timeline.push({ at: 2_450, action: { kind: "crash", who: "B" } });
+    s.timeline.push({ at: 4_000, action: { kind: "start", who: "B" } });
+    return sorted(s);
+  },
+  /** Seed 11: B offers a file to a frozen A, which then crashes. Its next run gets the offer
+   * twice at once (the session carries the first over, and B offers again for the new run); the
+   * second took another .part, and the first's was left behind. */
+  "an offer that comes twice at once takes one .part": () => {
+    const s = base("seed 11", 112);
+    s.activeMs = 8_000;
+    s.files.push({ who: "B", path: "/home/B/f2.bin", size: 1000 });
+    s.timeline.push({ at: 500, action: { kind: "freeze", who: "A" } });
+    s.timeline.push({ at: 1_000, action: { kind: "file", who: "B", path: "/home/B/f2.bin" } });
+    s.timeline.push({ at: 2_000, action: { kind: "crash", who: "A" } });
+    s.timeline.push({ at: 3_000, action: { kind: "start", who: "A" } });
+    return sorted(s);
+  },
   /** Bug 5: two 12 MiB files offered at once to a 20 MiB downloads disk. */
   "free space counts the transfers in progress": () => {
     const s = base("bug 5", 105);

@@ -159,6 +159,9 @@ export class World {
 
   /** Runs events until none is left or the next is past `until`. */
   async run(until: number): Promise<void> {
+    // What was set off outside any event (a process started at the settle) settles at this
+    // instant first, as it would in Deno, not after the next event, which may be seconds later.
+    await this.#settle();
     while (!this.stuck && this.#heap.peekAt() <= until) {
       const e = this.#heap.pop();
       if (e.cancelled) continue;
