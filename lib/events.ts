@@ -115,6 +115,16 @@ export interface FileStartEvent {
   /** How the bytes travel: a TCP connection, or the chat's UDP session (--files). */
   via?: "tcp" | "udp";
 }
+/** A file waits its turn: at most MAX_STREAMS stream at once per direction (lib/files/slots.ts).
+ * Its file_start follows when it starts; `position` is its place in the queue then (1 = next). */
+export interface FileQueuedEvent {
+  type: "file_queued";
+  id: string;
+  name: string;
+  size: number;
+  direction: Direction;
+  position: number;
+}
 export interface ProgressEvent {
   type: "progress";
   id: string;
@@ -146,6 +156,7 @@ export type ChatEvent =
   | StatsEvent
   | ErrorEvent
   | FileStartEvent
+  | FileQueuedEvent
   | ProgressEvent
   | FileDoneEvent;
 

@@ -6,13 +6,9 @@ import { runScenario } from "./sim/run.ts";
 import { World } from "./sim/world.ts";
 import { rngFor } from "./sim/random.ts";
 
-/** Bug 3 (transfers not queued) is not fixed yet: its scenario is kept, not run in CI. */
-const OPEN = new Set(["a folder of 300 small files arrives whole"]);
-
 for (const [name, make] of Object.entries(REGRESSIONS)) {
   Deno.test({
     name: `sim regression: ${name}`,
-    ignore: OPEN.has(name),
     async fn() {
       const r = await runScenario(make());
       assert.deepEqual(r.violations, [], `replay: deno task sim --regressions --trace`);

@@ -145,3 +145,44 @@ Deno.test("TCP connections from an address other than the peer's are refused", a
     await Deno.remove(r.root, { recursive: true });
   }
 });
+
+Deno.test("a receiver handles eight offers at once, the rest in order, and opens a .part only while its stream runs", async () => {
+  const r = await receiver();
+  try {
+    const data = new TextEncoder().encode("ten small files");
+    const ids = Array.from({ length: 10 }, (_, i) => `00000000000000${i}b`);
+    ids.forEach((id, i) =>
+      r.t.onControl({ op: "offer", id, name: `f${i}.txt`, size: data.length })
+    );
+    await r.waitFor(() => r.control.length === 8);
+    // Handled at once, so their accepts may come in any order.
+    assert.deepEqual(
+      r.control.map((c) => [c.op, c.id]).sort(),
+      ids.slice(0, 8).map((id) => ["accept", id]),
+    );
+    assert.deepEqual(
+      r.events.filter((e) => e.type === "file_queued"),
+      [8, 9].map((i) => ({
+        type: "file_queued",
+        id: ids[i],
+        name: `f${i}.txt`,
+        size: data.length,
+        direction: "receive",
+        position: i - 7,
+      })),
+    );
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(r.downloads)), []);
+    const conn = await stream(r.port, ids[3], data, sha(data));
+    await r.waitFor(() => r.control.length === 10);
+    conn.close();
+    assert.deepEqual(r.control.slice(8).map((c) => [c.op, c.id]), [["done", ids[3]], [
+      "accept",
+      ids[8],
+    ]]);
+    const names = (await Array.fromAsync(Deno.readDir(r.downloads))).map((e) => e.name);
+    assert.deepEqual(names, ["f3.txt"]);
+  } finally {
+    r.t.close();
+    await Deno.remove(r.root, { recursive: true });
+  }
+});

@@ -75,6 +75,9 @@ export class TerminalUi {
   /** Progress events of transfers in progress, drawn between the messages and the prompt. */
   #bars = new Map<string, Extract<ChatEvent, { type: "progress" }>>();
   #barsDrawn = 0;
+  /** Files waiting their turn to stream (file_queued, until their file_start or end), by id: one
+   * line under the bars counts them, rather than a bar each standing still at 0%. */
+  #queued = new Map<string, "send" | "receive">();
   quit: "" | "wait" | "now" = "";
 
   constructor(options: TerminalOptions) {
@@ -143,13 +146,19 @@ export class TerminalUi {
         break;
       case "error":
         if (e.id) this.#bars.delete(e.id);
+        if (e.id) this.#queued.delete(e.id);
         // What the chat survives is a warning; the rest an error.
         if (e.code === "state_write_failed") this.print(`warning: ${e.message}`, "yellow");
         else {
           this.print(`error: ${e.message}`, e.code === "transfer_interrupted" ? "yellow" : "red");
         }
         break;
+      case "file_queued":
+        this.#queued.set(e.id, e.direction);
+        this.redraw();
+        break;
       case "file_start": {
+        this.#queued.delete(e.id);
         const what = `${e.direction === "send" ? "↑ Sending" : "↓ Receiving"} ${visible(e.name)}`;
         const resume = e.offset ? `, resuming at ${formatBytes(e.offset)}` : "";
         this.print(`${what} (${formatBytes(e.size)}${resume})`, "dim");
@@ -162,6 +171,7 @@ export class TerminalUi {
       case "file_sent":
       case "file_received":
         this.#bars.delete(e.id);
+        this.#queued.delete(e.id);
         this.print(fileDone(e.type === "file_sent", e), "green");
         break;
       case "history_file":
@@ -219,6 +229,8 @@ export class TerminalUi {
     const bars = [...this.#bars.values()].map((e) =>
       `\r\x1b[2K${this.#style(formatBar(e, width), "cyan")}\r\n`
     );
+    const waiting = queuedLine(this.#queued);
+    if (waiting) bars.push(`\r\x1b[2K${this.#style(waiting.slice(0, width), "dim")}\r\n`);
     this.#barsDrawn = bars.length;
     this.#o.out.write(bars.join(""));
     const pending = this.#o.peer.pending;
@@ -316,4 +328,13 @@ export class TerminalUi {
   #style(text: string, style: Style | ""): string {
     return this.#o.color && style ? styleText(style, text, { validateStream: false }) : text;
   }
+}
+
+/** "⋯ waiting their turn: 296 to send, 3 to receive", or "" when none waits. */
+function queuedLine(queued: Map<string, "send" | "receive">): string {
+  let send = 0;
+  for (const d of queued.values()) if (d === "send") send++;
+  const receive = queued.size - send;
+  const parts = [send ? `${send} to send` : "", receive ? `${receive} to receive` : ""];
+  return queued.size ? `⋯ waiting their turn: ${parts.filter(Boolean).join(", ")}` : "";
 }

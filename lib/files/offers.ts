@@ -1,0 +1,225 @@
+/**
+ * The receiving side's offer bookkeeping: offers are handled MAX_OFFERS at a time (the rest wait,
+ * in order, each announced by file_queued), each is decided in one place (#handleOffer: declined,
+ * or accepted with the offset and prefix hash of what its `.part` holds already), and the accepted
+ * transfers are kept until their stream (lib/files/receiver.ts) ends them.
+ */
+import { createHash, type Hash } from "node:crypto";
+import { join, resolve } from "node:path";
+import type { FileControl } from "./control.ts";
+import { safeRelativePath } from "./names.ts";
+import { MAX_OFFERS, Slots } from "./slots.ts";
+import type { Clock, TimerId } from "../net/clock.ts";
+import { describeFsError, type FileHandle, type Fs } from "../store/fs.ts";
+import { inside, prefixOf } from "./part_files.ts";
+import {
+  type TransferContext,
+  type TransferEvents,
+  type TransferOptions,
+  tryClose,
+} from "./transfer_common.ts";
+
+/** An accepted offer whose stream has not begun this long after gives its receiving slot up (the
+ * sender went away, or gave the file up), so it cannot hold the queue forever. */
+const ACCEPT_MS = 30_000;
+
+export interface Incoming {
+  id: string;
+  name: string;
+  size: number;
+  dir: string;
+  base: string;
+  partPath: string;
+  offset: number;
+  hash: Hash;
+  /** Open only while its stream runs: a file waiting to stream has no `.part` open (or made). */
+  file?: FileHandle;
+  /** Gives the receiving slot up if the stream does not begin (ACCEPT_MS). */
+  acceptTimer?: TimerId;
+  /** Bumped when the transfer is offered again, so a stale connection's ending is ignored. */
+  generation: number;
+  conn?: { close(): void };
+}
+
+export class Offers {
+  #o: TransferOptions;
+  #clock: Clock;
+  #fs: Fs;
+  #events: TransferEvents;
+  #in = new Map<string, Incoming>();
+  /** .part paths reserved by offers being handled or transfers in progress. */
+  #parts = new Set<string>();
+  /** Transfers whose offer is being handled. */
+  #offering = new Set<string>();
+  /** Offers from the peer being handled, from the offer to done or decline. */
+  #slots = new Slots(MAX_OFFERS);
+
+  constructor(c: TransferContext) {
+    this.#o = c.o;
+    this.#clock = c.clock;
+    this.#fs = c.fs;
+    this.#events = c.events;
+  }
+
+  /** Transfers accepted and not yet done. */
+  get size(): number {
+    return this.#in.size;
+  }
+
+  /** The accepted transfer `id`, if there is one. */
+  get(id: string): Incoming | undefined {
+    return this.#in.get(id);
+  }
+
+  /** All of `t` arrived: it is no longer waited for (its .part is still being stored). */
+  arrived(t: Incoming): void {
+    this.#in.delete(t.id);
+  }
+
+  /** `t` is over (stored, or failed and said so): its .part name and its slot are free. */
+  ended(t: Incoming): void {
+    this.#parts.delete(t.partPath);
+    this.#slots.release(t.id);
+  }
+
+  /** Handles an offer once one of the MAX_OFFERS slots is free; until then it waits, in order. */
+  take(c: Extract<FileControl, { op: "offer" }>): void {
+    const handle = () =>
+      this.#onOffer(c).catch((e) =>
+        this.#decline(c.id, `cannot store ${c.name}: ${describeFsError(e)}`)
+      );
+    if (this.#slots.take(c.id, handle) !== "queued") return;
+    this.#o.emit({
+      type: "file_queued",
+      id: c.id,
+      name: c.name,
+      size: c.size,
+      direction: "receive",
+      position: this.#slots.waiting,
+    });
+  }
+
+  /** One offer of a transfer at a time: a copy that comes while the first is being handled (the
+   * session carried it over to our new incarnation, and the sender offered it again) is answered
+   * by the first one's accept, rather than taking a second .part that the first then orphans. */
+  async #onOffer(c: Extract<FileControl, { op: "offer" }>): Promise<void> {
+    if (this.#offering.has(c.id)) return;
+    this.#offering.add(c.id);
+    try {
+      await this.#handleOffer(c);
+    } finally {
+      this.#offering.delete(c.id);
+    }
+  }
+
+  /** The one place an offer is decided: declined (unsafe name, too big, no room) or accepted with
+   * the offset and prefix hash of what a `.part` holds already. Nothing is opened for writing. */
+  async #handleOffer(c: Extract<FileControl, { op: "offer" }>): Promise<void> {
+    const parts = safeRelativePath(c.name);
+    if (typeof parts === "string") return this.#decline(c.id, `unsafe name: ${parts}`);
+    if (c.size > this.#o.maxFileSize) {
+      return this.#decline(c.id, `${c.size} bytes is over the ${this.#o.maxFileSize}-byte limit`);
+    }
+    const old = this.#in.get(c.id);
+    if (old) {
+      // Offered again (the connection broke): drop the old stream, keep the .part.
+      old.generation++;
+      this.#clock.clearTimer(old.acceptTimer);
+      old.conn?.close();
+      if (old.file) tryClose(old.file);
+      this.#in.delete(c.id);
+      this.#parts.delete(old.partPath);
+    }
+    const root = resolve(this.#o.downloads);
+    const dir = join(root, ...parts.slice(0, -1));
+    const base = parts[parts.length - 1];
+    // Reserved before the first await, so two offers of one name never share a .part.
+    const partPath = this.#reservePart(dir, base, c.id);
+    try {
+      await this.#fs.mkdir(dir, { recursive: true });
+      if (!inside(await this.#fs.realPath(root), await this.#fs.realPath(dir))) {
+        this.#parts.delete(partPath);
+        return this.#decline(c.id, "unsafe name: it leads outside the downloads folder");
+      }
+      const hash = createHash("sha256");
+      const offset = await prefixOf(this.#fs, partPath, c.size, hash);
+      // Checked and reserved in one step (no await between): bytes the transfers in progress will
+      // still write count as used, so two offers cannot both take the same free space.
+      const free = await this.#fs.freeSpace(dir);
+      if (free - this.#reserved() < c.size - offset) {
+        this.#parts.delete(partPath);
+        // Declined for good (the sender gives up on a decline): its .part must not stay.
+        await this.#fs.remove(partPath).catch(() => {});
+        return this.#decline(c.id, "not enough disk space");
+      }
+      const t: Incoming = {
+        id: c.id,
+        name: parts.join("/"),
+        size: c.size,
+        dir,
+        base,
+        partPath,
+        offset,
+        hash,
+        generation: (old?.generation ?? 0) + 1,
+      };
+      this.#in.set(c.id, t);
+      t.acceptTimer = this.#clock.setTimer(() => {
+        if (this.#in.get(t.id) === t && !t.conn) this.#slots.release(t.id);
+      }, ACCEPT_MS);
+      this.#o.sendControl({
+        op: "accept",
+        id: c.id,
+        offset,
+        prefix: hash.copy().digest("hex"),
+        port: this.#o.filePort,
+      });
+    } catch (e) {
+      this.#parts.delete(partPath);
+      throw e;
+    }
+  }
+
+  /** The sender no longer has a transfer we accepted: it is over, and its .part goes. */
+  withdrawn(id: string): void {
+    this.#slots.release(id);
+    const t = this.#in.get(id);
+    if (!t) return;
+    t.generation++;
+    this.#clock.clearTimer(t.acceptTimer);
+    t.conn?.close();
+    if (t.file) tryClose(t.file);
+    this.#in.delete(id);
+    this.#parts.delete(t.partPath);
+    this.#fs.remove(t.partPath).catch(() => {});
+  }
+
+  /** Bytes the incoming transfers accepted so far have still to write. */
+  #reserved(): number {
+    let n = 0;
+    for (const t of this.#in.values()) n += t.size - t.offset;
+    return n;
+  }
+
+  /** `name.part`, unless another transfer is using it: then `name.<id>.part`. */
+  #reservePart(dir: string, base: string, id: string): string {
+    const plain = join(dir, `${base}.part`);
+    const path = this.#parts.has(plain) ? join(dir, `${base}.${id}.part`) : plain;
+    this.#parts.add(path);
+    return path;
+  }
+
+  #decline(id: string, why: string): void {
+    this.#slots.release(id);
+    this.#o.sendControl({ op: "decline", id, reason: why });
+    this.#events.error("declined", `Declined an incoming file: ${why}`);
+  }
+
+  close(): void {
+    for (const t of this.#in.values()) {
+      this.#clock.clearTimer(t.acceptTimer);
+      t.conn?.close();
+      if (t.file) tryClose(t.file);
+    }
+  }
+}

@@ -1,0 +1,324 @@
+/**
+ * The sending side of file transfers: a file or folder is offered, at most MAX_STREAMS files at a
+ * time (lib/files/slots.ts, the rest queued in order), and each accepted file streams to the peer,
+ * from the offset the receiver's `.part` holds when its prefix hash matches ours. A stream that
+ * breaks is offered again; the slot is held until the receiver's `done` or decline.
+ */
+import { createHash } from "node:crypto";
+import { basename, join, relative, resolve, sep } from "node:path";
+import { type FileControl, newTransferId } from "./control.ts";
+import { Progress } from "./progress.ts";
+import { MAX_STREAMS, Slots } from "./slots.ts";
+import {
+  encodeHeader,
+  hashPrefix,
+  pump,
+  queuedWriter,
+  sealedWriter,
+  type StreamHeader,
+  watchdog,
+  writeAll,
+  type Writer,
+} from "../net/file_stream.ts";
+import { RecordSealer } from "../crypto/records.ts";
+import { streamKey } from "../crypto/keys.ts";
+import type { FileConn, Route } from "./route.ts";
+import type { Clock, TimerId } from "../net/clock.ts";
+import { describeFsError, type FileHandle, type Fs, SEEK_START } from "../store/fs.ts";
+import {
+  IDLE_MS,
+  type OutgoingFile,
+  READ_AHEAD,
+  RETRY_MS,
+  type TransferContext,
+  type TransferEvents,
+  type TransferOptions,
+  tryClose,
+  WRITE_DEPTH,
+} from "./transfer_common.ts";
+
+interface Outgoing {
+  id: string;
+  path: string;
+  name: string;
+  size: number;
+  retry?: TimerId;
+  waitingForPeer: boolean;
+  /** A stream is going: a second accept (the receiver asking again) must not start another. */
+  sending?: boolean;
+}
+
+export class Sender {
+  #o: TransferOptions;
+  #clock: Clock;
+  #fs: Fs;
+  #route: Route;
+  #events: TransferEvents;
+  #out = new Map<string, Outgoing>();
+  /** Files we send that are offered or streaming; the rest wait their turn. */
+  #sending = new Slots(MAX_STREAMS);
+  /** Settles once the transfers an earlier run left are known (resume). */
+  #resumed: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(c: TransferContext) {
+    this.#o = c.o;
+    this.#clock = c.clock;
+    this.#fs = c.fs;
+    this.#route = c.route;
+    this.#events = c.events;
+  }
+
+  /** Files not yet done. */
+  get active(): number {
+    return this.#out.size;
+  }
+
+  /** Offers files and folders (a folder's files keep their paths relative to it). */
+  async send(paths: string[]): Promise<void> {
+    for (const p of paths) {
+      let files: { path: string; name: string; size: number }[];
+      try {
+        files = await expand(this.#fs, p);
+      } catch (e) {
+        this.#events.error("file_not_found", `Cannot send ${p}: ${describeFsError(e)}`);
+        continue;
+      }
+      for (const f of files) {
+        const t: Outgoing = { id: newTransferId(), ...f, waitingForPeer: false };
+        this.#out.set(t.id, t);
+        this.#o.onOutgoing?.({ id: t.id, path: t.path, name: t.name, size: t.size }, true);
+        this.#queue(t, () => this.#offer(t));
+      }
+    }
+  }
+
+  /** Files an earlier run was sending: offered again once the peer is online, and the receiver
+   * resumes from its .part. A file that is gone or changed size is given up with an error. */
+  resume(files: OutgoingFile[]): Promise<void> {
+    this.#resumed = this.#resume(files);
+    return this.#resumed;
+  }
+
+  async #resume(files: OutgoingFile[]): Promise<void> {
+    for (const f of files) {
+      // Waits for the peer only once its turn has come (#queue).
+      const t: Outgoing = { ...f, waitingForPeer: false };
+      try {
+        const size = (await this.#fs.stat(f.path)).size;
+        if (size !== f.size) throw new Error(`its size changed from ${f.size} to ${size} bytes`);
+      } catch (e) {
+        this.#o.onOutgoing?.(f, false);
+        this.#events.error(
+          "file_not_found",
+          `Cannot resume sending ${f.path}: ${describeFsError(e)}`,
+          t,
+        );
+        continue;
+      }
+      this.#out.set(t.id, t);
+      this.#queue(t, () => {
+        if (this.#o.isPeerOnline()) this.#offer(t);
+        else t.waitingForPeer = true;
+      });
+    }
+  }
+
+  /** `start` runs once `t` may stream (now, or when a file before it is done). */
+  #queue(t: Outgoing, start: () => void): void {
+    if (this.#sending.take(t.id, start) !== "queued") return;
+    this.#o.emit({
+      type: "file_queued",
+      id: t.id,
+      name: t.name,
+      size: t.size,
+      direction: "send",
+      position: this.#sending.waiting,
+    });
+  }
+
+  #offer(t: Outgoing): void {
+    this.#o.sendControl({ op: "offer", id: t.id, name: t.name, size: t.size });
+  }
+
+  #end(t: Outgoing): void {
+    this.#out.delete(t.id);
+    this.#sending.release(t.id);
+    this.#clock.clearTimer(t.retry);
+    this.#o.onOutgoing?.({ id: t.id, path: t.path, name: t.name, size: t.size }, false);
+  }
+
+  /** The peer is back: offer again whatever broke while it was away. A new incarnation of the
+   * peer knows none of our transfers, so every one not streaming now is offered again (one that
+   * went out whole before it died would otherwise wait for a "done" that never comes). */
+  onPeerOnline(restarted = false): void {
+    for (const t of this.#out.values()) {
+      // Those still waiting their turn are offered when it comes.
+      if (!this.#sending.holds(t.id)) continue;
+      if (t.waitingForPeer || (restarted && !t.sending)) {
+        t.waitingForPeer = false;
+        this.#clock.clearTimer(t.retry);
+        this.#offer(t);
+      }
+    }
+  }
+
+  async onAccept(c: Extract<FileControl, { op: "accept" }>): Promise<void> {
+    if (!this.#out.has(c.id)) await this.#resumed;
+    const t = this.#out.get(c.id);
+    if (!t) {
+      // Ended here (its "done" came first) or forgotten by a restart: the receiver must not keep
+      // waiting for it with a .part.
+      return this.#o.sendControl({ op: "decline", id: c.id, reason: "no such transfer" });
+    }
+    // An accept of a file still waiting its turn (an offer an earlier run made): it is offered
+    // again when its turn comes.
+    if (t.sending || !this.#sending.holds(t.id)) return;
+    t.sending = true;
+    this.#clock.clearTimer(t.retry);
+    let file: FileHandle | undefined, conn: FileConn | undefined;
+    let dog: ReturnType<typeof watchdog> | undefined;
+    try {
+      file = await this.#fs.open(t.path, { read: true });
+      const hash = createHash("sha256");
+      let offset = Math.min(c.offset, t.size);
+      // Resume only if the receiver's prefix is byte-for-byte ours.
+      if (offset > 0) {
+        const same = await hashPrefix(file, offset, hash) &&
+          hash.copy().digest("hex") === c.prefix;
+        if (!same) {
+          offset = 0;
+          await file.seek(0, SEEK_START);
+          hash.destroy();
+        }
+      }
+      const sha = offset > 0 ? hash : createHash("sha256");
+      const route = await this.#route.connect(t.id, c.port);
+      conn = route.conn;
+      const watch = dog = watchdog(conn, IDLE_MS, this.#clock);
+      this.#events.start(t, "send", offset, route.via);
+      const progress = new Progress(t.size, offset, this.#clock.now());
+      const h = { id: t.id, offset, size: t.size };
+      // Over the session, the session's own AEAD seals every datagram.
+      const { header, out } = route.via === "udp"
+        ? { header: encodeHeader(h), out: conn }
+        : this.#outgoingStream(conn, h);
+      await writeAll(conn, header);
+      const failed = await pump({
+        from: file,
+        to: out,
+        bytes: t.size - offset,
+        hash: sha,
+        depth: WRITE_DEPTH,
+        ahead: READ_AHEAD,
+        clock: this.#clock,
+        onBytes: (n) => {
+          watch.touch();
+          this.#events.progress(t, "send", progress.add(n, this.#clock.now()));
+        },
+      });
+      if (failed) throw new Error(`${t.path} changed while it was being sent`);
+      await writeAll(out, new Uint8Array(sha.digest()));
+      dog.stop();
+      await conn.closeWrite();
+    } catch (e) {
+      if (!this.#out.has(t.id) || this.#closed) return;
+      this.#o.emit({
+        type: "error",
+        code: "transfer_interrupted",
+        message: `Transfer of ${t.name} interrupted (${describeFsError(e)}); it will resume`,
+        id: t.id,
+        name: t.name,
+      });
+      this.#scheduleRetry(t);
+    } finally {
+      // On every path: a watchdog left running closes the connection again later (and threw).
+      dog?.stop();
+      t.sending = false;
+      if (file) tryClose(file);
+      if (conn) tryClose(conn);
+    }
+  }
+
+  /** The header and where the bytes go: the connection itself, or sealed records on it. */
+  #outgoingStream(conn: Writer, h: StreamHeader): { header: Uint8Array; out: Writer } {
+    if (!this.#o.streamKeys) return { header: encodeHeader(h), out: queuedWriter(conn) };
+    const keys = this.#o.streamKeys();
+    if (!keys) throw new Error("the encrypted session is not established yet");
+    const header = encodeHeader({ ...h, salt: crypto.getRandomValues(new Uint8Array(32)) });
+    const key = streamKey(keys.send, header.subarray(32), header);
+    return { header, out: sealedWriter(conn, new RecordSealer(key)) };
+  }
+
+  #scheduleRetry(t: Outgoing): void {
+    this.#clock.clearTimer(t.retry);
+    t.retry = this.#clock.setTimer(() => {
+      if (!this.#out.has(t.id)) return;
+      if (this.#o.isPeerOnline()) this.#offer(t);
+      else t.waitingForPeer = true;
+    }, RETRY_MS);
+  }
+
+  /** The peer declined one of ours: false if it is none of ours (a transfer it receives). */
+  onDecline(c: Extract<FileControl, { op: "decline" }>): boolean {
+    const t = this.#out.get(c.id);
+    if (!t) return false;
+    this.#end(t);
+    this.#events.error("declined", `The peer declined ${t.name}: ${c.reason}`, t);
+    return true;
+  }
+
+  onDone(c: Extract<FileControl, { op: "done" }>): void {
+    const t = this.#out.get(c.id);
+    if (!t) return;
+    this.#end(t);
+    if (c.ok) {
+      this.#o.emit({
+        type: "file_sent",
+        id: t.id,
+        name: t.name,
+        path: t.path,
+        size: t.size,
+        sha256: c.sha256,
+      });
+    } else {
+      this.#events.error("transfer_failed", `The peer could not verify ${t.name}: ${c.reason}`, t);
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const t of this.#out.values()) this.#clock.clearTimer(t.retry);
+  }
+}
+
+/** A file, or every regular file under a folder, with the names the peer will see. */
+async function expand(
+  fs: Fs,
+  path: string,
+): Promise<{ path: string; name: string; size: number }[]> {
+  const info = await fs.stat(path);
+  if (info.isFile) return [{ path: resolve(path), name: basename(resolve(path)), size: info.size }];
+  if (!info.isDirectory) throw new Error("not a file or folder");
+  const top = resolve(path);
+  const prefix = basename(top);
+  const out: { path: string; name: string; size: number }[] = [];
+  const walk = async (dir: string) => {
+    const entries = [];
+    for await (const e of fs.readDir(dir)) entries.push(e);
+    entries.sort((a, b) => a.name < b.name ? -1 : 1);
+    for (const e of entries) {
+      const full = join(dir, e.name);
+      if (e.isDirectory) await walk(full);
+      else if (e.isFile) {
+        out.push({
+          path: full,
+          name: `${prefix}/${relative(top, full).split(sep).join("/")}`,
+          size: (await fs.stat(full)).size,
+        });
+      }
+    }
+  };
+  await walk(top);
+  return out;
+}
