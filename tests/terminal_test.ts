@@ -266,3 +266,49 @@ Deno.test("a message that waited shows the sender's time, and when it arrived if
   });
   assert.match(t.take(), /^\r\x1b\[2K\[09:05:03\] bob@192\.0\.2\.7:9001 #7: a few seconds\r\n/);
 });
+
+Deno.test("files waiting their turn are counted in one line under the bars, not a bar each", () => {
+  const t = setup({ columns: 100 });
+  const queued = (id: string, direction: "send" | "receive") =>
+    t.ui.onEvent({ type: "file_queued", id, name: `${id}.txt`, size: 10, direction, position: 1 });
+  for (const id of ["s1", "s2", "s3"]) queued(id, "send");
+  t.take();
+  queued("r1", "receive");
+  // Up over the one line drawn before, clear, and the line again with the prompt under it.
+  assert.match(
+    t.take(),
+    /^\r\x1b\[2K\x1b\[1A\r\x1b\[J\r\x1b\[2K⋯ waiting their turn: 3 to send, 1 to receive\r\n\r\x1b\[2K● > /,
+  );
+  t.ui.onEvent({
+    type: "file_start",
+    id: "s1",
+    name: "s1.txt",
+    size: 10,
+    offset: 0,
+    direction: "send",
+    via: "tcp",
+  });
+  t.ui.onEvent({ type: "error", code: "declined", message: "The peer declined r1.txt", id: "r1" });
+  assert.match(t.take(), /⋯ waiting their turn: 2 to send\r\n\r\x1b\[2K● > \r\x1b\[4C$/);
+  t.ui.onEvent({
+    type: "file_start",
+    id: "s2",
+    name: "s2.txt",
+    size: 10,
+    offset: 0,
+    direction: "send",
+    via: "tcp",
+  });
+  t.ui.onEvent({
+    type: "file_start",
+    id: "s3",
+    name: "s3.txt",
+    size: 10,
+    offset: 0,
+    direction: "send",
+    via: "tcp",
+  });
+  const last = t.take();
+  assert.match(last, /↑ Sending s3\.txt \(10 B\)\r\n\r\x1b\[2K● > \r\x1b\[4C$/);
+  assert.ok(!last.slice(last.lastIndexOf("s3.txt")).includes("waiting"), "the line is gone");
+});

@@ -7,8 +7,9 @@ import type { FileControl } from "../lib/files/control.ts";
 import type { ChatEvent } from "../lib/events.ts";
 import { encodeHeader, writeAll } from "../lib/net/file_stream.ts";
 import { denoTcp } from "../lib/net/tcp.ts";
+import { type Clock, denoClock } from "../lib/net/clock.ts";
 
-async function receiver() {
+async function receiver(clock?: Clock) {
   const root = await Deno.makeTempDir({ prefix: "chatnet-rx-" });
   const downloads = join(root, "downloads");
   await Deno.mkdir(downloads);
@@ -23,6 +24,7 @@ async function receiver() {
     sendControl: (c) => control.push(c),
     emit: (e) => events.push(e),
     isPeerOnline: () => true,
+    clock,
   }, listener);
   t.serve();
   const waitFor = async (pred: () => boolean) => {
@@ -181,6 +183,31 @@ Deno.test("a receiver handles eight offers at once, the rest in order, and opens
     ]]);
     const names = (await Array.fromAsync(Deno.readDir(r.downloads))).map((e) => e.name);
     assert.deepEqual(names, ["f3.txt"]);
+  } finally {
+    r.t.close();
+    await Deno.remove(r.root, { recursive: true });
+  }
+});
+
+Deno.test("an accepted offer whose stream never begins gives its place up after 30 s", async () => {
+  // Deno's clock, but the 30 s timers are held here and fired by hand.
+  const held: (() => void)[] = [];
+  const clock: Clock = {
+    ...denoClock,
+    setTimer: (fn, ms) => ms === 30_000 ? held.push(fn) + 1_000_000 : denoClock.setTimer(fn, ms),
+    clearTimer: (id) => id !== undefined && id > 1_000_000 ? undefined : denoClock.clearTimer(id),
+  };
+  const r = await receiver(clock);
+  try {
+    const ids = Array.from({ length: 9 }, (_, i) => `00000000000000${i}c`);
+    ids.forEach((id, i) => r.t.onControl({ op: "offer", id, name: `g${i}.txt`, size: 5 }));
+    await r.waitFor(() => r.control.length === 8);
+    await new Promise((ok) => setTimeout(ok, 50));
+    assert.equal(r.control.length, 8, "the ninth waits");
+    // No stream came for the first: its place goes to the ninth.
+    held[0]();
+    await r.waitFor(() => r.control.length === 9);
+    assert.deepEqual([r.control[8].op, r.control[8].id], ["accept", ids[8]]);
   } finally {
     r.t.close();
     await Deno.remove(r.root, { recursive: true });
