@@ -104,6 +104,10 @@ const encoder = new TextEncoder();
  * differ by a few seconds would only make the shown time jump. */
 const WAITED_MS = 5_000;
 
+/** How often a failed write of the state directory is tried again: soon enough that chat resumes
+ * within a second of room coming back, rare enough to cost nothing while the disk stays full. */
+const STATE_RETRY_MS = 1_000;
+
 export class Peer {
   #o: PeerOptions;
   #link: UdpLink;
@@ -126,6 +130,13 @@ export class Peer {
   /** While a datagram is handled: what it makes us send, and the messages it delivered. */
   #held: Uint8Array[] | undefined;
   #arrived: ChatEvent[] = [];
+  /** Messages received whose history line and receive cursor are not written yet: shown once they
+   * are, never before (one shown and then lost to a crash would come again, and show twice). */
+  #unshown: ChatEvent[] = [];
+  /** A write of the state directory failed: the timer that tries it again. */
+  #retry: TimerId | undefined;
+  /** Messages whose ids the journal has not durably reserved yet (see RESERVE_IDS). */
+  #heldBack: { id: number; name: string; text: string; sentAt: number }[] = [];
   /** "sent" events (and "delivered" ones behind them) waiting for the outbox to be durable. */
   #waiting: ChatEvent[] = [];
   #syncing = false;
@@ -218,7 +229,7 @@ export class Peer {
           if (this.#waiting.length) this.#waiting.push({ type: "delivered", id });
           else this.#emit({ type: "delivered", id });
         }
-        if (this.#session.pending === 0) this.#drainWaiters.splice(0).forEach((w) => w());
+        if (this.#drained) this.#drainWaiters.splice(0).forEach((w) => w());
       },
       onPeer: (state, restarted) => {
         const fingerprint = state === "online" ? this.#session.keys?.fingerprint : undefined;
@@ -378,7 +389,10 @@ export class Peer {
     this.#waiting.push(
       this.online ? { type: "sent", id, text } : { type: "sent", id, text, queued: true },
     );
-    this.#session.send(this.#encode({ id, name, text, sentAt }), id, this.#clock.now());
+    const m = { id, name, text, sentAt };
+    // Past the journal's durable reservation (a burst, or a failing disk), it waits for the sync.
+    if (this.#heldBack.length || !this.#journal.mayGoOut(id)) this.#heldBack.push(m);
+    else this.#session.send(this.#encode(m), id, this.#clock.now());
     this.#sync();
     this.#arm();
     return id;
@@ -413,9 +427,13 @@ export class Peer {
     };
   }
 
+  get #drained(): boolean {
+    return this.#session.pending === 0 && this.#heldBack.length === 0;
+  }
+
   /** Resolves true once everything sent is acknowledged, false if `timeoutMs` passes first. */
   drained(timeoutMs: number): Promise<boolean> {
-    if (this.#session.pending === 0) return Promise.resolve(true);
+    if (this.#drained) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = this.#clock.setTimer(() => resolve(false), timeoutMs);
       this.#drainWaiters.push(() => {
@@ -431,6 +449,7 @@ export class Peer {
     const ids = [...this.#undelivered];
     for (const id of ids) this.#journal.acked(id);
     this.#undelivered.clear();
+    this.#heldBack = [];
     try {
       this.#journal.write();
       await this.#journal.sync();
@@ -446,18 +465,23 @@ export class Peer {
     this.#closed = true;
     this.#clock.clearTimer(this.#timer);
     let stored = true;
-    for (const store of [this.#history, this.#journal]) {
-      try {
-        store?.close();
-      } catch (e) {
-        stored = false;
-        this.#writeFailed(e);
-      }
+    try {
+      this.#history?.close();
+      this.#journal.close();
+    } catch (e) {
+      stored = false;
+      this.#writeFailed(e);
+      // Not a cursor past a history line that did not fit: what is lost is then lost whole.
+      this.#history?.file.discard();
+      this.#journal.discard();
     }
-    if (stored) this.#stateFailing = false;
-    for (const e of this.#waiting.splice(0)) this.#emit(e);
-    // Everything received is stored now, so the peer may forget it; then the goodbye.
-    this.#session.markDurable(this.#session.durableMark(), this.#clock.now());
+    this.#clock.clearTimer(this.#retry);
+    if (stored) {
+      this.#stateFailing = false;
+      for (const e of [...this.#unshown.splice(0), ...this.#waiting.splice(0)]) this.#emit(e);
+      // Everything received is stored now, so the peer may forget it; then the goodbye.
+      this.#session.markDurable(this.#session.durableMark(), this.#clock.now());
+    }
     this.#session.close(this.#clock.now());
     this.#link.close();
     this.#files.close();
@@ -500,21 +524,30 @@ export class Peer {
   #release(): void {
     const held = this.#held ?? [];
     this.#held = undefined;
-    // The events are rendered first and the history written, so that writing the cursor and the
-    // events follow each other directly (a message whose cursor is stored is in the history).
-    this.#o.output?.hold();
-    for (const e of this.#arrived.splice(0)) this.#emit(e);
+    this.#unshown.push(...this.#arrived.splice(0));
+    this.#writeThenShow();
+    for (const d of held) this.#link.send(d);
+    if (this.#journal.cursorUnsynced) this.#sync();
+    else this.#session.markDurable(this.#session.durableMark(), this.#clock.now());
+  }
+
+  /** Writes the history, then the journal (a cursor is never stored ahead of its history line),
+   * then shows the messages that waited for it. A failed write is said once and tried again in
+   * STATE_RETRY_MS; meanwhile they wait. Returns whether it was written. */
+  #writeThenShow(): boolean {
     try {
       this.#history?.file.write();
       this.#journal.write();
     } catch (e) {
-      // A full or failing state disk is an event, never a crash (the sync path says the same).
       this.#writeFailed(e);
+      return false;
     }
+    if (!this.#unshown.length) return true;
+    // Rendered in one write (held output), just after what it shows was written.
+    this.#o.output?.hold();
+    for (const e of this.#unshown.splice(0)) this.#emit(e);
     this.#o.output?.flush();
-    for (const d of held) this.#link.send(d);
-    if (this.#journal.cursorUnsynced) this.#sync();
-    else this.#session.markDurable(this.#session.durableMark(), this.#clock.now());
+    return true;
   }
 
   /** Group commit: one fdatasync covers everything appended before it starts. Then the "sent"
@@ -534,7 +567,9 @@ export class Peer {
         this.#stored(waiting, mark);
       }
     } catch (e) {
+      // Nothing is reported sent, and the peer is not told it is stored, until it is.
       if (!this.#closed) this.#writeFailed(e);
+      return;
     } finally {
       this.#syncing = false;
     }
@@ -545,20 +580,30 @@ export class Peer {
   /** Says once, not at every datagram, that the state directory cannot be written and what that
    * costs. What was appended stays in memory and is written once there is room again. */
   #writeFailed(e: unknown): void {
+    if (!this.#closed && this.#retry === undefined) {
+      this.#retry = this.#clock.setTimer(() => {
+        this.#retry = undefined;
+        if (!this.#closed && this.#writeThenShow()) this.#sync();
+      }, STATE_RETRY_MS);
+    }
     if (this.#stateFailing) return;
     this.#stateFailing = true;
     const where = this.#o.stateDir ? `the state directory ${this.#o.stateDir}` : "the journal";
     this.#emit({
       type: "error",
       code: "state_write_failed",
-      message: `Cannot write ${where}: ${describeFsError(e)}. The chat goes on, but until it can ` +
-        "be written the history and unacknowledged messages are kept in memory only, and are " +
-        "lost if chatnet stops",
+      message: `Cannot write ${where}: ${describeFsError(e)}. Until it can be written, ` +
+        "messages that arrive wait unshown and yours are not reported sent (the peer keeps " +
+        "them, so nothing is lost or shown twice); trying again every second",
     });
   }
 
   /** Emits the first `waiting` events and marks what was received up to `mark` as stored. */
   #stored(waiting: number, mark: DurableMark): void {
+    while (this.#heldBack.length && this.#journal.mayGoOut(this.#heldBack[0].id)) {
+      const m = this.#heldBack.shift()!;
+      this.#session.send(this.#encode(m), m.id, this.#clock.now());
+    }
     for (const e of this.#waiting.splice(0, waiting)) this.#emit(e);
     this.#session.markDurable(mark, this.#clock.now());
     this.#arm();

@@ -57,7 +57,12 @@ export class AppendFile {
     this.write();
     if (!this.#unsynced) return;
     this.#unsynced = false;
-    await this.#file.syncData();
+    try {
+      await this.#file.syncData();
+    } catch (e) {
+      this.#unsynced = true;
+      throw e;
+    }
   }
 
   syncNow(): void {
@@ -65,6 +70,15 @@ export class AppendFile {
     if (!this.#unsynced) return;
     this.#unsynced = false;
     this.#file.syncDataSync();
+  }
+
+  /** Closes the file, dropping what was not written (after a failed close; twice is harmless). */
+  discard(): void {
+    this.#buffer = "";
+    this.#rest = undefined;
+    try {
+      this.#file.close();
+    } catch { /* closed already */ }
   }
 
   /** Writes and syncs what is left, then closes the file even if that fails (and rethrows). */

@@ -45,6 +45,9 @@ export class History {
   constructor(dir: string, fs: Fs = denoFs) {
     this.#fs = fs;
     this.file = new AppendFile(join(dir, "history.jsonl"), fs);
+    // A crash (or a full disk) mid-line left a torn last line: the next entry starts on a line of
+    // its own, or it would be glued to the torn one and lost with it.
+    if (!endsWithNewline(this.file.path, fs)) this.file.append("\n");
   }
 
   append(e: HistoryEntry): void {
@@ -107,4 +110,18 @@ function parseEntry(line: string): HistoryEntry | undefined {
     }
   } catch { /* a torn or damaged line */ }
   return undefined;
+}
+
+/** Whether the file is empty or its last byte is a newline. */
+function endsWithNewline(path: string, fs: Fs): boolean {
+  const f = fs.openSync(path, { read: true });
+  try {
+    const size = f.statSync().size;
+    if (size === 0) return true;
+    const last = new Uint8Array(1);
+    f.seekSync(size - 1, SEEK_START);
+    return f.readSync(last) === 1 && last[0] === 0x0a;
+  } finally {
+    f.close();
+  }
 }

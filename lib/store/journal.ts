@@ -25,6 +25,12 @@ import { randomId32, writeAllSync } from "../bytes.ts";
 
 /** Rewrite the journal once it holds this many more records than its state needs. */
 const COMPACT_SLACK = 4096;
+/** Message ids a run reserves in the journal (durably) before it sends them; the next run starts
+ * past the reservation. A message's datagrams leave before its record is fdatasynced (waiting would
+ * put an fsync in every message's latency), so after a power loss the peer may hold an id the
+ * journal lost; reusing it would make the peer drop the new message as one it has shown. 256: one
+ * record per 128 messages, ids 2^32 / 256 = 16 million runs, and a restart skips at most 256. */
+const RESERVE_IDS = 256;
 
 export class Journal {
   #state: JournalState;
@@ -41,6 +47,8 @@ export class Journal {
   #cursorMoved = false;
 
   #fs: Fs;
+  /** Ids below this are reserved in the file, durably. */
+  #durableReserve = 0;
 
   private constructor(state: JournalState, path?: string, fs: Fs = denoFs) {
     this.#state = state;
@@ -86,6 +94,10 @@ export class Journal {
     const state = emptyState();
     for (const r of parsed.records) applyRecord(state, r);
     if (state.origin === 0) state.origin = randomId32();
+    // An earlier run may have sent ids it never stored (a power loss before the fdatasync): they
+    // are never used again, or the peer would take a new message for one it has shown.
+    state.nextId = Math.max(state.nextId, state.reserved);
+    state.reserved = state.nextId + RESERVE_IDS;
     const journal = new Journal(state, path, fs);
     // Rewritten only when it must be: new, damaged (the bad tail has to go), or overgrown.
     if (bytes.length === 0 || parsed.damage || journal.#overgrown(parsed.records.length)) {
@@ -93,7 +105,10 @@ export class Journal {
     } else {
       journal.#out = new AppendFile(path, fs);
       journal.#records = parsed.records.length;
+      journal.#append({ t: "reserve", to: state.reserved });
+      journal.commit();
     }
+    journal.#durableReserve = state.reserved;
     return { journal, notices };
   }
 
@@ -117,7 +132,16 @@ export class Journal {
     this.#append(
       at === undefined ? { t: "out", id, name, text } : { t: "out", id, name, text, at },
     );
+    // Reserved ahead, half a block before they run out, so the next sync stores it in time.
+    if (this.#out && this.#state.reserved - id < RESERVE_IDS / 2) {
+      this.#append({ t: "reserve", to: id + RESERVE_IDS });
+    }
     return id;
+  }
+
+  /** The id is below a durable reservation, so it may go out before its own record is stored. */
+  mayGoOut(id: number): boolean {
+    return !this.#out || id < this.#durableReserve;
   }
 
   acked(id: number): void {
@@ -182,7 +206,9 @@ export class Journal {
   /** Makes everything appended so far durable, without blocking the event loop. */
   async sync(): Promise<void> {
     this.#recordDeferred();
+    const reserved = this.#state.reserved;
     await this.#out?.sync();
+    this.#durableReserve = Math.max(this.#durableReserve, reserved);
     // Durable now is what was written before the fdatasync began: all of it, unless more came.
     this.#settled();
   }
@@ -191,6 +217,7 @@ export class Journal {
   commit(): void {
     this.#recordDeferred();
     this.#out?.syncNow();
+    this.#durableReserve = Math.max(this.#durableReserve, this.#state.reserved);
     this.#settled();
   }
 
@@ -213,6 +240,13 @@ export class Journal {
       this.#out = undefined;
       out?.close();
     }
+  }
+
+  /** Closes without writing what is left (after a failed write that must not be followed). */
+  discard(): void {
+    const out = this.#out;
+    this.#out = undefined;
+    out?.discard();
   }
 
   #append(r: JournalRecord): void {
@@ -239,5 +273,6 @@ export class Journal {
     this.#out?.close();
     this.#out = new AppendFile(this.#path, this.#fs);
     this.#records = records.length;
+    this.#durableReserve = Math.max(this.#durableReserve, this.#state.reserved);
   }
 }

@@ -10,6 +10,8 @@
  *   {"t":"acked","id":N}                         the peer has it
  *   {"t":"acked","id":N,"to":M}                  the peer has N to M (what it still had pending)
  *   {"t":"in","origin":N,"id":N}                 the receive cursor: the peer's last message shown
+ *   {"t":"reserve","to":N}                       ids below N may have been sent: the next run
+ *                                                starts at N (see RESERVE_IDS in journal.ts)
  *   {"t":"file","id":S,"path":S,"name":S,"size":N}  a file being sent
  *   {"t":"file_end","id":S}                      that transfer ended (sent, declined or failed)
  */
@@ -21,6 +23,7 @@ export type JournalRecord =
   | { t: "out"; id: number; name: string; text: string; at?: number }
   | { t: "acked"; id: number; to?: number }
   | { t: "in"; origin: number; id: number }
+  | { t: "reserve"; to: number }
   | { t: "file"; id: string; path: string; name: string; size: number }
   | { t: "file_end"; id: string };
 
@@ -43,6 +46,8 @@ export interface JournalState {
   /** Non-zero once known. */
   origin: number;
   nextId: number;
+  /** Ids below this may have been sent by an earlier run (0: none reserved). */
+  reserved: number;
   /** Messages not yet acknowledged, in the order they were sent. */
   pending: Map<number, OutMessage>;
   /** The last message delivered from the peer, by its origin. */
@@ -119,6 +124,8 @@ function valid(v: Record<string, unknown>): boolean {
         (v.to === undefined || (u32(v.to) && (v.to as number) >= (v.id as number)));
     case "in":
       return u32(v.origin) && u32(v.id);
+    case "reserve":
+      return u32(v.to);
     case "file":
       return str(v.id) && str(v.path) && str(v.name) && Number.isSafeInteger(v.size);
     case "file_end":
@@ -129,7 +136,7 @@ function valid(v: Record<string, unknown>): boolean {
 }
 
 export function emptyState(): JournalState {
-  return { origin: 0, nextId: 1, pending: new Map(), files: new Map() };
+  return { origin: 0, nextId: 1, reserved: 0, pending: new Map(), files: new Map() };
 }
 
 export function applyRecord(s: JournalState, r: JournalRecord): void {
@@ -156,6 +163,9 @@ export function applyRecord(s: JournalState, r: JournalRecord): void {
     case "in":
       s.cursor = { origin: r.origin, id: r.id };
       return;
+    case "reserve":
+      s.reserved = Math.max(s.reserved, r.to);
+      return;
     case "file":
       s.files.set(r.id, { id: r.id, path: r.path, name: r.name, size: r.size });
       return;
@@ -169,6 +179,7 @@ export function applyRecord(s: JournalState, r: JournalRecord): void {
 export function snapshot(s: JournalState): JournalRecord[] {
   const out: JournalRecord[] = [{ t: "origin", origin: s.origin }];
   if (s.nextId > 1) out.push({ t: "acked", id: s.nextId - 1 });
+  if (s.reserved > 0) out.push({ t: "reserve", to: s.reserved });
   for (const m of s.pending.values()) out.push({ t: "out", ...m });
   if (s.cursor) out.push({ t: "in", ...s.cursor });
   for (const f of s.files.values()) out.push({ t: "file", ...f });

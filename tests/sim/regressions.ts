@@ -184,6 +184,20 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
     }
     return sorted(s);
   },
+  /** Seeds 17, 67, 318: a message went out but its journal write failed, the sender lost power,
+   * and the next run gave its id to a new message, which the peer then took for one it had shown. */
+  "a power loss never makes a message id be used twice": () => {
+    const s = base("id reuse", 106);
+    s.timeline.push({ at: 900, action: { kind: "eio", who: "A", mount: "/state", count: 1 } });
+    s.timeline.push({ at: 1_000, action: { kind: "send", who: "A", text: "A#1 lost to power" } });
+    s.timeline.push({ at: 1_200, action: { kind: "power", who: "A" } });
+    s.timeline.push({ at: 2_000, action: { kind: "start", who: "A" } });
+    s.timeline.push({
+      at: 4_000,
+      action: { kind: "send", who: "A", text: "A#2 after the restart" },
+    });
+    return sorted(s);
+  },
 };
 
 function sorted(s: Scenario): Scenario {

@@ -6,6 +6,9 @@ import { type Action, contentOf, type Scenario, type Who } from "./scenario.ts";
 import { rngFor, seedWebCrypto } from "./random.ts";
 import { check, type Outcome } from "./check.ts";
 
+/** Virtual time for a thawed process to read the lines typed while it was frozen. */
+const STDIN_DRAIN_MS = 100;
+
 export interface Result {
   scenario: Scenario;
   violations: string[];
@@ -59,8 +62,9 @@ export async function runScenario(s: Scenario): Promise<Result> {
       }
       h.thaw();
     }
-    // What a thawed process had waiting on stdin runs first (a /quit typed while it was frozen).
-    await world.run(world.now);
+    // What a thawed process had waiting on stdin runs first (a /quit typed while it was frozen:
+    // lines are read one at a time, so give them a moment of virtual time, not just this instant).
+    await world.run(world.now + STDIN_DRAIN_MS);
     for (const h of Object.values(hosts)) if (!h.running) h.start();
     const settledAt = world.now, before = net.counts.datagrams;
     await world.run(settledAt + s.settleMs);
