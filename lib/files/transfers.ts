@@ -276,7 +276,8 @@ export class Transfers {
 
   /** The peer is back: offer again whatever broke while it was away. A new incarnation of the
    * peer knows none of our transfers, so every one not streaming now is offered again (one that
-   * went out whole before it died would otherwise wait for a "done" that never comes). */
+   * went out whole before it died would otherwise wait for a "done" that never comes), and every
+   * one we were receiving is accepted again. */
   onPeerOnline(restarted = false): void {
     for (const t of this.#out.values()) {
       if (t.waitingForPeer || (restarted && !t.sending)) {
@@ -285,6 +286,10 @@ export class Transfers {
         this.#o.sendControl({ op: "offer", id: t.id, name: t.name, size: t.size });
       }
     }
+    if (!restarted) return;
+    // And what we accepted from its last run: it resumes them, or declines what it forgot (a
+    // journal it could not write), which would otherwise wait here with a .part for ever.
+    for (const t of this.#in.values()) this.#askAgain(t);
   }
 
   close(): void {
@@ -486,6 +491,15 @@ export class Transfers {
     }
   }
 
+  /** Accepts `t` again from what its .part holds, unless a stream for it is going. */
+  #askAgain(t: Incoming): void {
+    if (this.#in.get(t.id) !== t || t.conn || this.#closed) return;
+    const again = { op: "offer" as const, id: t.id, name: t.name, size: t.size };
+    this.#onOffer(again).catch((e) =>
+      this.#decline(t.id, `cannot store ${t.name}: ${describeFsError(e)}`)
+    );
+  }
+
   /** The sender no longer has a transfer we accepted: it is over, and its .part goes. */
   #withdrawn(id: string): void {
     const t = this.#in.get(id);
@@ -649,13 +663,7 @@ export class Transfers {
       });
       // The sender may think it finished (everything fit in socket buffers): ask again, as if it
       // had offered the file anew, so it resumes from what the .part holds.
-      this.#clock.setTimer(() => {
-        if (this.#in.get(t.id) !== t || t.conn || this.#closed) return;
-        const again = { op: "offer" as const, id: t.id, name: t.name, size: t.size };
-        this.#onOffer(again).catch((e) =>
-          this.#decline(t.id, `cannot store ${t.name}: ${describeFsError(e)}`)
-        );
-      }, RETRY_MS);
+      this.#clock.setTimer(() => this.#askAgain(t), RETRY_MS);
     } finally {
       tryClose(conn);
     }
