@@ -276,8 +276,7 @@ export class Transfers {
 
   /** The peer is back: offer again whatever broke while it was away. A new incarnation of the
    * peer knows none of our transfers, so every one not streaming now is offered again (one that
-   * went out whole before it died would otherwise wait for a "done" that never comes), and every
-   * one we were receiving is accepted again. */
+   * went out whole before it died would otherwise wait for a "done" that never comes). */
   onPeerOnline(restarted = false): void {
     for (const t of this.#out.values()) {
       if (t.waitingForPeer || (restarted && !t.sending)) {
@@ -286,9 +285,9 @@ export class Transfers {
         this.#o.sendControl({ op: "offer", id: t.id, name: t.name, size: t.size });
       }
     }
-    if (!restarted) return;
-    // And what we accepted from its last run: it resumes them, or declines what it forgot (a
-    // journal it could not write), which would otherwise wait here with a .part for ever.
+    // And what we accepted and are not receiving now: a stream that never reached us (it was
+    // written whole into a path that went dark) is sent again, and what a restarted sender forgot
+    // (its journal could not be written) is declined; either would wait here with a .part for ever.
     for (const t of this.#in.values()) this.#askAgain(t);
   }
 
