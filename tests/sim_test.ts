@@ -24,6 +24,18 @@ Deno.test("sim world: what starts outside an event settles at that instant, not 
   // now, or its HELLO retries wait for whatever event comes next (seed 847: 10 s).
   queueMicrotask(() => seen.push(`microtask at ${world.now}`));
   await world.run(10_000);
-  world.close();
   assert.deepEqual(seen, ["microtask at 0", "event at 5000"]);
+});
+
+Deno.test("sim world: a long chain of awaits an event sets off ends at that event's instant", async () => {
+  const world = new World(rngFor(1));
+  const seen: string[] = [];
+  world.at(10, async () => {
+    // A folder listing is such a chain (an async generator); it used to end at the next event.
+    for (let i = 0; i < 1_000; i++) await null;
+    seen.push(`chain ended at ${world.now}`);
+  });
+  world.at(500, () => seen.push(`next event at ${world.now}`));
+  await world.run(1_000);
+  assert.deepEqual(seen, ["chain ended at 10", "next event at 500"]);
 });

@@ -66,6 +66,11 @@ export class Offers {
     return this.#in.size;
   }
 
+  /** Every transfer accepted and not yet done. */
+  all(): Incoming[] {
+    return [...this.#in.values()];
+  }
+
   /** The accepted transfer `id`, if there is one. */
   get(id: string): Incoming | undefined {
     return this.#in.get(id);

@@ -210,13 +210,24 @@ export class Receiver {
       });
       // The sender may think it finished (everything fit in socket buffers): ask again, as if it
       // had offered the file anew, so it resumes from what the .part holds.
-      this.#clock.setTimer(() => {
-        if (this.#offers.get(t.id) !== t || t.conn || this.#closed) return;
-        this.#offers.take({ op: "offer", id: t.id, name: t.name, size: t.size });
-      }, RETRY_MS);
+      this.#clock.setTimer(() => this.#askAgain(t), RETRY_MS);
     } finally {
       tryClose(conn);
     }
+  }
+
+  /** The peer is back: what we accepted and are not receiving now is accepted again. A stream
+   * that never reached us (written whole into a path that went dark) is then sent again, and what
+   * a restarted sender forgot (its journal could not be written) is declined; either would wait
+   * here with a .part for ever (seeds 595, 986). */
+  onPeerOnline(): void {
+    for (const t of this.#offers.all()) this.#askAgain(t);
+  }
+
+  /** Accepts `t` again from what its .part holds, unless a stream for it is going. */
+  #askAgain(t: Incoming): void {
+    if (this.#offers.get(t.id) !== t || t.conn || this.#closed) return;
+    this.#offers.take({ op: "offer", id: t.id, name: t.name, size: t.size });
   }
 
   /** `trailer` is the sender's SHA-256: checked against ours, or for a sealed stream (whose

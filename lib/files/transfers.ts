@@ -121,6 +121,7 @@ export class Transfers {
   /** The peer is back (`restarted`: as a new process): see Sender.onPeerOnline. */
   onPeerOnline(restarted = false): void {
     this.#sender.onPeerOnline(restarted);
+    this.#receiver.onPeerOnline();
   }
 
   close(): void {

@@ -174,6 +174,33 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
     s.timeline.push({ at: 3_000, action: { kind: "start", who: "A" } });
     return sorted(s);
   },
+  /** Seed 595: A's journal cannot note its offer (the state disk fails), and A dies once B has
+   * accepted. A's next run knows nothing of the file, and B waited for it with a .part for ever. */
+  "a transfer its restarted sender forgot is dropped by the receiver": () => {
+    const s = base("seed 595", 113);
+    s.weather = { ...CALM, delayMs: 200 };
+    s.activeMs = 8_000;
+    s.files.push({ who: "A", path: "/home/A/f1.bin", size: 1000 });
+    s.timeline.push({ at: 900, action: { kind: "eio", who: "A", mount: "/state", count: 20 } });
+    s.timeline.push({ at: 1_000, action: { kind: "file", who: "A", path: "/home/A/f1.bin" } });
+    // A has acknowledged B's accept (at 1,400 ms) but not connected yet (1,600).
+    s.timeline.push({ at: 1_500, action: { kind: "crash", who: "A" } });
+    s.timeline.push({ at: 3_000, action: { kind: "start", who: "A" } });
+    return sorted(s);
+  },
+  /** Seed 986: A writes a small file whole into its connection just as the path goes dark for
+   * longer than B waits for a header. A waited for a "done", B for a stream, both for ever. */
+  "a stream lost in a long partition is sent again once the peer is back": () => {
+    const s = base("seed 986", 114);
+    s.weather = { ...CALM, delayMs: 200 };
+    s.activeMs = 16_000;
+    s.files.push({ who: "A", path: "/home/A/f0.bin", size: 1000 });
+    s.timeline.push({ at: 1_000, action: { kind: "file", who: "A", path: "/home/A/f0.bin" } });
+    // A connects and writes it at 1,900 ms; it would reach B at 2,100.
+    s.timeline.push({ at: 1_950, action: { kind: "partition" } });
+    s.timeline.push({ at: 14_000, action: { kind: "heal" } });
+    return sorted(s);
+  },
   /** Bug 5: two 12 MiB files offered at once to a 20 MiB downloads disk. */
   "free space counts the transfers in progress": () => {
     const s = base("bug 5", 105);

@@ -82,7 +82,6 @@ export async function runScenario(s: Scenario): Promise<Result> {
   } finally {
     for (const h of Object.values(hosts)) if (h.life) world.kill(h.life);
     globalThis.removeEventListener("unhandledrejection", onRejection);
-    world.close();
     crypto.restore();
   }
 
