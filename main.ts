@@ -3,11 +3,12 @@ import { parseCli } from "./lib/cli/args.ts";
 import { helpText } from "./lib/cli/options.ts";
 import { buildCommit, VERSION } from "./lib/version.ts";
 import { openPeer, openWeb, readSecret } from "./lib/start.ts";
+import { MAX_TEXT_BYTES } from "./lib/peer.ts";
 import { preparePassphrase } from "./lib/crypto/passphrase.ts";
 import { PLAINTEXT_WARNING } from "./lib/ui/format.ts";
 import { runDemo } from "./lib/demo.ts";
-import { bufferedOut, fileOut, readLines } from "./lib/ui/output.ts";
-import { runJson } from "./lib/ui/json.ts";
+import { bufferedOut, fileOut, readInput } from "./lib/ui/output.ts";
+import { MAX_COMMAND_CHARS, runJson } from "./lib/ui/json.ts";
 import { runPipe } from "./lib/ui/pipe.ts";
 import { runSend } from "./lib/ui/send.ts";
 import { runTerminal } from "./lib/ui/terminal/run.ts";
@@ -64,6 +65,7 @@ async function main(): Promise<number> {
   const opened = await openPeer(config, { secret, output: out, effects: denoEffects });
   if (typeof opened === "string") fail(opened);
   const { peer } = opened;
+  if (opened.created) log.write(`chatnet: created the downloads folder ${opened.created}\n`);
   if (joined) {
     watchPairing(peer, joined, { log: say, exit: (code) => (out.flush(), Deno.exit(code)) });
   }
@@ -107,7 +109,7 @@ async function main(): Promise<number> {
   });
   const lines = {
     peer,
-    input: readLines(Deno.stdin.readable),
+    input: readInput(Deno.stdin.readable, config.json ? MAX_COMMAND_CHARS : MAX_TEXT_BYTES),
     out,
     log,
     timeoutMs: config.timeoutMs,

@@ -364,7 +364,20 @@ export class Peer {
 
   /** Offers files or folders to the peer; progress and results arrive as events. */
   sendFiles(paths: string[]): Promise<void> {
-    return this.#files.send(paths);
+    if (!this.#stateFailing) return this.#files.send(paths);
+    // An offer the journal cannot keep would be forgotten by a crash or a quit, on both sides:
+    // refused now, said plainly, rather than lost without a word later.
+    const where = this.#o.stateDir ? `the state directory ${this.#o.stateDir}` : "the journal";
+    for (const path of paths) {
+      this.#emit({
+        type: "error",
+        code: "transfer_failed",
+        message: `Cannot send ${path}: ${where} cannot be written, so the offer would not ` +
+          "survive a restart; send it again once it can be",
+        path,
+      });
+    }
+    return Promise.resolve();
   }
 
   /** Sends a chat message; returns its id, or undefined (with an error event) if it is refused. */

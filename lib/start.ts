@@ -6,7 +6,7 @@ import type { Config } from "./cli/args.ts";
 import { Journal } from "./store/journal.ts";
 import { History } from "./store/history.ts";
 import { defaultStateDir } from "./store/state_dir.ts";
-import { describeFsError } from "./store/fs.ts";
+import { describeFsError, type Fs, fsError } from "./store/fs.ts";
 import { askHidden } from "./ui/ask_secret.ts";
 import { serveWeb, type WebServer } from "./ui/web/server.ts";
 import { join } from "node:path";
@@ -67,12 +67,14 @@ export async function openPeer(
     /** Time, sockets and files: main.ts passes Deno's. */
     effects?: Effects;
   },
-): Promise<{ peer: Peer; stateDir: string } | string> {
+): Promise<{ peer: Peer; stateDir: string; created?: string } | string> {
   const ip = await resolveHost(c.peerHost);
   if (typeof ip !== "string") return ip.error;
   // Deno binds to 127.0.0.1 unless told otherwise; a chat peer must listen on all interfaces.
   const bind = c.bind || (isIP(ip) === 6 ? "::" : "0.0.0.0");
   if (c.bind && !isIP(bind)) return `Cannot use --bind: "${c.bind}" is not an IP address`;
+  const downloads = await openDownloads(c.downloads, effects.fs);
+  if (typeof downloads === "object") return downloads.error;
   const state = await openState(c, effects);
   if ("error" in state) return state.error;
   try {
@@ -93,13 +95,40 @@ export async function openPeer(
       files: c.files,
       effects,
     });
-    return { peer, stateDir: state.dir };
+    return { peer, stateDir: state.dir, created: downloads };
   } catch (e) {
     state.journal.close();
     state.history?.close();
     if (!(e instanceof BindError)) throw e;
     return bindError(e.cause, { protocol: e.protocol, bind, port: e.port });
   }
+}
+
+/** The downloads folder must be a folder we can write, checked at start rather than when the
+ * first file arrives (when only the peer would hear of it). A missing one is made; returns its
+ * name then, so that the user is told. */
+export async function openDownloads(
+  dir: string,
+  fs: Fs,
+): Promise<string | undefined | { error: string }> {
+  const cannot = (why: string) => ({ error: `Cannot use --downloads ${dir}: ${why}` });
+  let created: string | undefined;
+  try {
+    const info = await fs.stat(dir).catch(async (e) => {
+      if (fsError(e) !== "not_found") throw e;
+      await fs.mkdir(dir, { recursive: true });
+      created = dir;
+      return await fs.stat(dir);
+    });
+    if (!info.isDirectory) return cannot("it is a file, not a folder");
+    // Writable: a probe file made and removed (permissions alone miss read-only mounts).
+    const probe = join(dir, `.chatnet-write-check-${crypto.randomUUID().slice(0, 8)}`);
+    (await fs.open(probe, { write: true, createNew: true })).close();
+    await fs.remove(probe);
+  } catch (e) {
+    return cannot(describeFsError(e));
+  }
+  return created;
 }
 
 /** The journal and history in the state directory, created (private to the user) if needed,

@@ -96,7 +96,14 @@ export const denoFs: Fs = {
   },
 };
 
-export type FsErrorKind = "not_found" | "exists" | "denied" | "read_only" | "full" | "io";
+export type FsErrorKind =
+  | "not_found"
+  | "exists"
+  | "denied"
+  | "read_only"
+  | "full"
+  | "io"
+  | "off_limits";
 
 const BY_CODE: Record<string, FsErrorKind> = {
   ENOENT: "not_found",
@@ -124,6 +131,8 @@ export function fsError(e: unknown): FsErrorKind | undefined {
   if (e instanceof Deno.errors.NotFound) return "not_found";
   if (e instanceof Deno.errors.AlreadyExists) return "exists";
   if (e instanceof Deno.errors.PermissionDenied) return "denied";
+  // Deno's own sandbox: /proc, /sys and devices need more than --allow-write gives.
+  if (e instanceof Deno.errors.NotCapable) return "off_limits";
   const code = (e as { code?: unknown } | undefined)?.code;
   if (typeof code === "string" && BY_CODE[code]) return BY_CODE[code];
   const errno = /\(os error (\d+)\)/.exec(e instanceof Error ? e.message : "")?.[1];
@@ -137,6 +146,7 @@ const WORDS: Record<FsErrorKind, string> = {
   read_only: "the file system is read-only",
   full: "the disk is full",
   io: "input/output error (the disk may be failing)",
+  off_limits: "chatnet may not use system paths (/proc, /sys, /dev); choose an ordinary folder",
 };
 
 /** `e` in our words ("the disk is full"), or Deno's text without its "(os error N): op" tail. */

@@ -3,7 +3,8 @@
  * A bad line gets an error event and nothing else happens.
  */
 import type { ChatEvent, Command, ErrorEvent } from "../events.ts";
-import type { Out } from "./output.ts";
+import type { Out, Overlong } from "./output.ts";
+import { MAX_TEXT_BYTES } from "../peer.ts";
 import type { ChatPeer } from "./peer_handle.ts";
 
 export function parseCommand(line: string): Command | ErrorEvent {
@@ -45,9 +46,14 @@ function badInput(message: string): ErrorEvent {
   return { type: "error", code: "bad_input", message };
 }
 
+/** The longest command line read: a message at its limit with every byte escaped (\u00XX),
+ * and room for the rest of the object. Longer lines are skipped as they stream. */
+export const MAX_COMMAND_CHARS = 6 * MAX_TEXT_BYTES + 1024;
+
 export interface LineOptions {
   peer: ChatPeer;
-  input: AsyncIterable<string>;
+  /** Lines, or the length of one skipped for being over the mode's limit. */
+  input: AsyncIterable<string | Overlong>;
   out: Out;
   /** Where diagnostics go (stderr). */
   log: Out;
@@ -62,7 +68,14 @@ export async function runJson(o: LineOptions): Promise<number> {
   o.peer.on(print);
   o.peer.start();
   for await (const line of o.input) {
-    if (line.trim() && !await runCommand(o.peer, line, print)) break;
+    if (typeof line !== "string") {
+      print({
+        type: "error",
+        code: "too_long",
+        message: `Cannot read input line: ${line.overlong} characters is over the ` +
+          `${MAX_COMMAND_CHARS}-character limit; skipped`,
+      });
+    } else if (line.trim() && !await runCommand(o.peer, line, print)) break;
   }
   return await finish(o);
 }

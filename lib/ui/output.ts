@@ -56,19 +56,43 @@ export function bufferedOut(
  * and the retransmission timers late for the whole time it takes to queue them. */
 const YIELD_MS = 4;
 
+/** A line too long to be anything we accept: skipped as it streamed, never held whole. */
+export interface Overlong {
+  overlong: number;
+}
+
 /** Splits a byte stream into lines (LF or CRLF); a last line without a newline still counts. */
-export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+export function readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  return readInput(stream, Infinity) as AsyncGenerator<string>;
+}
+
+/** As readLines, but a line longer than `maxChars` is skipped as it streams (a flood of garbage
+ * lines keeps memory at one limit's worth) and stands as an Overlong with its length. */
+export async function* readInput(
+  stream: ReadableStream<Uint8Array>,
+  maxChars: number,
+): AsyncGenerator<string | Overlong> {
   const turn = turns(YIELD_MS);
   let rest = "";
+  /** While a line over the limit is being skipped: its length so far (0 otherwise). */
+  let skipped = 0;
   for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    rest += chunk;
     turn.reset();
-    let nl;
-    while ((nl = rest.indexOf("\n")) >= 0) {
-      yield rest.slice(0, nl).replace(/\r$/, "");
-      rest = rest.slice(nl + 1);
+    let text = chunk;
+    for (let nl; (nl = text.indexOf("\n")) >= 0;) {
+      const length = (skipped || rest.length) + nl;
+      if (skipped || length > maxChars) yield { overlong: length };
+      else yield (rest + text.slice(0, nl)).replace(/\r$/, "");
+      rest = "";
+      skipped = 0;
+      text = text.slice(nl + 1);
       await turn.take();
     }
+    if (skipped) skipped += text.length;
+    else if (rest.length + text.length > maxChars) {
+      [skipped, rest] = [rest.length + text.length, ""];
+    } else rest += text;
   }
-  if (rest) yield rest.replace(/\r$/, "");
+  if (skipped) yield { overlong: skipped };
+  else if (rest) yield rest.replace(/\r$/, "");
 }

@@ -3,6 +3,7 @@
  * Status goes to stderr, so stdout carries only what the peer said.
  */
 import { finish, type LineOptions } from "./json.ts";
+import { MAX_TEXT_BYTES } from "../peer.ts";
 
 export async function runPipe(o: LineOptions): Promise<number> {
   let refused = 0;
@@ -19,7 +20,16 @@ export async function runPipe(o: LineOptions): Promise<number> {
     } else if (e.type === "file_received") o.log.write(`chatnet: received ${e.name} → ${e.path}\n`);
   });
   o.peer.start();
-  for await (const line of o.input) o.peer.send(line);
+  for await (const line of o.input) {
+    if (typeof line === "string") o.peer.send(line);
+    else {
+      refused++;
+      o.log.write(
+        `chatnet: Cannot send message: ${line.overlong} characters is over the ` +
+          `${MAX_TEXT_BYTES}-byte limit; skipped\n`,
+      );
+    }
+  }
   const code = await finish(o);
   // A refused line was not sent: the run did not do what it was given.
   return refused ? 1 : code;

@@ -143,7 +143,7 @@ function checkFiles(s: Scenario, x: Host, y: Host, agree: boolean, violations: s
     if (death && death.at - read.at < JOURNAL_GRACE_MS) continue;
     const sentOk = of(x.events, "file_sent").some((e) => e.name === name);
     const got = received.get(name);
-    const failedX = xErrors.some((e) => e.name === name && FAILED.has(e.code));
+    const failedX = xErrors.some((e) => (e.name === name || e.path === top) && FAILED.has(e.code));
     if (got) {
       n++;
       const bytes = y.disk.read(got.path);

@@ -13,14 +13,22 @@ export interface Summary {
   ms: number;
 }
 
-/** Runs seeds from..from+count-1 (stopping early once `budgetMs` is spent, if given). */
+/** Runs seeds from..from+count-1; with `budgetMs`, stops once it is spent and at least
+ * `minRuns` have run. */
 export async function runSeeds(
-  o: { from: number; count: number; budgetMs?: number; print?: (s: string) => void },
+  o: {
+    from: number;
+    count: number;
+    budgetMs?: number;
+    minRuns?: number;
+    print?: (s: string) => void;
+  },
 ): Promise<Summary> {
   const start = performance.now();
   const summary: Summary = { runs: 0, failed: [], ms: 0 };
   for (let seed = o.from; seed < o.from + o.count; seed++) {
-    if (o.budgetMs !== undefined && performance.now() - start > o.budgetMs) break;
+    const spent = o.budgetMs !== undefined && performance.now() - start > o.budgetMs;
+    if (spent && summary.runs >= (o.minRuns ?? 0)) break;
     const r = await runScenario(generate(seed));
     summary.runs++;
     if (r.violations.length) {
