@@ -555,12 +555,17 @@ export class Peer {
       this.#writeFailed(e);
       return false;
     }
-    if (!this.#unshown.length) return true;
-    // Rendered in one write (held output), just after what it shows was written.
-    this.#o.output?.hold();
-    for (const e of this.#unshown.splice(0)) this.#emit(e);
-    this.#o.output?.flush();
+    this.#showUnshown();
     return true;
+  }
+
+  /** Shows the messages whose history line and cursor are now written, in one write (held
+   * output). */
+  #showUnshown(count = this.#unshown.length): void {
+    if (!count) return;
+    this.#o.output?.hold();
+    for (const e of this.#unshown.splice(0, count)) this.#emit(e);
+    this.#o.output?.flush();
   }
 
   /** Group commit: one fdatasync covers everything appended before it starts. Then the "sent"
@@ -573,11 +578,12 @@ export class Peer {
     try {
       while (this.#journal.unsynced) {
         const waiting = this.#waiting.length, mark = this.#session.durableMark();
+        const unshown = this.#unshown.length;
         await Promise.all([this.#journal.sync(), this.#history?.file.sync()]);
         // Written again (there is room once more): a later failure is worth a new warning.
         this.#stateFailing = false;
         if (this.#closed) return;
-        this.#stored(waiting, mark);
+        this.#stored(waiting, mark, unshown);
       }
     } catch (e) {
       // Nothing is reported sent, and the peer is not told it is stored, until it is.
@@ -587,7 +593,7 @@ export class Peer {
       this.#syncing = false;
     }
     if (this.#closed) return;
-    this.#stored(this.#waiting.length, this.#session.durableMark());
+    this.#stored(this.#waiting.length, this.#session.durableMark(), this.#unshown.length);
   }
 
   /** Says once, not at every datagram, that the state directory cannot be written and what that
@@ -612,7 +618,11 @@ export class Peer {
   }
 
   /** Emits the first `waiting` events and marks what was received up to `mark` as stored. */
-  #stored(waiting: number, mark: DurableMark): void {
+  #stored(waiting: number, mark: DurableMark, unshown: number): void {
+    // A sync writes what a failed write left, cursors included: the messages that waited for them
+    // when it began are stored, so they are shown now (the peer is about to forget them), not at
+    // the next retry (seed 2046).
+    this.#showUnshown(unshown);
     while (this.#heldBack.length && this.#journal.mayGoOut(this.#heldBack[0].id)) {
       const m = this.#heldBack.shift()!;
       this.#session.send(this.#encode(m), m.id, this.#clock.now());
