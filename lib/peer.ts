@@ -486,7 +486,16 @@ export class Peer {
       this.#writeFailed(e);
       // Not a cursor past a history line that did not fit: what is lost is then lost whole.
       this.#history?.file.discard();
-      this.#journal.discard();
+      for (const f of this.#journal.discard()) {
+        this.#emit({
+          type: "error",
+          code: "transfer_failed",
+          message: `Cannot keep ${f.name} for the next run: the journal could not be written; ` +
+            "send it again",
+          id: f.id,
+          name: f.name,
+        });
+      }
     }
     this.#clock.clearTimer(this.#retry);
     if (stored) {
@@ -613,7 +622,8 @@ export class Peer {
       code: "state_write_failed",
       message: `Cannot write ${where}: ${describeFsError(e)}. Until it can be written, ` +
         "messages that arrive wait unshown and yours are not reported sent (the peer keeps " +
-        "them, so nothing is lost or shown twice); trying again every second",
+        "them, so nothing is lost or shown twice), and a restart would not resume the files " +
+        "being sent; trying again every second",
     });
   }
 

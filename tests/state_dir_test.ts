@@ -126,7 +126,8 @@ Deno.test({
         code: "state_write_failed",
         message: `Cannot write the state directory ${state}: the disk is full. Until it can be ` +
           "written, messages that arrive wait unshown and yours are not reported sent (the " +
-          "peer keeps them, so nothing is lost or shown twice); trying again every second",
+          "peer keeps them, so nothing is lost or shown twice), and a restart would not resume " +
+          "the files being sent; trying again every second",
       };
       // Dozens of failed writes (one per datagram), one warning.
       assert.deepEqual(a.of("error"), [warning]);

@@ -21,7 +21,7 @@ import {
 } from "./records.ts";
 import { AppendFile } from "./files.ts";
 import { denoFs, type Fs, fsError } from "./fs.ts";
-import { randomId32, writeAllSync } from "../bytes.ts";
+import { randomId32, utf8Scratch, writeAllSync } from "../bytes.ts";
 
 /** Rewrite the journal once it holds this many more records than its state needs. */
 const COMPACT_SLACK = 4096;
@@ -38,6 +38,9 @@ export class Journal {
   /** The open journal file; none in memory. */
   #out?: AppendFile;
   /** Records in the file, to know when compacting pays. */
+  /** The records appended since the file last took everything: their sizes, and for a file
+   * record its id, so that a discard can tell which offers it loses. */
+  #unwritten: { bytes: number; file?: string }[] = [];
   #records = 0;
   /** A receive-cursor record is among what is not yet durable. */
   #cursorUnsynced = false;
@@ -201,13 +204,17 @@ export class Journal {
   write(): void {
     this.#recordDeferred();
     this.#out?.write();
+    this.#unwritten = [];
   }
 
   /** Makes everything appended so far durable, without blocking the event loop. */
   async sync(): Promise<void> {
     this.#recordDeferred();
     const reserved = this.#state.reserved;
+    // The records appended before it began are written once it succeeds; later ones may not be.
+    const written = this.#unwritten.length;
     await this.#out?.sync();
+    this.#unwritten.splice(0, written);
     this.#durableReserve = Math.max(this.#durableReserve, reserved);
     // Durable now is what was written before the fdatasync began: all of it, unless more came.
     this.#settled();
@@ -217,6 +224,7 @@ export class Journal {
   commit(): void {
     this.#recordDeferred();
     this.#out?.syncNow();
+    this.#unwritten = [];
     this.#durableReserve = Math.max(this.#durableReserve, this.#state.reserved);
     this.#settled();
   }
@@ -236,23 +244,40 @@ export class Journal {
     try {
       this.commit();
     } finally {
-      const out = this.#out;
+      // Kept if closing fails: a discard then still knows what was not written.
+      this.#out?.close();
       this.#out = undefined;
-      out?.close();
     }
   }
 
-  /** Closes without writing what is left (after a failed write that must not be followed). */
-  discard(): void {
+  /** Closes without writing what is left (after a failed write that must not be followed).
+   * Returns the files being sent whose records were not written whole: a later run will not know
+   * of them. */
+  discard(): OutFile[] {
     const out = this.#out;
     this.#out = undefined;
+    const lost: OutFile[] = [];
+    let left = out?.unwritten().length ?? 0;
+    // The unwritten bytes are the tail of what was appended: the last records, one maybe torn.
+    for (let i = this.#unwritten.length - 1; i >= 0 && left > 0; i--) {
+      const { bytes, file } = this.#unwritten[i];
+      left -= bytes;
+      const f = file === undefined ? undefined : this.#state.files.get(file);
+      if (f) lost.unshift(f);
+    }
     out?.discard();
+    return lost;
   }
 
   #append(r: JournalRecord): void {
     applyRecord(this.#state, r);
     if (!this.#out) return;
-    this.#out.append(encodeRecord(r));
+    const line = encodeRecord(r);
+    this.#out.append(line);
+    this.#unwritten.push({
+      bytes: utf8Scratch(line).length,
+      file: r.t === "file" ? r.id : undefined,
+    });
     this.#records++;
   }
 

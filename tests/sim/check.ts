@@ -141,7 +141,15 @@ function checkFiles(s: Scenario, x: Host, y: Host, agree: boolean, violations: s
     if (!read) continue;
     const death = x.deaths.get(read.gen);
     if (death && death.at - read.at < JOURNAL_GRACE_MS) continue;
-    const sentOk = of(x.events, "file_sent").some((e) => e.name === name);
+    // Its run said after the offer that the journal could not be written, and died (not a quit,
+    // which says which files it could not keep): the warning says a restart would not resume them.
+    const unkept = x.events.some((s) =>
+      s.gen === read.gen && s.at >= read.at && s.e.type === "error" &&
+      s.e.code === "state_write_failed"
+    ) && death !== undefined;
+    const sentOk = of(x.events, "file_sent").some((e) =>
+      e.name === name
+    );
     const got = received.get(name);
     const failedX = xErrors.some((e) => (e.name === name || e.path === top) && FAILED.has(e.code));
     if (got) {
@@ -156,7 +164,7 @@ function checkFiles(s: Scenario, x: Host, y: Host, agree: boolean, violations: s
       }
       continue;
     }
-    if (failedX) continue;
+    if (failedX || unkept) continue;
     if (sentOk) violations.push(`${x.name} reported ${name} sent, but ${y.name} never received it`);
     else if (x.powerLosses > 0 && !xErrors.some((e) => e.name === name)) continue;
     else violations.push(`${name} neither arrived nor failed (${x.name} → ${y.name})`);

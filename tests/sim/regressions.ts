@@ -230,6 +230,9 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
    * a sync for our own message wrote its cursor, the peer forgot it, and a power loss before the
    * retry left it in the history but never shown. */
   "a message whose cursor a later sync wrote is shown then, not at the retry": () => generate(2046),
+  /** Seed 1182, kept whole: a folder offered just before /quit on a full state disk; the quit
+   * could not write its records, and nobody was told those files would not be sent. */
+  "a quit that cannot write the journal says which files will not be sent": () => generate(1182),
 };
 
 function sorted(s: Scenario): Scenario {
