@@ -588,6 +588,9 @@ export class Peer {
       while (this.#journal.unsynced) {
         const waiting = this.#waiting.length, mark = this.#session.durableMark();
         const unshown = this.#unshown.length;
+        // The history is written first: a cursor is never stored ahead of its history line (a
+        // full disk took the history's write and not the journal's smaller one: seed 3384).
+        this.#history?.file.write();
         await Promise.all([this.#journal.sync(), this.#history?.file.sync()]);
         // Written again (there is room once more): a later failure is worth a new warning.
         this.#stateFailing = false;

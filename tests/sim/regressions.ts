@@ -233,6 +233,9 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
   /** Seed 1182, kept whole: a folder offered just before /quit on a full state disk; the quit
    * could not write its records, and nobody was told those files would not be sent. */
   "a quit that cannot write the journal says which files will not be sent": () => generate(1182),
+  /** Seed 3384, kept whole: on a full disk the journal's sync stored a receive cursor while the
+   * history line it covers did not fit; the message, never shown, was then taken as shown. */
+  "a receive cursor is never stored ahead of its history line": () => generate(3384),
 };
 
 function sorted(s: Scenario): Scenario {
