@@ -114,6 +114,7 @@ async function main(): Promise<number> {
     log,
     timeoutMs: config.timeoutMs,
     keep: config.keep,
+    terminal: Deno.stdout.isTerminal(),
   };
   if (config.send.length) return await runSend({ ...lines, paths: config.send });
   if (web && !config.json) return await runHeadless(peer);

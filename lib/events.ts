@@ -97,6 +97,8 @@ export interface ErrorEvent {
   /** For file errors: the transfer and its name. */
   id?: string;
   name?: string;
+  /** For file errors on the receiving side ("receive": the peer's file, not ours). */
+  direction?: "receive";
   /** For a file command refused whole (transfer_failed while the state cannot be written). */
   path?: string;
   /** For auth_failed from a handshake: its source address, failures so far, and seconds until

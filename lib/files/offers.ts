@@ -217,7 +217,7 @@ export class Offers {
   #decline(id: string, why: string): void {
     this.#slots.release(id);
     this.#o.sendControl({ op: "decline", id, reason: why });
-    this.#events.error("declined", `Declined an incoming file: ${why}`);
+    this.#events.incomingError("declined", `Declined an incoming file: ${why}`);
   }
 
   close(): void {

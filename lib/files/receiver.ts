@@ -183,7 +183,11 @@ export class Receiver {
       await this.#finish(t, file, { trailer, sealed }).catch((e) => {
         // Everything arrived but could not be stored: say so, so the sender does not wait.
         tryClose(file);
-        this.#events.error("transfer_failed", `Cannot store ${t.name}: ${describeFsError(e)}`, t);
+        this.#events.incomingError(
+          "transfer_failed",
+          `Cannot store ${t.name}: ${describeFsError(e)}`,
+          t,
+        );
         this.#o.sendControl({
           op: "done",
           id: t.id,
@@ -242,7 +246,7 @@ export class Receiver {
     if (sha256 !== claimed) {
       tryClose(file);
       await this.#fs.remove(t.partPath).catch(() => {});
-      this.#events.error(
+      this.#events.incomingError(
         "hash_mismatch",
         `${t.name} arrived corrupted (SHA-256 mismatch); it was discarded`,
         t,

@@ -46,6 +46,8 @@ interface Outgoing {
   waitingForPeer: boolean;
   /** A stream is going: a second accept (the receiver asking again) must not start another. */
   sending?: boolean;
+  /** The peer restarted while this was streaming to its old incarnation: offered again after. */
+  stale?: boolean;
 }
 
 export class Sender {
@@ -76,6 +78,9 @@ export class Sender {
 
   /** Offers files and folders (a folder's files keep their paths relative to it). */
   async send(paths: string[]): Promise<void> {
+    // What an earlier run left is known first: sending that file again is the same transfer (a
+    // retried --send after a timeout), not a second copy at the peer.
+    await this.#resumed;
     for (const p of paths) {
       let files: { path: string; name: string; size: number }[];
       try {
@@ -85,6 +90,7 @@ export class Sender {
         continue;
       }
       for (const f of files) {
+        if ([...this.#out.values()].some((o) => o.path === f.path && o.size === f.size)) continue;
         const t: Outgoing = { id: newTransferId(), ...f, waitingForPeer: false };
         this.#out.set(t.id, t);
         this.#o.onOutgoing?.({ id: t.id, path: t.path, name: t.name, size: t.size }, true);
@@ -155,7 +161,10 @@ export class Sender {
     for (const t of this.#out.values()) {
       // Those still waiting their turn are offered when it comes.
       if (!this.#sending.holds(t.id)) continue;
-      if (t.waitingForPeer || (restarted && !t.sending)) {
+      // One streaming now goes to the old incarnation, which cannot answer "done": offered again
+      // once its stream ends (seed 8386: a frozen sender streamed the dead peer's accepts).
+      if (restarted && t.sending) t.stale = true;
+      else if (t.waitingForPeer || restarted) {
         t.waitingForPeer = false;
         this.#clock.clearTimer(t.retry);
         this.#offer(t);
@@ -237,6 +246,11 @@ export class Sender {
       t.sending = false;
       if (file) tryClose(file);
       if (conn) tryClose(conn);
+      if (t.stale && this.#out.has(t.id) && !this.#closed) {
+        t.stale = false;
+        this.#clock.clearTimer(t.retry);
+        this.#offer(t);
+      }
     }
   }
 

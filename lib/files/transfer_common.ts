@@ -98,6 +98,18 @@ export class TransferEvents {
   error(code: string, message: string, t?: { id: string; name: string }): void {
     this.#emit({ type: "error", code, message, ...(t ? { id: t.id, name: t.name } : {}) });
   }
+
+  /** An error of a file the peer sends us (our decline, our disk): marked as such, so that a
+   * run's exit status counts only what it was given. */
+  incomingError(code: string, message: string, t?: { id: string; name: string }): void {
+    this.#emit({
+      type: "error",
+      code,
+      message,
+      ...(t ? { id: t.id, name: t.name } : {}),
+      direction: "receive",
+    });
+  }
 }
 
 export function tryClose(c: { close(): void }): void {

@@ -60,11 +60,30 @@ export interface LineOptions {
   timeoutMs: number;
   /** At the timeout, keep undelivered messages for the next run (default) or drop them. */
   keep?: boolean;
+  /** stdout is a terminal (pipe mode then shows the peer's control characters as ^[). */
+  terminal?: boolean;
 }
 
 /** Runs until quit or end of input, then waits for delivery; resolves to the exit code. */
+/** Errors that mean a line or a file given to this run was refused or failed: the run then
+ * exits 1 (the README's exit codes), in JSON mode as with --send. */
+export const REFUSED_CODES = new Set([
+  "bad_input",
+  "too_long",
+  "file_not_found",
+  "declined",
+  "transfer_failed",
+  "hash_mismatch",
+  "unknown_offer",
+]);
+
 export async function runJson(o: LineOptions): Promise<number> {
-  const print = (e: ChatEvent) => o.out.write(JSON.stringify(e) + "\n");
+  let refused = 0;
+  const print = (e: ChatEvent) => {
+    // Only what this run was given: a decline of the peer's file is the peer's failure.
+    if (e.type === "error" && REFUSED_CODES.has(e.code) && e.direction !== "receive") refused++;
+    o.out.write(JSON.stringify(e) + "\n");
+  };
   o.peer.on(print);
   o.peer.start();
   for await (const line of o.input) {
@@ -77,7 +96,8 @@ export async function runJson(o: LineOptions): Promise<number> {
       });
     } else if (line.trim() && !await runCommand(o.peer, line, print)) break;
   }
-  return await finish(o);
+  const code = await finish(o);
+  return refused ? Math.max(code, 1) : code;
 }
 
 /** Carries out one command line of the contract (JSON mode and the web window share it); what

@@ -4,11 +4,14 @@
  */
 import { finish, type LineOptions } from "./json.ts";
 import { MAX_TEXT_BYTES } from "../peer.ts";
+import { visible } from "./format.ts";
 
 export async function runPipe(o: LineOptions): Promise<number> {
   let refused = 0;
   o.peer.on((e) => {
-    if (e.type === "message") o.out.write(e.text + "\n");
+    // On a terminal the peer's control characters are shown, never obeyed (as in the terminal
+    // interface); into a file or a pipe the text goes as it came.
+    if (e.type === "message") o.out.write((o.terminal ? visible(e.text) : e.text) + "\n");
     else if (e.type === "ready") {
       if (!o.peer.online) o.log.write(`chatnet: waiting for ${e.peer}…\n`);
     } else if (e.type === "peer") o.log.write(`chatnet: peer ${e.state}\n`);

@@ -2,9 +2,7 @@
  * One-shot `--send PATH…`: offer the files, wait until the peer has verified each one, print a
  * line per file, and exit 0 only if every file arrived intact.
  */
-import { finish, type LineOptions, transfersDone } from "./json.ts";
-
-const FAILURES = new Set(["declined", "transfer_failed", "hash_mismatch", "file_not_found"]);
+import { finish, type LineOptions, REFUSED_CODES, transfersDone } from "./json.ts";
 
 export async function runSend(o: LineOptions & { paths: string[] }): Promise<number> {
   let failed = 0;
@@ -14,14 +12,21 @@ export async function runSend(o: LineOptions & { paths: string[] }): Promise<num
     } else if (e.type === "peer") o.log.write(`chatnet: peer ${e.state}\n`);
     else if (e.type === "moved") o.log.write(`chatnet: peer moved from ${e.from} to ${e.to}\n`);
     else if (e.type === "error") {
-      if (FAILURES.has(e.code)) failed++;
+      if (REFUSED_CODES.has(e.code) && e.direction !== "receive") failed++;
       o.log.write(`chatnet: ${e.message}\n`);
     }
   });
   o.peer.start();
   await o.peer.sendFiles(o.paths);
   if (!await transfersDone(o.peer, o.timeoutMs)) {
-    o.log.write(`chatnet: gave up: the peer was unreachable for ${o.timeoutMs / 1000} s\n`);
+    const n = o.peer.transfers;
+    o.log.write(
+      `chatnet: gave up: the peer was unreachable for ${o.timeoutMs / 1000} s; ` +
+        (o.peer.keeping
+          ? `${n === 1 ? "the file is" : `${n} files are`} kept and sent the next time chatnet ` +
+            "runs with this peer (sending the same path again does not send it twice)\n"
+          : "the files are not kept: the state directory cannot be written\n"),
+    );
     o.peer.close();
     return 1;
   }

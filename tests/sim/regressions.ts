@@ -236,6 +236,9 @@ export const REGRESSIONS: Record<string, () => Scenario> = {
   /** Seed 3384, kept whole: on a full disk the journal's sync stored a receive cursor while the
    * history line it covers did not fit; the message, never shown, was then taken as shown. */
   "a receive cursor is never stored ahead of its history line": () => generate(3384),
+  /** Seed 8386, kept whole: a frozen sender, thawed, streamed the accepts of a peer that had
+   * died meanwhile; the new incarnation dropped the streams and no "done" ever came. */
+  "a stream to a peer that restarted meanwhile is offered again": () => generate(8386),
 };
 
 function sorted(s: Scenario): Scenario {
