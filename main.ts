@@ -29,6 +29,14 @@ function fail(message: string): never {
 }
 
 async function main(): Promise<number> {
+  // `deno task chat` runs in the project's folder; relative paths (downloads, /send, the state
+  // directory) mean the folder the user typed the command in, which Deno names INIT_CWD.
+  const typedIn = Deno.env.get("INIT_CWD");
+  if (typedIn) {
+    try {
+      Deno.chdir(typedIn);
+    } catch { /* gone: stay where we are */ }
+  }
   let config = parseCli(Deno.args, {
     user: Deno.env.get("USER"),
     secret: Deno.env.get("CHATNET_SECRET"),
@@ -55,6 +63,7 @@ async function main(): Promise<number> {
     })
     : undefined;
   if (typeof joined === "string") return say(joined), 1;
+  if (joined && "usage" in joined) fail(joined.usage);
   if (joined) {
     const code = preparePassphrase(joined.secret);
     if (typeof code === "object") fail(code.error);

@@ -23,23 +23,26 @@ export interface Joined {
   byCode: boolean;
 }
 
-/** Finds the peer, or says in one line why not (the caller exits with status 1). */
+/** Finds the peer, or says in one line why not: a string when nobody answered (exit 1), an
+ * `{ usage }` when the command cannot work as given (exit 2: no such pair, no state). */
 export async function findPeer(
   c: Config,
   io: { log(line: string): void; env: { XDG_STATE_HOME?: string; HOME?: string } },
-): Promise<Joined | string> {
+): Promise<Joined | string | { usage: string }> {
   const d = c.discover!;
   const root = c.stateDir || stateRoot(io.env);
-  if (typeof root !== "string") return root.error;
+  if (typeof root !== "string") return { usage: root.error };
   let secret: string, tag: Uint8Array, what: string;
   if (d.kind === "pair") {
     const pairs = loadPairs(root);
-    if (typeof pairs === "string") return pairs;
+    if (typeof pairs === "string") return { usage: pairs };
     if (!pairs[d.name]) {
       const known = Object.keys(pairs);
-      return `Cannot join ${d.name}: no pair of that name (${
-        known.length ? `paired: ${known.join(", ")}` : "none yet"
-      }); pair first with chatnet --invite on one host and --join CODE on the other`;
+      return {
+        usage: `Cannot join ${d.name}: no pair of that name (${
+          known.length ? `paired: ${known.join(", ")}` : "none yet"
+        }); pair first with chatnet --invite on one host and --join CODE on the other`,
+      };
     }
     secret = pairs[d.name].secret;
     tag = pairTag(secret);

@@ -52,8 +52,10 @@ export async function readSecret(
           : (e as Error).message;
         return { error: `Cannot read --secret-file ${s.path}: ${why}` };
       }
-      const secret = text.replace(/\r?\n$/, "");
-      if (!secret) return { error: `Cannot use --secret-file ${s.path}: the file is empty` };
+      // The first line is the passphrase (an editor's trailing newline is not part of it).
+      const secret = text.split(/\r?\n/)[0];
+      if (!text) return { error: `Cannot use --secret-file ${s.path}: the file is empty` };
+      if (!secret) return { error: `Cannot use --secret-file ${s.path}: its first line is empty` };
       return secret;
     }
   }
@@ -161,7 +163,8 @@ async function openState(
     const { journal, notices } = Journal.open(dir, fs);
     return { journal, notices, history: c.history ? new History(dir, fs) : undefined, dir };
   } catch (e) {
-    return { error: `Cannot use state directory ${dir}: ${describeFsError(e)}` };
+    const why = fsError(e) === "exists" ? "it is a file, not a folder" : describeFsError(e);
+    return { error: `Cannot use state directory ${dir}: ${why}` };
   }
 }
 

@@ -57,6 +57,27 @@ const DEFAULT_MAX_FILE_SIZE = 64 * 2 ** 30;
 
 export const DEMO_SIM = "loss=30%,delay=20ms,jitter=10ms,dup=5%,corrupt=5%,reorder=10%";
 
+/** `--timeout -1` as `--timeout=-1`, so that a negative number gets our "not a number of seconds"
+ * rather than parseArgs' "argument is ambiguous". */
+function joinNegativeValues(argv: string[]): string[] {
+  const takesValue = new Set(
+    OPTIONS.filter((o) => o.arg).flatMap((
+      o,
+    ) => [`--${o.name}`, ...(o.short ? [`-${o.short}`] : [])]),
+  );
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (takesValue.has(argv[i]) && /^-\d/.test(argv[i + 1] ?? "")) {
+      out.push(`${argv[i].startsWith("--") ? argv[i] : `--${longName(argv[i])}`}=${argv[++i]}`);
+    } else out.push(argv[i]);
+  }
+  return out;
+}
+
+function longName(short: string): string {
+  return OPTIONS.find((o) => `-${o.short}` === short)!.name;
+}
+
 export function parseCli(
   argv: string[],
   env: { user?: string; secret?: string } = {},
@@ -64,7 +85,7 @@ export function parseCli(
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
+      args: joinNegativeValues(argv),
       allowPositionals: true,
       strict: true,
       options: Object.fromEntries(
