@@ -83,7 +83,8 @@ export class Journal {
       if (torn) {
         notices.push(
           `Journal ${path}: dropped a torn last record (${lost} bytes, line ${line}), ` +
-            "left by a crash; nothing else was lost",
+            "left by an interrupted write (a crash, a power loss or a full disk); nothing else " +
+            "was lost",
         );
       } else {
         const aside = `${path}.corrupt-${new Date().toISOString().replaceAll(":", "-")}`;
