@@ -15,6 +15,8 @@ export class AppendFile {
   /** Bytes a failed write left unwritten (then appended text waits behind them). */
   #rest: Uint8Array | undefined;
   #unsynced = false;
+  /** Asynchronous fdatasyncs under way. */
+  #syncing = 0;
 
   constructor(readonly path: string, fs: Fs = denoFs) {
     this.#file = fs.openSync(path, { append: true, create: true });
@@ -57,17 +59,22 @@ export class AppendFile {
     this.write();
     if (!this.#unsynced) return;
     this.#unsynced = false;
+    this.#syncing++;
     try {
       await this.#file.syncData();
     } catch (e) {
       this.#unsynced = true;
       throw e;
+    } finally {
+      this.#syncing--;
     }
   }
 
+  /** Durable when it returns, even if an asynchronous sync is still under way (at exit it may
+   * never finish: seed 958 reported a message sent that a power loss then took). */
   syncNow(): void {
     this.write();
-    if (!this.#unsynced) return;
+    if (!this.#unsynced && this.#syncing === 0) return;
     this.#unsynced = false;
     this.#file.syncDataSync();
   }

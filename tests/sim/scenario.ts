@@ -94,11 +94,22 @@ export function generate(seed: number): Scenario {
       add(at, { kind: "file", who: w, path });
     } else if (r < 0.68) {
       const dir = `/home/${w}/d${files.length}`;
-      const k = int(rng, 1, 12);
+      // Now and then a big folder, which must flow a few files at a time (bug 3).
+      const k = int(rng, 1, 12) === 12 ? 150 : int(rng, 1, 11);
       for (let j = 0; j < k; j++) {
         files.push({ who: w, path: `${dir}/${j}.txt`, size: int(rng, 0, 5000) });
       }
       add(at, { kind: "file", who: w, path: dir });
+    } else if (r < 0.7) {
+      // Two files at once that fit a small downloads disk one at a time, not together (bug 5).
+      const size = downloadBytes < 2 ** 30
+        ? Math.floor(downloadBytes * 0.6)
+        : int(rng, 1, 2_000_000);
+      for (const n of [0, 1]) {
+        const path = `/home/${w}/p${files.length}-${n}.bin`;
+        files.push({ who: w, path, size });
+        add(at, { kind: "file", who: w, path });
+      }
     } else if (r < 0.74) {
       add(at, { kind: "crash", who: w });
       add(at + int(rng, 10, 5_000), { kind: "start", who: w });
