@@ -26,7 +26,8 @@ import type { Route } from "./route.ts";
 import type { UdpInStream } from "./udp_stream.ts";
 import type { Clock } from "../net/clock.ts";
 import type { TcpConn } from "../net/tcp.ts";
-import { describeFsError, type FileHandle, type Fs, SEEK_START } from "../store/fs.ts";
+import { describeFsError, type FileHandle, type Fs, fsError, SEEK_START } from "../store/fs.ts";
+import { formatBytes } from "../ui/format.ts";
 import { claimName, earlyWriteback } from "./part_files.ts";
 import type { Incoming, Offers } from "./offers.ts";
 import {
@@ -39,6 +40,9 @@ import {
   tryClose,
   WRITE_DEPTH,
 } from "./transfer_common.ts";
+
+/** How long a refused stream is held open after its decline is sent (a few round trips). */
+const REFUSE_LINGER_MS = 1_000;
 
 /** Connections still sending their header at once; more are closed on arrival. */
 const MAX_UNIDENTIFIED = 32;
@@ -199,6 +203,18 @@ export class Receiver {
     } catch (e) {
       dog.stop();
       if (t.generation !== generation || this.#closed) return;
+      // The downloads folder itself refuses (full, read-only, not ours): trying again every
+      // second would only say so again. Declined once, plainly, on both sides.
+      const kind = fsError(e);
+      if (kind === "full" || kind === "read_only" || kind === "denied") {
+        return await this.#refuse(
+          t,
+          kind === "full"
+            ? `the disk filled up (${formatBytes(await this.#free(t))} free in ${t.dir}, ` +
+              `${formatBytes(t.size)} needed); free space and send it again`
+            : `${describeFsError(e)} in ${t.dir}`,
+        );
+      }
       // Keep the .part: the sender offers again and we resume from here.
       t.conn = undefined;
       const file = t.file;
@@ -218,6 +234,24 @@ export class Receiver {
     } finally {
       tryClose(conn);
     }
+  }
+
+  /** Ends a transfer for good: its .part goes, and the sender is told why (it gives up). */
+  async #refuse(t: Incoming, why: string): Promise<void> {
+    const file = t.file;
+    t.file = undefined;
+    t.conn = undefined;
+    if (file) tryClose(file);
+    this.#o.sendControl({ op: "decline", id: t.id, reason: `cannot store ${t.name}: ${why}` });
+    this.#events.incomingError("declined", `Declined ${t.name}: ${why}`, t);
+    // The stream stays open a moment, so the sender hears the decline before a broken pipe (which
+    // it would report as an interruption to resume).
+    await new Promise<void>((r) => this.#clock.setTimer(r, REFUSE_LINGER_MS));
+    this.#offers.withdrawn(t.id);
+  }
+
+  #free(t: Incoming): Promise<number> {
+    return this.#fs.freeSpace(t.dir).catch(() => 0);
   }
 
   /** The peer is back: what we accepted and are not receiving now is accepted again. A stream
