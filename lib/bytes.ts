@@ -64,3 +64,8 @@ export function writeAllSync(w: { writeSync(p: Uint8Array): number }, data: stri
   let bytes = typeof data === "string" ? utf8Scratch(data) : data;
   while (bytes.length > 0) bytes = bytes.subarray(w.writeSync(bytes));
 }
+
+/** A byte count for people: "1,048,494 bytes". */
+export function bytesText(n: number): string {
+  return `${n.toLocaleString("en")} bytes`;
+}

@@ -31,7 +31,7 @@ import {
 } from "./events.ts";
 import { Journal } from "./store/journal.ts";
 import { describeFsError } from "./store/fs.ts";
-import { randomId32 } from "./bytes.ts";
+import { bytesText, randomId32 } from "./bytes.ts";
 import type { FileEntry, History, HistoryEntry } from "./store/history.ts";
 import { denoEffects, type Effects } from "./effects.ts";
 import type { Clock, TimerId } from "./net/clock.ts";
@@ -389,7 +389,9 @@ export class Peer {
       this.#emit({
         type: "error",
         code: "too_long",
-        message: `Cannot send message: ${bytes} bytes is over the ${MAX_TEXT_BYTES}-byte limit`,
+        message: `Cannot send message: ${bytesText(bytes)} is over the limit of ${
+          bytesText(MAX_TEXT_BYTES)
+        }`,
       });
       return undefined;
     }

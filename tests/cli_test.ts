@@ -75,3 +75,15 @@ Deno.test("secret, state and web options: where the passphrase comes from, and o
   assert.ok(typeof web !== "string");
   assert.deepEqual([web.web, web.webPort, web.webBind, web.history], [true, 8080, "::1", false]);
 });
+
+Deno.test("a dash-led value is the option's value, and an empty CHATNET_SECRET is a mistake", () => {
+  const c = parseCli(["9000", "127.0.0.1", "9001", "--send", "-notes.txt"]);
+  assert.ok(typeof c !== "string", String(c));
+  assert.deepEqual(c.send, ["-notes.txt"]);
+  assert.equal(
+    parseCli(["9000", "127.0.0.1", "9001"], { secret: "" }),
+    "Cannot use CHATNET_SECRET: it is set but empty; unset it for an unencrypted chat",
+  );
+  const unset = parseCli(["9000", "127.0.0.1", "9001"], {});
+  assert.ok(typeof unset !== "string" && unset.secret.from === "none");
+});

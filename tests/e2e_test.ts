@@ -185,7 +185,10 @@ Deno.test("a line over the size limit makes pipe mode exit 1", async () => {
     await a.write("x".repeat(1024 * 1024 + 1) + "\n");
     await a.closeStdin();
     assert.equal((await a.exit()).code, 1);
-    assert.match(a.stderr, /Cannot send message: \d+ bytes is over the \d+-byte limit/);
+    assert.match(
+      a.stderr,
+      /Cannot send message: [\d,]+ (bytes|characters) is over the limit of [\d,]+ bytes/,
+    );
     assert.doesNotMatch(a.stderr, /gave up/);
   } finally {
     a.kill();
@@ -235,7 +238,11 @@ Deno.test("a malformed JSON line gets an error event and the session carries on"
     ]);
     assert.equal(errors[0].message, "Cannot parse input line: not JSON");
     assert.equal(b.of("message")[0].text, "still here");
-    await quitBoth(a, b);
+    await a.command({ type: "quit" });
+    await b.command({ type: "quit" });
+    // The session carried on, but lines were refused: exit 1 (the README's exit codes).
+    assert.equal((await a.exit()).code, 1, a.stderr);
+    assert.equal((await b.exit()).code, 0, b.stderr);
   } finally {
     a.kill();
     b.kill();

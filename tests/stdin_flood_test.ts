@@ -40,8 +40,10 @@ Deno.test("a flood of 5 MB garbage lines in pipe mode is skipped as it streams: 
     assert.equal(skipped.length, FLOOD_LINES, alice.stderr);
     assert.equal(
       skipped[0],
-      `chatnet: Cannot send message: ${FLOOD_LINE_BYTES} characters is over the ` +
-        `${MAX_TEXT_BYTES}-byte limit; skipped`,
+      `chatnet: Cannot send message: ${
+        FLOOD_LINE_BYTES.toLocaleString("en")
+      } characters is over the ` +
+        `limit of ${MAX_TEXT_BYTES.toLocaleString("en")} bytes; skipped`,
     );
     assert.equal(status.code, 1, "a refused line makes the run fail");
     assert.ok(peak < PEAK_LIMIT, `peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB`);

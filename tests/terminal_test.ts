@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { splitPaths } from "../lib/ui/terminal/completion.ts";
 import { keys, message, setup } from "./terminal_fixture.ts";
 import { bufferedOut } from "../lib/ui/output.ts";
+import { runTerminal } from "../lib/ui/terminal/run.ts";
 
 Deno.test("an incoming message never disturbs the line being typed", () => {
   const t = setup();
@@ -311,4 +312,31 @@ Deno.test("files waiting their turn are counted in one line under the bars, not 
   const last = t.take();
   assert.match(last, /↑ Sending s3\.txt \(10 B\)\r\n\r\x1b\[2K● > \r\x1b\[4C$/);
   assert.ok(!last.slice(last.lastIndexOf("s3.txt")).includes("waiting"), "the line is gone");
+});
+
+Deno.test("Ctrl-C leaves the terminal with exit status 130, /quit with 0", async () => {
+  for (const [typed, code] of [["\x03", 130], ["/quit\r", 0]] as const) {
+    const { peer } = setup();
+    let fed = false;
+    const stdin = {
+      setRaw() {},
+      read(p: Uint8Array) {
+        if (fed) return new Promise<number | null>(() => {});
+        fed = true;
+        const bytes = keys(typed);
+        p.set(bytes);
+        return Promise.resolve(bytes.length);
+      },
+    };
+    const status = await runTerminal({
+      peer,
+      out: { write() {} },
+      color: false,
+      columns: () => 80,
+      rows: () => 24,
+      stdin,
+      quitWaitMs: 0,
+    });
+    assert.equal(status, code, JSON.stringify(typed));
+  }
 });

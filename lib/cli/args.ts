@@ -57,18 +57,22 @@ const DEFAULT_MAX_FILE_SIZE = 64 * 2 ** 30;
 
 export const DEMO_SIM = "loss=30%,delay=20ms,jitter=10ms,dup=5%,corrupt=5%,reorder=10%";
 
-/** `--timeout -1` as `--timeout=-1`, so that a negative number gets our "not a number of seconds"
- * rather than parseArgs' "argument is ambiguous". */
-function joinNegativeValues(argv: string[]): string[] {
-  const takesValue = new Set(
-    OPTIONS.filter((o) => o.arg).flatMap((
-      o,
-    ) => [`--${o.name}`, ...(o.short ? [`-${o.short}`] : [])]),
-  );
+/** `--timeout -1` as `--timeout=-1` and `--send -notes.txt` as `--send=-notes.txt`: a value that
+ * starts with a dash but is no option of ours is the option's value, and gets our words ("not a
+ * number of seconds") rather than parseArgs' "argument is ambiguous". */
+function joinDashValues(argv: string[]): string[] {
+  const flag = (
+    o: (typeof OPTIONS)[number],
+  ) => [`--${o.name}`, ...(o.short ? [`-${o.short}`] : [])];
+  const takesValue = new Set(OPTIONS.filter((o) => o.arg).flatMap(flag));
+  const known = new Set(OPTIONS.flatMap(flag));
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
-    if (takesValue.has(argv[i]) && /^-\d/.test(argv[i + 1] ?? "")) {
-      out.push(`${argv[i].startsWith("--") ? argv[i] : `--${longName(argv[i])}`}=${argv[++i]}`);
+    const next = argv[i + 1] ?? "";
+    const option = next.split("=")[0];
+    if (takesValue.has(argv[i]) && next.startsWith("-") && next !== "--" && !known.has(option)) {
+      out.push(`${argv[i].startsWith("--") ? argv[i] : `--${longName(argv[i])}`}=${next}`);
+      i++;
     } else out.push(argv[i]);
   }
   return out;
@@ -85,7 +89,7 @@ export function parseCli(
   let parsed;
   try {
     parsed = parseArgs({
-      args: joinNegativeValues(argv),
+      args: joinDashValues(argv),
       allowPositionals: true,
       strict: true,
       options: Object.fromEntries(
@@ -156,6 +160,10 @@ export function parseCli(
   if (typeof v.downloads === "string") {
     if (!v.downloads) return "Cannot use --downloads: the folder name is empty";
     base.downloads = v.downloads;
+  }
+  // Set but empty is a mistake (a variable that did not expand), not a wish for no encryption.
+  if (env.secret === "" && typeof v["secret-file"] !== "string" && !v["ask-secret"]) {
+    return "Cannot use CHATNET_SECRET: it is set but empty; unset it for an unencrypted chat";
   }
   if (typeof v["secret-file"] === "string") {
     if (v["ask-secret"]) return "Cannot use --secret-file with --ask-secret: choose one";

@@ -96,3 +96,26 @@ export function visible(text: string): string {
     (c) => c.charCodeAt(0) < 0x20 ? `^${String.fromCharCode(c.charCodeAt(0) + 64)}` : "\ufffd",
   );
 }
+
+/** How an `error` event is labelled for people: what the chat survives is a warning, a transfer
+ * that resumes by itself is only news, the rest an error. */
+export function errorLabel(code: string): "warning: " | "" | "error: " {
+  if (code === "state_write_failed" || code === "weak_passphrase") return "warning: ";
+  return code === "transfer_interrupted" ? "" : "error: ";
+}
+
+/** A status line for stderr: "chatnet: " and the text on one line, the peer's control characters
+ * (a file name's newline or escape sequence) shown, never obeyed. */
+export function statusLine(text: string): string {
+  return `chatnet: ${visible(text).replaceAll("\n", "^J")}\n`;
+}
+
+/** What a `peer` event says on a status line, given the state shown before: a repeat says
+ * nothing, unless the peer restarted in between. */
+export function peerStatus(
+  e: { state: string; restarted?: boolean },
+  shown: string | undefined,
+): string | undefined {
+  if (e.state !== shown) return `peer ${e.state}${e.restarted ? " (it restarted)" : ""}`;
+  return e.restarted ? "peer restarted" : undefined;
+}

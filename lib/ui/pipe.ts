@@ -4,23 +4,29 @@
  */
 import { finish, type LineOptions } from "./json.ts";
 import { MAX_TEXT_BYTES } from "../peer.ts";
-import { visible } from "./format.ts";
+import { bytesText } from "../bytes.ts";
+import { errorLabel, peerStatus, statusLine, visible } from "./format.ts";
 
 export async function runPipe(o: LineOptions): Promise<number> {
   let refused = 0;
+  let shown: string | undefined;
+  const say = (text: string) => o.log.write(statusLine(text));
   o.peer.on((e) => {
     // On a terminal the peer's control characters are shown, never obeyed (as in the terminal
     // interface); into a file or a pipe the text goes as it came.
     if (e.type === "message") o.out.write((o.terminal ? visible(e.text) : e.text) + "\n");
     else if (e.type === "ready") {
-      if (!o.peer.online) o.log.write(`chatnet: waiting for ${e.peer}…\n`);
-    } else if (e.type === "peer") o.log.write(`chatnet: peer ${e.state}\n`);
-    else if (e.type === "moved") o.log.write(`chatnet: peer moved from ${e.from} to ${e.to}\n`);
+      if (!o.peer.online) say(`waiting for ${e.peer}…`);
+    } else if (e.type === "peer") {
+      const line = peerStatus(e, shown);
+      shown = e.state;
+      if (line) say(line);
+    } else if (e.type === "moved") say(`peer moved from ${e.from} to ${e.to}`);
     else if (e.type === "error") {
       if (e.code === "too_long") refused++;
-      const warning = e.code === "state_write_failed" ? "warning: " : "";
-      o.log.write(`chatnet: ${warning}${e.message}\n`);
-    } else if (e.type === "file_received") o.log.write(`chatnet: received ${e.name} → ${e.path}\n`);
+      const label = errorLabel(e.code);
+      say(`${label === "warning: " ? label : ""}${e.message}`);
+    } else if (e.type === "file_received") say(`received ${e.name} → ${e.path}`);
   });
   o.peer.start();
   for await (const line of o.input) {
@@ -28,8 +34,10 @@ export async function runPipe(o: LineOptions): Promise<number> {
     else {
       refused++;
       o.log.write(
-        `chatnet: Cannot send message: ${line.overlong} characters is over the ` +
-          `${MAX_TEXT_BYTES}-byte limit; skipped\n`,
+        `chatnet: Cannot send message: ${
+          line.overlong.toLocaleString("en")
+        } characters is over the ` +
+          `limit of ${bytesText(MAX_TEXT_BYTES)}; skipped\n`,
       );
     }
   }

@@ -3,17 +3,24 @@
  * line per file, and exit 0 only if every file arrived intact.
  */
 import { finish, type LineOptions, REFUSED_CODES, transfersDone } from "./json.ts";
+import { peerStatus, statusLine, visible } from "./format.ts";
 
 export async function runSend(o: LineOptions & { paths: string[] }): Promise<number> {
   let failed = 0;
+  let shown: string | undefined;
+  const say = (text: string) => o.log.write(statusLine(text));
   o.peer.on((e) => {
     if (e.type === "file_sent") {
-      o.out.write(`sent ${e.name} (${e.size} bytes, sha256 ${e.sha256})\n`);
-    } else if (e.type === "peer") o.log.write(`chatnet: peer ${e.state}\n`);
-    else if (e.type === "moved") o.log.write(`chatnet: peer moved from ${e.from} to ${e.to}\n`);
+      const name = visible(e.name).replaceAll("\n", "^J");
+      o.out.write(`sent ${name} (${e.size} bytes, sha256 ${e.sha256})\n`);
+    } else if (e.type === "peer") {
+      const line = peerStatus(e, shown);
+      shown = e.state;
+      if (line) say(line);
+    } else if (e.type === "moved") say(`peer moved from ${e.from} to ${e.to}`);
     else if (e.type === "error") {
       if (REFUSED_CODES.has(e.code) && e.direction !== "receive") failed++;
-      o.log.write(`chatnet: ${e.message}\n`);
+      say(e.message);
     }
   });
   o.peer.start();

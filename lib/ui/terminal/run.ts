@@ -42,5 +42,7 @@ export async function runTerminal(
         `${left === 1 ? "it is" : "they are"} kept and sent when you next chat with this peer.`
       : `Left with ${what} not delivered, and not kept: the state directory cannot be written.`,
   );
+  // Ctrl-C is an interruption (130, as in pipe mode and the README's exit codes).
+  if (ui.quit === "now") return 130;
   return left ? 1 : 0;
 }

@@ -7,6 +7,7 @@ import { styleText } from "node:util";
 import type { ChatEvent } from "../../events.ts";
 import {
   clock,
+  errorLabel,
   formatBar,
   formatBytes,
   formatStats,
@@ -147,10 +148,9 @@ export class TerminalUi {
       case "error":
         if (e.id) this.#bars.delete(e.id);
         if (e.id) this.#queued.delete(e.id);
-        // What the chat survives is a warning; the rest an error.
-        if (e.code === "state_write_failed") this.print(`warning: ${e.message}`, "yellow");
-        else {
-          this.print(`error: ${e.message}`, e.code === "transfer_interrupted" ? "yellow" : "red");
+        {
+          const label = errorLabel(e.code);
+          this.print(`${label}${e.message}`, label === "error: " ? "red" : "yellow");
         }
         break;
       case "file_queued":
