@@ -31,12 +31,10 @@ function fail(message: string): never {
 async function main(): Promise<number> {
   // `deno task chat` runs in the project's folder; relative paths (downloads, /send, the state
   // directory) mean the folder the user typed the command in, which Deno names INIT_CWD.
-  const typedIn = Deno.env.get("INIT_CWD");
-  if (typedIn) {
-    try {
-      Deno.chdir(typedIn);
-    } catch { /* gone: stay where we are */ }
-  }
+  try {
+    const typedIn = Deno.env.get("INIT_CWD");
+    if (typedIn) Deno.chdir(typedIn);
+  } catch { /* not allowed to read it (the compiled binary), or gone: stay where we are */ }
   let config = parseCli(Deno.args, {
     user: Deno.env.get("USER"),
     secret: Deno.env.get("CHATNET_SECRET"),

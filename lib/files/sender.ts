@@ -46,6 +46,8 @@ interface Outgoing {
   waitingForPeer: boolean;
   /** A stream is going: a second accept (the receiver asking again) must not start another. */
   sending?: boolean;
+  /** Left by an earlier run (the journal): sending its path again is the same transfer. */
+  earlier?: boolean;
   /** The peer restarted while this was streaming to its old incarnation: offered again after. */
   stale?: boolean;
 }
@@ -90,7 +92,11 @@ export class Sender {
         continue;
       }
       for (const f of files) {
-        if ([...this.#out.values()].some((o) => o.path === f.path && o.size === f.size)) continue;
+        // Only against what an earlier run left: twice in one run is twice on purpose.
+        const left = [...this.#out.values()].some((o) =>
+          o.earlier && o.path === f.path && o.size === f.size
+        );
+        if (left) continue;
         const t: Outgoing = { id: newTransferId(), ...f, waitingForPeer: false };
         this.#out.set(t.id, t);
         this.#o.onOutgoing?.({ id: t.id, path: t.path, name: t.name, size: t.size }, true);
@@ -109,7 +115,7 @@ export class Sender {
   async #resume(files: OutgoingFile[]): Promise<void> {
     for (const f of files) {
       // Waits for the peer only once its turn has come (#queue).
-      const t: Outgoing = { ...f, waitingForPeer: false };
+      const t: Outgoing = { ...f, waitingForPeer: false, earlier: true };
       try {
         const size = (await this.#fs.stat(f.path)).size;
         if (size !== f.size) throw new Error(`its size changed from ${f.size} to ${size} bytes`);
