@@ -335,3 +335,26 @@ Deno.test("one-way p99 latency at 10% loss on a fast link stays within a few RTO
   const p99 = latency[Math.floor(count * 0.99)];
   assert.ok(p99 < 10, `p99 ${p99} ms`);
 });
+
+for (const frozen of ["a", "b"] as const) {
+  Deno.test(`a 20 s freeze of ${frozen === "a" ? "the sender" : "the receiver"} leaves both RTT estimates at the path's`, () => {
+    const n = net({ delay: 5 });
+    exchange(n, 20, 50);
+    const before = [n.a.session.stats().srtt, n.b.session.stats().srtt];
+    n.freeze(frozen);
+    for (let i = 0; i < 3; i++) n.send("a", `during ${i}`);
+    n.run(() => false, 20_000);
+    n.thaw(frozen);
+    assert.ok(n.run(() => n.b.received.length === 23, 30_000), `seed ${SEED}: after the thaw`);
+    for (let i = 0; i < 20; i++) n.at(n.now + i * 50, () => n.send("a", `after ${i}`));
+    assert.ok(n.run(() => n.a.delivered.length === 43, 30_000), `seed ${SEED}: after`);
+    for (const side of [n.a, n.b]) {
+      const { srtt, rto } = side.session.stats();
+      assert.ok(
+        srtt < 3 * Math.max(...before) + 5,
+        `seed ${SEED}: srtt ${srtt} (before ${before})`,
+      );
+      assert.ok(rto < 1_000, `seed ${SEED}: rto ${rto}`);
+    }
+  });
+}

@@ -65,6 +65,19 @@ export class SimNet {
   #o: NetOptions;
   /** When false, datagrams to that side vanish (the process is "down"). */
   up = { a: true, b: true };
+  /** A frozen side (SIGSTOP) neither runs nor reads: datagrams to it wait, in order, for the thaw. */
+  #frozen = { a: false, b: false };
+  #held: { a: Uint8Array[]; b: Uint8Array[] } = { a: [], b: [] };
+
+  freeze(name: "a" | "b"): void {
+    this.#frozen[name] = true;
+  }
+
+  /** The side runs again and reads what waited for it, oldest first. */
+  thaw(name: "a" | "b"): void {
+    this.#frozen[name] = false;
+    for (const d of this.#held[name].splice(0)) this[name].session.input(d, this.now);
+  }
 
   constructor(options: NetOptions) {
     this.#o = options;
@@ -105,7 +118,9 @@ export class SimNet {
         this.#o.wire?.(name, copy);
         for (const { at, data } of link.apply(copy, this.now)) {
           this.agenda.add(at, () => {
-            if (this.up[other]) this[other].session.input(data, this.now);
+            if (!this.up[other]) return;
+            if (this.#frozen[other]) this.#held[other].push(data);
+            else this[other].session.input(data, this.now);
           });
         }
       },
@@ -131,8 +146,8 @@ export class SimNet {
     while (!done()) {
       const next = Math.min(
         this.agenda.peekAt(),
-        this.up.a ? this.a.session.nextDeadline() : Infinity,
-        this.up.b ? this.b.session.nextDeadline() : Infinity,
+        this.#runs("a") ? this.a.session.nextDeadline() : Infinity,
+        this.#runs("b") ? this.b.session.nextDeadline() : Infinity,
       );
       if (next > end) {
         this.now = end;
@@ -140,10 +155,14 @@ export class SimNet {
       }
       this.now = Math.max(this.now, next);
       while (this.agenda.peekAt() <= this.now) this.agenda.pop().run();
-      if (this.up.a) this.a.session.tick(this.now);
-      if (this.up.b) this.b.session.tick(this.now);
+      if (this.#runs("a")) this.a.session.tick(this.now);
+      if (this.#runs("b")) this.b.session.tick(this.now);
     }
     return true;
+  }
+
+  #runs(name: "a" | "b"): boolean {
+    return this.up[name] && !this.#frozen[name];
   }
 
   /** Schedules `fn` at virtual time `at`. */

@@ -115,6 +115,10 @@ export const KEEPALIVE_INTERVAL = 500;
 /** While the peer is offline: keepalives (and HELLO retries) this far apart at the least, so a
  * dark path carries at most one datagram a second from us. */
 export const OFFLINE_INTERVAL = 1000;
+/** A gap this long between a confirmed session's wake-ups (which keepalives bound by
+ * OFFLINE_INTERVAL) means the process was suspended or stalled: what it sent before cannot time
+ * the path. */
+export const SUSPENDED_AFTER = 3 * OFFLINE_INTERVAL;
 /** The peer is offline after this much silence from it (ten keepalives, so even 50% loss each way
  * rarely flaps the state). */
 export const PEER_TIMEOUT = 5000;

@@ -31,6 +31,7 @@ import {
   OFFLINE_INTERVAL,
   PEER_TIMEOUT,
   RETIRED_EPOCHS,
+  SUSPENDED_AFTER,
 } from "./constants.ts";
 import { Handshake, type HandshakeFailure } from "./handshake.ts";
 import { deriveKeys, type SessionKeys } from "../crypto/keys.ts";
@@ -206,7 +207,7 @@ export class Session {
    * the newest that peer has sent (its highest counter so far): only such a datagram may move the
    * peer to a new address (RFC 9000 section 9.3; lib/peer_path.ts). */
   input(datagram: Uint8Array, now: number): boolean {
-    this.#now = now;
+    this.#noteTime(now);
     this.#counts.datagramsIn++;
     if (isSealed(datagram)) return this.#onSealed(datagram, now);
     const p = this.#decode(datagram);
@@ -282,14 +283,24 @@ export class Session {
   }
 
   tick(now: number): void {
-    this.#now = now;
+    this.#noteTime(now);
     this.#handshake?.tick(now);
     if (!this.#confirmed && now >= this.#helloAt) this.#sendHello(now);
-    if (this.#online && now - this.#lastHeard >= PEER_TIMEOUT) this.#setOnline(false);
+    // Compared as nextDeadline computes them (a sum, not a difference): in floating point
+    // `now - heard >= T` can be false at the very `now === heard + T` the deadline names, and the
+    // timer then fires at that instant for ever (a livelock in virtual time).
+    if (this.#online && now >= this.#lastHeard + PEER_TIMEOUT) this.#setOnline(false);
     const arq = this.#arq;
     if (!arq || !this.#confirmed) return;
     arq.tick(now);
-    if (now - this.#lastSent >= this.#keepalive()) arq.flush(now, true);
+    if (now >= this.#lastSent + this.#keepalive()) arq.flush(now, true);
+  }
+
+  /** While confirmed, keepalives wake us at least every OFFLINE_INTERVAL: a longer gap means this
+   * process was suspended (SIGSTOP, a laptop asleep) or its event loop stalled. */
+  #noteTime(now: number): void {
+    if (this.#confirmed && now - this.#now > SUSPENDED_AFTER) this.#arq?.resumed(now);
+    this.#now = now;
   }
 
   /** Keepalives slow down while the peer is offline, so a dark path carries at most one a second. */

@@ -160,6 +160,8 @@ export class Arq {
     this.#echo = p.ts;
     this.#lossOut = p.loss / 255;
     if (p.flags & FLAG_ACK) {
+      // The first ACK after a dark spell echoes transmissions that waited it out.
+      if (this.#sender.backoff > 0) this.#sender.distrustEchoesBefore(now);
       this.#sender.onAck(p, now);
       this.#sender.onDurable(p.durable);
     }
@@ -181,6 +183,11 @@ export class Arq {
 
   tick(now: number): void {
     this.flush(now);
+  }
+
+  /** This process was suspended or stalled: echoes of what it sent before give no RTT sample. */
+  resumed(now: number): void {
+    this.#sender.distrustEchoesBefore(now);
   }
 
   nextDeadline(): number {

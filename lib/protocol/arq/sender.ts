@@ -84,6 +84,8 @@ export class Sender {
   #rtoAt = Infinity;
   /** Timeouts since the last ACK of new data: the RTO is doubled this many times. */
   #backoff = 0;
+  /** Echoes of timestamps before this one give no RTT sample (0: none yet). */
+  #sampleFloor = 0;
   /** The peer's durable point: what it has stored. */
   #peerDurable: number;
   #onDelivered: (tag: number) => void;
@@ -222,6 +224,17 @@ export class Sender {
     }
   }
 
+  /** What was sent before `now` may have waited out a dark path or a suspended process (ours or
+   * the peer's): its echoes time that, not the path, so they give no RTT sample. Without this a
+   * 20 s SIGSTOP left an SRTT of seconds and an RTO of 26 s long after (a probe of a real pair). */
+  distrustEchoesBefore(now: number): void {
+    this.#sampleFloor = timestamp(now);
+  }
+
+  #trusted(echo: number): boolean {
+    return echo !== 0 && !(this.#sampleFloor !== 0 && stampedBefore(echo, this.#sampleFloor));
+  }
+
   /** The peer was heard (a HELLO, a keepalive, any packet). After a timeout that means the path
    * is back: the backoff ends and whatever has been out longer than an RTT goes again now. */
   endBackoff(now: number): void {
@@ -302,7 +315,7 @@ export class Sender {
       }
     }
     if (newly.length === 0) {
-      if (echo !== 0) this.rtt.seed(elapsed(echo, now));
+      if (this.#trusted(echo)) this.rtt.seed(elapsed(echo, now));
       return;
     }
     let bytes = 0;
@@ -317,7 +330,7 @@ export class Sender {
       }
       newest = Math.max(newest, s.sentAt);
     }
-    if (echo !== 0) this.rtt.sample(elapsed(echo, now));
+    if (this.#trusted(echo)) this.rtt.sample(elapsed(echo, now));
     this.#backoff = 0;
     this.#probing = false;
     this.cc.onAck(bytes, newest);
