@@ -20,8 +20,10 @@ export const MAX_NAME = 64;
 const FIRST_GAP_MS = 250;
 const MAX_GAP_MS = 2_000;
 /** Once the partner is heard, this many more announcements (carrying its nonce, so it knows it
- * was heard) go out LINGER_GAP_MS apart, unless its own says it heard us first. */
-const LINGER = 3;
+ * was heard) go out, LINGER_GAP_MS apart and doubling (about 3 s in all), unless its own says it
+ * heard us first. Three in 300 ms were too few for a partner slow to start (a busy host): it
+ * never heard us and waited out its timeout. */
+const LINGER = 5;
 const LINGER_GAP_MS = 100;
 
 export interface Announcement {
@@ -118,8 +120,7 @@ export class Discovery {
   tick(now: number): Uint8Array[] {
     if (now < this.#next || this.done) return [];
     if (this.#found) {
-      this.#lingered++;
-      this.#next = now + LINGER_GAP_MS;
+      this.#next = now + LINGER_GAP_MS * 2 ** this.#lingered++;
     } else {
       this.#next = now + this.#gap;
       this.#gap = Math.min(this.#gap * 2, MAX_GAP_MS);
