@@ -105,6 +105,34 @@ Deno.test("two sides with one tag find each other; a third with another tag and 
   assert.ok(c.counts.otherTags > 0 && a.counts.own > 0);
 });
 
+Deno.test("a side that starts late still tells the first it was heard, so both are done within a round trip", () => {
+  const mk = (n: number, now: number) =>
+    new Discovery({
+      tag: codeTag(7),
+      nonce: new Uint8Array(8).fill(n),
+      port: 1000 + n,
+      name: `p${n}`,
+      now,
+    });
+  const a = mk(1, 0);
+  let b: Discovery | undefined;
+  const doneAt: Record<string, number> = {};
+  for (let now = 0; now < 5000 && !(doneAt.a && doneAt.b); now += 10) {
+    if (now === 600) b = mk(2, now);
+    const sides = [a, b].filter((d): d is Discovery => d !== undefined);
+    sides.forEach((d, i) => {
+      for (const x of d.tick(now)) {
+        for (const r of sides) r.input(x, { ip: `10.0.0.${i + 1}` }, now);
+      }
+    });
+    if (a.done) doneAt.a ??= now;
+    if (b?.done) doneAt.b ??= now;
+  }
+  assert.ok(doneAt.a !== undefined && doneAt.b !== undefined);
+  // b hears a's next announcement (at 750 ms), answers at once; a lingers no further.
+  assert.ok(doneAt.a - 600 < 500 && doneAt.b - 600 < 500, JSON.stringify(doneAt));
+});
+
 Deno.test("announcements back off: at 0, 250, 750, 1750, 3750, 5750 ms", () => {
   const d = new Discovery({ tag: codeTag(1), nonce: new Uint8Array(8), port: 1, name: "", now: 0 });
   const at: number[] = [];

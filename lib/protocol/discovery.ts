@@ -99,7 +99,10 @@ export class Discovery {
 
   /** Found, and the partner knows it was heard (or had every chance to). */
   get done(): boolean {
-    return this.#found !== undefined && (this.#heardUs || this.#lingered >= LINGER);
+    // At least one announcement after finding it, carrying its nonce: a partner that heard us
+    // first learns from it that we heard it, rather than lingering its full course.
+    return this.#found !== undefined &&
+      ((this.#heardUs && this.#lingered > 0) || this.#lingered >= LINGER);
   }
 
   input(d: Uint8Array, from: { ip: string }, now: number): void {
