@@ -91,6 +91,7 @@ export async function openPeer(
       downloads: c.downloads,
       maxFileSize: c.maxFileSize,
       files: c.files,
+      accept: c.accept,
       effects,
     });
     return { peer, stateDir: state.dir };
