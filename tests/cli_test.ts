@@ -75,3 +75,22 @@ Deno.test("secret, state and web options: where the passphrase comes from, and o
   assert.ok(typeof web !== "string");
   assert.deepEqual([web.web, web.webPort, web.webBind, web.history], [true, 8080, "::1", false]);
 });
+
+Deno.test("--accept takes ask, all or none; ask with --send is refused; unset, main.ts picks", () => {
+  const parse = (args: string[]) => parseCli(["9000", "h", "9001", ...args]);
+  for (const mode of ["ask", "all", "none"]) {
+    const c = parse(["--accept", mode]);
+    assert.ok(typeof c !== "string");
+    assert.equal(c.accept, mode);
+  }
+  const unset = parse([]);
+  assert.ok(typeof unset !== "string");
+  assert.equal(unset.accept, undefined);
+  assert.equal(parse(["--accept", "yes"]), 'Cannot use --accept: "yes" is not ask, all or none');
+  assert.equal(
+    parse(["--accept", "ask", "--send", "a.txt"]),
+    "Cannot use --accept ask with --send: nothing would be there to answer an offer",
+  );
+  const none = parse(["--accept", "none", "--send", "a.txt"]);
+  assert.ok(typeof none !== "string");
+});
