@@ -11,8 +11,9 @@ interface Pair {
   b: ChatProc;
   dirB: string;
   src: string;
-  /** Starts B again on its state directory (after a.kill of it). */
+  /** Starts B (or A) again on its state directory, once it is killed. */
   restartB(): ChatProc;
+  restartA(): ChatProc;
   cleanup(): Promise<void>;
 }
 
@@ -22,7 +23,9 @@ async function pair(acceptB: string[]): Promise<Pair> {
   const dirA = join(root, "a"), dirB = join(root, "b"), src = join(root, "src");
   for (const d of [dirA, dirB, src]) await Deno.mkdir(d);
   const [pa, pb] = freePorts(2);
-  const stateB = tempStateHome();
+  const stateA = tempStateHome(), stateB = tempStateHome();
+  const sideA = () =>
+    jsonPeer({ name: "alice", port: pa, peer: pb, stateHome: stateA, args: ["--downloads", dirA] });
   const sideB = () =>
     jsonPeer({
       name: "bob",
@@ -31,14 +34,11 @@ async function pair(acceptB: string[]): Promise<Pair> {
       stateHome: stateB,
       args: ["--downloads", dirB, ...acceptB],
     });
-  let b: ChatProc | undefined;
+  let a: ChatProc | undefined, b: ChatProc | undefined;
   const run = await startPair({
     root,
     sides: ["a", "b"],
-    start: (s) =>
-      s === "a"
-        ? jsonPeer({ name: "alice", port: pa, peer: pb, args: ["--downloads", dirA] })
-        : (b = sideB()),
+    start: (s) => s === "a" ? (a = sideA()) : (b = sideB()),
   });
   const p: Pair = {
     a: run.a,
@@ -46,10 +46,11 @@ async function pair(acceptB: string[]): Promise<Pair> {
     dirB,
     src,
     restartB: () => (p.b = b = sideB()),
+    restartA: () => (p.a = a = sideA()),
     cleanup: async () => {
-      run.a.kill();
+      a?.kill();
       b?.kill();
-      await run.a.exit();
+      await a?.exit();
       await b?.exit();
       await Deno.remove(root, { recursive: true });
     },
@@ -180,6 +181,34 @@ Deno.test("--accept ask: a pending offer survives a restart of the receiver, and
     assert.equal(await sha256(join(p.dirB, "big.bin")), hash);
     assert.equal(b3.of("offer").length, 0, "not asked again");
     assert.deepEqual(await entries(p.dirB), ["big.bin"]);
+  } finally {
+    await p.cleanup();
+  }
+});
+
+Deno.test("--accept ask: a sender restarted while its offer waits is not asked about twice, and gets an answer given while it was down", async () => {
+  const p = await pair(["--accept", "ask"]);
+  try {
+    const hash = await makeFile(join(p.src, "doc.pdf"), 300_000, 11);
+    await p.a.command({ type: "file", path: join(p.src, "doc.pdf") });
+    await p.a.until(() => p.a.of("offer_waiting").length === 1, "alice hearing that bob is asked");
+    await p.b.until(() => p.b.of("offer").length === 1, "the offer");
+    const id = p.b.of("offer")[0].id;
+    p.a.kill();
+    await p.a.exit();
+    const a2 = p.restartA();
+    // The new run offers the file again (from its journal) and hears it still waits.
+    await a2.until(() => a2.of("offer_waiting").length === 1, "the wait, heard again");
+    assert.equal(a2.of("offer_waiting")[0].id, id);
+    a2.kill();
+    await a2.exit();
+    await p.b.command({ type: "accept", id });
+    await p.b.until(() => p.b.of("offer_closed").length === 1, "the answer");
+    const a3 = p.restartA();
+    await p.b.until(() => p.b.of("file_received").length === 1, "doc.pdf", 60_000);
+    assert.equal(await sha256(join(p.dirB, "doc.pdf")), hash);
+    await a3.until(() => a3.of("file_sent").length === 1, "alice's confirmation");
+    assert.equal(p.b.of("offer").length, 1, "asked once in all");
   } finally {
     await p.cleanup();
   }
