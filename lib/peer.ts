@@ -200,12 +200,10 @@ export class Peer {
       accept: options.accept ?? "all",
       onOfferRecord: (id, r) => {
         this.#journal.offerChanged(id, r);
-        // In the file before the peer hears the answer: a crash then cannot ask it again.
-        try {
-          this.#journal.write();
-        } catch (e) {
-          this.#writeFailed(e);
-        }
+        // In the file before the peer hears the answer: a crash then cannot ask it again. The
+        // way every write goes, so a receive cursor it carries is never stored ahead of the
+        // messages it covers being shown.
+        this.#writeThenShow();
         this.#sync();
       },
       sendControl: (c) => {

@@ -47,6 +47,9 @@ export class Consent {
   #checking = new Set<string>();
   /** With --accept none: offers already said to be declined (each file of a folder comes). */
   #refused = new Set<string>();
+  /** Offers the sender withdrew lately: a copy of one of their file offers still on its way (the
+   * session carries messages over to a restarted peer) is not asked about again. */
+  #withdrawn = new Set<string>();
 
   constructor(o: ConsentOptions) {
     this.#o = o;
@@ -86,6 +89,7 @@ export class Consent {
       }
       return false;
     }
+    if (this.#withdrawn.has(g.id)) return false;
     const r = this.#records.get(g.id);
     if (r?.state === "accepted") return true;
     if (r?.state === "declined") return this.#decline(g.id, r.reason ?? "declined"), false;
@@ -153,6 +157,10 @@ export class Consent {
   withdrawn(id: string): void {
     const r = this.#records.get(id);
     if (!r) return;
+    this.#withdrawn.add(id);
+    if (this.#withdrawn.size > KEEP_ANSWERED) {
+      this.#withdrawn.delete(this.#withdrawn.values().next().value!);
+    }
     this.#records.delete(id);
     this.#o.onRecord?.(id, undefined);
     if (r.state === "pending") {

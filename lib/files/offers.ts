@@ -141,7 +141,8 @@ export class Offers {
     if (c.size > this.#o.maxFileSize) {
       return this.#decline(c.id, `${c.size} bytes is over the ${this.#o.maxFileSize}-byte limit`);
     }
-    if (this.consent.mode !== "all") {
+    // One accepted already (offered again, or asked for again by receiver.ts) needs no answer.
+    if (this.consent.mode !== "all" && !this.#in.has(c.id)) {
       const group = c.group ?? { id: c.id, name: c.name, files: 1, size: c.size, from: "" };
       if (!await this.consent.gate(group)) return this.#slots.release(c.id);
     }
