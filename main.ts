@@ -1,5 +1,6 @@
 /** chatnet: parses the command line and wires the parts together. Nothing else lives here. */
-import { parseCli } from "./lib/cli/args.ts";
+import { type Config, parseCli } from "./lib/cli/args.ts";
+import type { AcceptMode } from "./lib/files/consent.ts";
 import { helpText } from "./lib/cli/options.ts";
 import { buildCommit, VERSION } from "./lib/version.ts";
 import { openPeer, openWeb, readSecret } from "./lib/start.ts";
@@ -69,7 +70,15 @@ async function main(): Promise<number> {
   }
   // Only a passphrase seals anything.
   if (secret !== undefined) useOpenSsl(Deno.env.get(OPT_OUT_ENV));
-  const opened = await openPeer(config, { secret, output: out, effects: denoEffects });
+  const interactive = Deno.stdin.isTerminal() && Deno.stdout.isTerminal() && !config.json &&
+    config.send.length === 0;
+  const accept = acceptMode(config, interactive);
+  if (typeof accept === "object") fail(accept.error);
+  const opened = await openPeer({ ...config, accept }, {
+    secret,
+    output: out,
+    effects: denoEffects,
+  });
   if (typeof opened === "string") fail(opened);
   const { peer } = opened;
   if (opened.created) log.write(`chatnet: created the downloads folder ${opened.created}\n`);
@@ -78,8 +87,6 @@ async function main(): Promise<number> {
   }
   const web = config.web ? openWeb(config, opened) : undefined;
   if (typeof web === "string") fail(web);
-  const interactive = Deno.stdin.isTerminal() && Deno.stdout.isTerminal() && !config.json &&
-    config.send.length === 0;
   if (secret === undefined && !interactive) log.write(`chatnet: warning: ${PLAINTEXT_WARNING}\n`);
   if (web) {
     if (config.webBind) {
@@ -126,6 +133,19 @@ async function main(): Promise<number> {
   if (config.send.length) return await runSend({ ...lines, paths: config.send });
   if (web && !config.json) return await runHeadless(peer);
   return config.json ? await runJson(lines) : await runPipe(lines);
+}
+
+/** --accept: ask in a terminal, all otherwise (scripts keep working); ask only where something
+ * can answer (a terminal, --json, the web window). */
+function acceptMode(c: Config, interactive: boolean): AcceptMode | { error: string } {
+  const mode = c.accept ?? (interactive ? "ask" : "all");
+  if (mode === "ask" && !interactive && !c.json && !c.web) {
+    return {
+      error: "Cannot use --accept ask with piped input: nothing would be there to answer an " +
+        "offer; use --json, --web or a terminal, or --accept all or none",
+    };
+  }
+  return mode;
 }
 
 const code = await main();

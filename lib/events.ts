@@ -148,6 +148,34 @@ export interface FileDoneEvent {
   sha256: string;
 }
 
+/** Someone offers a file or a folder (`files` of them, `size` bytes in all) and --accept ask
+ * waits for an answer: an `accept` or `decline` command with this `id`. `sender` is the name the
+ * peer gave itself. A pending offer is said again at each start until it is answered. */
+export interface OfferEvent {
+  type: "offer";
+  id: string;
+  name: string;
+  size: number;
+  files: number;
+  sender: string;
+}
+/** An offer said by `offer` is no longer pending: answered here, or withdrawn by the sender. */
+export interface OfferClosedEvent {
+  type: "offer_closed";
+  id: string;
+  name: string;
+  outcome: "accepted" | "declined" | "withdrawn";
+}
+/** The sending side: the peer is asking its user whether to take offer `id` (a file or a folder);
+ * its files wait, holding no turn, until the answer. */
+export interface OfferWaitingEvent {
+  type: "offer_waiting";
+  id: string;
+  name: string;
+  size: number;
+  files: number;
+}
+
 export type ChatEvent =
   | ReadyEvent
   | SentEvent
@@ -162,13 +190,17 @@ export type ChatEvent =
   | FileStartEvent
   | FileQueuedEvent
   | ProgressEvent
-  | FileDoneEvent;
+  | FileDoneEvent
+  | OfferEvent
+  | OfferClosedEvent
+  | OfferWaitingEvent;
 
 export type Command =
   | { type: "send"; text: string }
   | { type: "file"; path: string }
   | { type: "stats" }
   | { type: "history"; count: number }
+  | { type: "accept" | "decline"; id: string }
   | { type: "quit" };
 
 /** Formats an address the way users type it: IPv6 in brackets. */

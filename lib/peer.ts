@@ -20,6 +20,7 @@ import { Transfers } from "./files/transfers.ts";
 import { parseControl } from "./files/control.ts";
 import { UdpFiles } from "./files/udp_stream.ts";
 import type { FilesMode } from "./files/route.ts";
+import type { AcceptMode } from "./files/consent.ts";
 import {
   type ChatEvent,
   type FileDoneEvent,
@@ -27,6 +28,7 @@ import {
   type HistoryEvent,
   type HistoryFileEvent,
   type MessageEvent,
+  type OfferEvent,
   type StatsEvent,
 } from "./events.ts";
 import { Journal } from "./store/journal.ts";
@@ -52,6 +54,8 @@ export interface PeerOptions {
   maxFileSize: number;
   /** How files go out (default auto: TCP, or the UDP session when TCP cannot connect). */
   files?: FilesMode;
+  /** Which offered files are taken (default all): lib/files/consent.ts. */
+  accept?: AcceptMode;
   /** Outbox and receive cursor; in memory when absent. */
   journal?: Journal;
   history?: History;
@@ -192,6 +196,16 @@ export class Peer {
       tcp: fx.tcp,
       peerIp: options.peerIp,
       maxFileSize: options.maxFileSize,
+      name: options.name,
+      accept: options.accept ?? "all",
+      onOfferRecord: (id, r) => {
+        this.#journal.offerChanged(id, r);
+        // In the file before the peer hears the answer: a crash then cannot ask it again. The
+        // way every write goes, so a receive cursor it carries is never stored ahead of the
+        // messages it covers being shown.
+        this.#writeThenShow();
+        this.#sync();
+      },
       sendControl: (c) => {
         this.#session.send(encodeControl(JSON.stringify(c)), 0, this.#clock.now());
         this.#arm();
@@ -320,6 +334,7 @@ export class Peer {
       this.#session.send(this.#encode({ ...m, sentAt: m.at }), m.id, now);
     }
     for (const e of this.history(this.#o.historyLines ?? 10)) this.#emit(e);
+    this.#files.restoreOffers(this.#journal.offers());
     void this.#files.resume(this.#journal.files());
     let heard = false;
     const unreachable = this.#clock.setTimer(() => {
@@ -378,6 +393,16 @@ export class Peer {
       });
     }
     return Promise.resolve();
+  }
+
+  /** Offers the peer made that wait for an answer (--accept ask), oldest first. */
+  offers(): OfferEvent[] {
+    return this.#files.offers();
+  }
+
+  /** Accepts or declines a pending offer; false if `id` is not one. */
+  answerOffer(id: string, accept: boolean): boolean {
+    return this.#files.answerOffer(id, accept);
   }
 
   /** Sends a chat message; returns its id, or undefined (with an error event) if it is refused. */

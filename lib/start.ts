@@ -95,6 +95,7 @@ export async function openPeer(
       downloads: c.downloads,
       maxFileSize: c.maxFileSize,
       files: c.files,
+      accept: c.accept,
       effects,
     });
     return { peer, stateDir: state.dir, created: downloads };

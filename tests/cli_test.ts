@@ -87,3 +87,22 @@ Deno.test("a dash-led value is the option's value, and an empty CHATNET_SECRET i
   const unset = parseCli(["9000", "127.0.0.1", "9001"], {});
   assert.ok(typeof unset !== "string" && unset.secret.from === "none");
 });
+
+Deno.test("--accept takes ask, all or none; ask with --send is refused; unset, main.ts picks", () => {
+  const parse = (args: string[]) => parseCli(["9000", "h", "9001", ...args]);
+  for (const mode of ["ask", "all", "none"]) {
+    const c = parse(["--accept", mode]);
+    assert.ok(typeof c !== "string");
+    assert.equal(c.accept, mode);
+  }
+  const unset = parse([]);
+  assert.ok(typeof unset !== "string");
+  assert.equal(unset.accept, undefined);
+  assert.equal(parse(["--accept", "yes"]), 'Cannot use --accept: "yes" is not ask, all or none');
+  assert.equal(
+    parse(["--accept", "ask", "--send", "a.txt"]),
+    "Cannot use --accept ask with --send: nothing would be there to answer an offer",
+  );
+  const none = parse(["--accept", "none", "--send", "a.txt"]);
+  assert.ok(typeof none !== "string");
+});

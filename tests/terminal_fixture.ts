@@ -19,6 +19,9 @@ export function setup(
   let written = "";
   const sent: string[] = [];
   const sentFiles: string[] = [];
+  /** Offers answered through the peer, and the ids it knows as pending. */
+  const answers: [string, boolean][] = [];
+  const pendingOffers = new Set<string>();
   const peer = {
     online: options.online ?? true,
     pending: 0,
@@ -63,6 +66,11 @@ export function setup(
       ].slice(-n) as ChatEvent[],
     close() {},
     keeping: true,
+    offers: () => [],
+    answerOffer(id: string, accept: boolean) {
+      answers.push([id, accept]);
+      return pendingOffers.delete(id);
+    },
   } as unknown as ChatPeer;
   const ui = new TerminalUi({
     peer,
@@ -80,6 +88,8 @@ export function setup(
     ui,
     sent,
     sentFiles,
+    answers,
+    pendingOffers,
     peer,
     take() {
       const w = written;

@@ -217,7 +217,10 @@ Deno.test("Tab completes command names: one match, a common prefix, the choices"
   t.ui.onKeys(keys("/he\t"));
   assert.match(t.take(), /● > \/help \r\x1b\[10C$/);
   t.ui.onKeys(keys("\x15/\t"));
-  assert.match(t.take(), /\/help {2}\/send {2}\/stats {2}\/history {2}\/quit {2}\/exit\r\n/);
+  assert.match(
+    t.take(),
+    /\/help {2}\/send {2}\/stats {2}\/history {2}\/offers {2}\/accept {2}\/decline {2}\/quit {2}\/exit\r\n/,
+  );
   t.ui.onKeys(keys("\x15/st\t\r"));
   assert.match(t.take(), /RTT 0\.0 ms/);
 });

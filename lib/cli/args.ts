@@ -4,6 +4,7 @@ import { OPTIONS } from "./options.ts";
 import { type ImpairSpec, parseSim } from "../net/impair.ts";
 import { type Code, parseCode } from "../crypto/words.ts";
 import { FILES_MODES, type FilesMode } from "../files/route.ts";
+import { ACCEPT_MODES, type AcceptMode } from "../files/consent.ts";
 
 export interface Config {
   mode: "chat" | "demo" | "help" | "version" | "new-secret";
@@ -26,6 +27,8 @@ export interface Config {
   maxFileSize: number;
   /** How files go out (--files). */
   files: FilesMode;
+  /** Which offered files are taken (--accept); undefined: ask in a terminal, all otherwise. */
+  accept?: AcceptMode;
   /** Paths for the one-shot --send mode (empty: chat). */
   send: string[];
   /** Empty means the default under $XDG_STATE_HOME or ~/.local/state. */
@@ -198,6 +201,15 @@ export function parseCli(
       return `Cannot use --files: "${v.files}" is not auto, tcp or udp`;
     }
     base.files = v.files as FilesMode;
+  }
+  if (typeof v.accept === "string") {
+    if (!(ACCEPT_MODES as string[]).includes(v.accept)) {
+      return `Cannot use --accept: "${v.accept}" is not ask, all or none`;
+    }
+    base.accept = v.accept as AcceptMode;
+  }
+  if (base.accept === "ask" && send.length) {
+    return "Cannot use --accept ask with --send: nothing would be there to answer an offer";
   }
   if (typeof v.bind === "string") {
     if (!v.bind) return "Cannot use --bind: the address is empty";

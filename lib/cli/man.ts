@@ -16,7 +16,7 @@ export const EXIT_CODES: [number, string][] = [
   [
     2,
     "usage error: a bad flag, port, address or folder, a state directory that is read-only or " +
-    "full, or a port already in use",
+    "full, a port already in use, or --accept ask where nothing can answer",
   ],
   [130, "interrupted (Ctrl-C or SIGINT)"],
 ];
@@ -35,6 +35,13 @@ export function manPage(version: string, date: string): string {
       "Files go over TCP on the same port number as the chat (see --file-port), with progress, " +
         "SHA-256 verification and resume. In a terminal, type /help for commands; /send PATH sends " +
         "files or folders. Piped, each input line is a message.",
+    ),
+    ".PP",
+    roff(
+      "Offered files or folders are asked about in a terminal (--accept ask, the default there): " +
+        "a line of y or n answers the latest offer, /accept N or /decline N any, /offers lists " +
+        "them. With --json or piped input every offer is taken (--accept all); --accept none " +
+        "declines them all. --accept ask with piped input or --send is a usage error.",
     ),
     ".SH OPTIONS",
     ...OPTIONS.flatMap((o) => [

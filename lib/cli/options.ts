@@ -53,6 +53,12 @@ export const OPTIONS: OptionSpec[] = [
     help: "decline incoming files larger than this, e.g. 500M or 20G (default 64G)",
   },
   {
+    name: "accept",
+    arg: "ask|all|none",
+    help:
+      "which offered files to take: ask each time (default in a terminal), all (default with --json or a pipe), or none",
+  },
+  {
     name: "files",
     arg: "auto|tcp|udp",
     help:

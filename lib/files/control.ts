@@ -5,10 +5,28 @@
 import { randomHex } from "../bytes.ts";
 
 export type FileControl =
-  | { op: "offer"; id: string; name: string; size: number }
+  | { op: "offer"; id: string; name: string; size: number; group?: OfferGroup }
   | { op: "accept"; id: string; offset: number; prefix: string; port: number }
+  /** Of a file, or (its id a group's) of a whole offer: the receiver said no, or the sender
+   * withdrew it. */
   | { op: "decline"; id: string; reason: string }
-  | { op: "done"; id: string; ok: boolean; sha256: string; reason?: string };
+  | { op: "done"; id: string; ok: boolean; sha256: string; reason?: string }
+  /** Receiver to sender: offer `id` (a group) waits for the receiver's user to answer. */
+  | { op: "wait"; id: string }
+  /** Receiver to sender: the user accepted offer `id`; its files may be offered now. */
+  | { op: "agree"; id: string }
+  /** Sender to receiver: has offer `id` been answered? (after either side was away) */
+  | ({ op: "ask" } & OfferGroup);
+
+/** What the receiver is asked about once: a file, or a folder with all its files. Each file's
+ * offer carries the group it belongs to. `from` is the sender's name. */
+export interface OfferGroup {
+  id: string;
+  name: string;
+  files: number;
+  size: number;
+  from: string;
+}
 
 const ID = /^[0-9a-f]{16}$/;
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -25,9 +43,20 @@ export function parseControl(text: string): FileControl | string {
   const id = v.id;
   const size = (x: unknown) => typeof x === "number" && Number.isSafeInteger(x) && x >= 0;
   switch (v.op) {
-    case "offer":
+    case "offer": {
       if (typeof v.name !== "string" || !size(v.size)) return "bad offer";
-      return { op: "offer", id, name: v.name, size: v.size as number };
+      if (v.group === undefined) return { op: "offer", id, name: v.name, size: v.size as number };
+      const group = parseGroup(v.group);
+      if (!group) return "bad offer";
+      return { op: "offer", id, name: v.name, size: v.size as number, group };
+    }
+    case "ask": {
+      const group = parseGroup(v);
+      return group ? { op: "ask", ...group } : "bad ask";
+    }
+    case "wait":
+    case "agree":
+      return { op: v.op, id };
     case "accept":
       if (!size(v.offset) || typeof v.prefix !== "string" || !HEX64.test(v.prefix)) {
         return "bad accept";
@@ -56,6 +85,21 @@ export function parseControl(text: string): FileControl | string {
     default:
       return "unknown file control operation";
   }
+}
+
+function parseGroup(x: unknown): OfferGroup | undefined {
+  if (typeof x !== "object" || x === null) return undefined;
+  const g = x as Record<string, unknown>;
+  const count = (n: unknown) => typeof n === "number" && Number.isSafeInteger(n) && n >= 0;
+  if (typeof g.id !== "string" || !ID.test(g.id) || typeof g.name !== "string") return undefined;
+  if (!count(g.files) || !count(g.size) || typeof g.from !== "string") return undefined;
+  return {
+    id: g.id,
+    name: g.name.slice(0, 4096),
+    files: g.files as number,
+    size: g.size as number,
+    from: g.from.slice(0, 200),
+  };
 }
 
 export function newTransferId(): string {

@@ -7,6 +7,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { join, resolve } from "node:path";
 import type { FileControl } from "./control.ts";
+import { Consent } from "./consent.ts";
 import { safeRelativePath } from "./names.ts";
 import { MAX_OFFERS, Slots } from "./slots.ts";
 import type { Clock, TimerId } from "../net/clock.ts";
@@ -53,12 +54,25 @@ export class Offers {
   #offering = new Set<string>();
   /** Offers from the peer being handled, from the offer to done or decline. */
   #slots = new Slots(MAX_OFFERS);
+  /** Whether an offer may be taken at all (--accept). */
+  readonly consent: Consent;
 
   constructor(c: TransferContext) {
     this.#o = c.o;
     this.#clock = c.clock;
     this.#fs = c.fs;
     this.#events = c.events;
+    this.consent = new Consent({
+      mode: c.o.accept ?? "all",
+      name: c.o.name ?? "the peer",
+      sendControl: c.o.sendControl,
+      emit: c.o.emit,
+      room: async () => {
+        const root = resolve(this.#o.downloads);
+        return await this.#fs.freeSpace(root) - this.#reserved();
+      },
+      onRecord: c.o.onOfferRecord,
+    });
   }
 
   /** Transfers accepted and not yet done. */
@@ -117,13 +131,20 @@ export class Offers {
     }
   }
 
-  /** The one place an offer is decided: declined (unsafe name, too big, no room) or accepted with
-   * the offset and prefix hash of what a `.part` holds already. Nothing is opened for writing. */
+  /** The one place an offer is decided: declined (unsafe name, too big, not consented to, no
+   * room) or accepted with the offset and prefix hash of what a `.part` holds already. An offer
+   * that waits for the user's answer gives its slot up (lib/files/consent.ts), and nothing is made
+   * on disk for it. Nothing is opened for writing. */
   async #handleOffer(c: Extract<FileControl, { op: "offer" }>): Promise<void> {
     const parts = safeRelativePath(c.name);
     if (typeof parts === "string") return this.#decline(c.id, `unsafe name: ${parts}`);
     if (c.size > this.#o.maxFileSize) {
       return this.#decline(c.id, `${c.size} bytes is over the ${this.#o.maxFileSize}-byte limit`);
+    }
+    // One accepted already (offered again, or asked for again by receiver.ts) needs no answer.
+    if (this.consent.mode !== "all" && !this.#in.has(c.id)) {
+      const group = c.group ?? { id: c.id, name: c.name, files: 1, size: c.size, from: "" };
+      if (!await this.consent.gate(group)) return this.#slots.release(c.id);
     }
     const old = this.#in.get(c.id);
     if (old) {
@@ -185,8 +206,10 @@ export class Offers {
     }
   }
 
-  /** The sender no longer has a transfer we accepted: it is over, and its .part goes. */
+  /** The sender no longer has a transfer we accepted (or an offer we ask about): it is over, and
+   * its .part goes. */
   withdrawn(id: string): void {
+    this.consent.withdrawn(id);
     this.#slots.release(id);
     const t = this.#in.get(id);
     if (!t) return;

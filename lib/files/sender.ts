@@ -2,7 +2,9 @@
  * The sending side of file transfers: a file or folder is offered, at most MAX_STREAMS files at a
  * time (lib/files/slots.ts, the rest queued in order), and each accepted file streams to the peer,
  * from the offset the receiver's `.part` holds when its prefix hash matches ours. A stream that
- * breaks is offered again; the slot is held until the receiver's `done` or decline.
+ * breaks is offered again; the slot is held until the receiver's `done` or decline. Each offer
+ * carries its group (the file alone, or its folder): while the receiver asks its user about a
+ * group (`wait`), the group's files leave their slots until the `agree` (lib/files/consent.ts).
  */
 import { createHash } from "node:crypto";
 import { basename, join, relative, resolve, sep } from "node:path";
@@ -28,6 +30,7 @@ import { describeFsError, type FileHandle, type Fs, SEEK_START } from "../store/
 import {
   IDLE_MS,
   type OutgoingFile,
+  type OutgoingGroup,
   READ_AHEAD,
   RETRY_MS,
   type TransferContext,
@@ -50,6 +53,14 @@ interface Outgoing {
   earlier?: boolean;
   /** The peer restarted while this was streaming to its old incarnation: offered again after. */
   stale?: boolean;
+  group: OutgoingGroup;
+}
+
+/** A group's files not yet done, and whether the receiver is asking its user about it. */
+interface Group {
+  g: OutgoingGroup;
+  members: Set<Outgoing>;
+  awaiting: boolean;
 }
 
 export class Sender {
@@ -59,6 +70,7 @@ export class Sender {
   #route: Route;
   #events: TransferEvents;
   #out = new Map<string, Outgoing>();
+  #groups = new Map<string, Group>();
   /** Files we send that are offered or streaming; the rest wait their turn. */
   #sending = new Slots(MAX_STREAMS);
   /** Settles once the transfers an earlier run left are known (resume). */
@@ -91,15 +103,22 @@ export class Sender {
         this.#events.error("file_not_found", `Cannot send ${p}: ${describeFsError(e)}`);
         continue;
       }
+      const one = files.length === 1 && !files[0].name.includes("/");
+      const group: OutgoingGroup = {
+        id: newTransferId(),
+        name: one ? files[0].name : `${basename(resolve(p))}/`,
+        files: files.length,
+        size: files.reduce((n, f) => n + f.size, 0),
+      };
       for (const f of files) {
         // Only against what an earlier run left: twice in one run is twice on purpose.
         const left = [...this.#out.values()].some((o) =>
           o.earlier && o.path === f.path && o.size === f.size
         );
         if (left) continue;
-        const t: Outgoing = { id: newTransferId(), ...f, waitingForPeer: false };
-        this.#out.set(t.id, t);
-        this.#o.onOutgoing?.({ id: t.id, path: t.path, name: t.name, size: t.size }, true);
+        const t: Outgoing = { id: newTransferId(), ...f, waitingForPeer: false, group };
+        this.#add(t);
+        this.#o.onOutgoing?.(outgoingFile(t), true);
         this.#queue(t, () => this.#offer(t));
       }
     }
@@ -115,7 +134,8 @@ export class Sender {
   async #resume(files: OutgoingFile[]): Promise<void> {
     for (const f of files) {
       // Waits for the peer only once its turn has come (#queue).
-      const t: Outgoing = { ...f, waitingForPeer: false, earlier: true };
+      const group = f.group ?? { id: f.id, name: f.name, files: 1, size: f.size };
+      const t: Outgoing = { ...f, waitingForPeer: false, group, earlier: true };
       try {
         const size = (await this.#fs.stat(f.path)).size;
         if (size !== f.size) throw new Error(`its size changed from ${f.size} to ${size} bytes`);
@@ -128,17 +148,32 @@ export class Sender {
         );
         continue;
       }
-      this.#out.set(t.id, t);
-      this.#queue(t, () => {
-        if (this.#o.isPeerOnline()) this.#offer(t);
-        else t.waitingForPeer = true;
-      });
+      this.#add(t);
+      this.#queue(t, () => this.#offerWhenOnline(t));
     }
   }
 
-  /** `start` runs once `t` may stream (now, or when a file before it is done). */
+  #offerWhenOnline(t: Outgoing): void {
+    if (this.#o.isPeerOnline()) this.#offer(t);
+    else t.waitingForPeer = true;
+  }
+
+  #add(t: Outgoing): void {
+    this.#out.set(t.id, t);
+    const g = this.#groups.get(t.group.id) ??
+      { g: t.group, members: new Set<Outgoing>(), awaiting: false };
+    g.members.add(t);
+    this.#groups.set(t.group.id, g);
+  }
+
+  /** `start` runs once `t` may stream (now, or when a file before it is done); not while the
+   * receiver is asking about its group: it then gives its slot up at once. */
   #queue(t: Outgoing, start: () => void): void {
-    if (this.#sending.take(t.id, start) !== "queued") return;
+    const run = () => {
+      if (this.#groups.get(t.group.id)?.awaiting) this.#sending.release(t.id);
+      else start();
+    };
+    if (this.#sending.take(t.id, run) !== "queued") return;
     this.#o.emit({
       type: "file_queued",
       id: t.id,
@@ -150,20 +185,58 @@ export class Sender {
   }
 
   #offer(t: Outgoing): void {
-    this.#o.sendControl({ op: "offer", id: t.id, name: t.name, size: t.size });
+    const group = { ...t.group, from: this.#o.name ?? "" };
+    this.#o.sendControl({ op: "offer", id: t.id, name: t.name, size: t.size, group });
   }
 
   #end(t: Outgoing): void {
     this.#out.delete(t.id);
+    const g = this.#groups.get(t.group.id);
+    g?.members.delete(t);
+    if (g && g.members.size === 0) this.#groups.delete(t.group.id);
     this.#sending.release(t.id);
     this.#clock.clearTimer(t.retry);
-    this.#o.onOutgoing?.({ id: t.id, path: t.path, name: t.name, size: t.size }, false);
+    this.#o.onOutgoing?.(outgoingFile(t), false);
+  }
+
+  /** The receiver asks its user about group `id`: its files leave their slots (and the queue)
+   * until the answer. An unknown group is withdrawn, so the receiver stops asking about it. */
+  async onWait(id: string): Promise<void> {
+    if (!this.#groups.has(id)) await this.#resumed;
+    const g = this.#groups.get(id);
+    if (!g) return this.#o.sendControl({ op: "decline", id, reason: "no such transfer" });
+    if (g.awaiting) return;
+    g.awaiting = true;
+    for (const t of g.members) {
+      // A file already streaming (accepted before) goes on.
+      if (t.sending) continue;
+      this.#clock.clearTimer(t.retry);
+      t.waitingForPeer = false;
+      this.#sending.release(t.id);
+    }
+    this.#o.emit({ type: "offer_waiting", ...g.g });
+  }
+
+  /** The receiver's user accepted group `id`: its files take their turns again. */
+  async onAgree(id: string): Promise<void> {
+    if (!this.#groups.has(id)) await this.#resumed;
+    const g = this.#groups.get(id);
+    if (!g) return this.#o.sendControl({ op: "decline", id, reason: "no such transfer" });
+    if (!g.awaiting) return;
+    g.awaiting = false;
+    for (const t of g.members) {
+      if (!t.sending) this.#queue(t, () => this.#offerWhenOnline(t));
+    }
   }
 
   /** The peer is back: offer again whatever broke while it was away. A new incarnation of the
    * peer knows none of our transfers, so every one not streaming now is offered again (one that
    * went out whole before it died would otherwise wait for a "done" that never comes). */
   onPeerOnline(restarted = false): void {
+    // What the receiver was asking about: answered while we were apart, or lost with it?
+    for (const g of this.#groups.values()) {
+      if (g.awaiting) this.#o.sendControl({ op: "ask", ...g.g, from: this.#o.name ?? "" });
+    }
     for (const t of this.#out.values()) {
       // Those still waiting their turn are offered when it comes.
       if (!this.#sending.holds(t.id)) continue;
@@ -273,18 +346,29 @@ export class Sender {
   #scheduleRetry(t: Outgoing): void {
     this.#clock.clearTimer(t.retry);
     t.retry = this.#clock.setTimer(() => {
-      if (!this.#out.has(t.id)) return;
+      if (!this.#out.has(t.id) || !this.#sending.holds(t.id)) return;
       if (this.#o.isPeerOnline()) this.#offer(t);
       else t.waitingForPeer = true;
     }, RETRY_MS);
   }
 
-  /** The peer declined one of ours: false if it is none of ours (a transfer it receives). */
+  /** The peer declined one of ours (a file, or a whole group): false if it is none of ours (a
+   * transfer it receives). */
   onDecline(c: Extract<FileControl, { op: "decline" }>): boolean {
     const t = this.#out.get(c.id);
-    if (!t) return false;
-    this.#end(t);
-    this.#events.error("declined", `The peer declined ${t.name}: ${c.reason}`, t);
+    if (t) {
+      this.#end(t);
+      this.#events.error("declined", `The peer declined ${t.name}: ${c.reason}`, t);
+      return true;
+    }
+    const g = this.#groups.get(c.id);
+    if (!g) return false;
+    for (const m of [...g.members]) this.#end(m);
+    this.#events.error(
+      "declined",
+      `Cannot send ${g.g.name}${g.g.files === 1 ? "" : ` (${g.g.files} files)`}: ${c.reason}`,
+      g.g,
+    );
     return true;
   }
 
@@ -310,6 +394,10 @@ export class Sender {
     this.#closed = true;
     for (const t of this.#out.values()) this.#clock.clearTimer(t.retry);
   }
+}
+
+function outgoingFile(t: Outgoing): OutgoingFile {
+  return { id: t.id, path: t.path, name: t.name, size: t.size, group: t.group };
 }
 
 /** A file, or every regular file under a folder, with the names the peer will see. */

@@ -6,6 +6,7 @@ import type { ChatEvent, Direction } from "../events.ts";
 import type { FileControl } from "./control.ts";
 import type { ProgressReport } from "./progress.ts";
 import type { FilesMode, Route } from "./route.ts";
+import type { AcceptMode, OfferRecord } from "./consent.ts";
 import type { UdpFiles } from "./udp_stream.ts";
 import type { Clock } from "../net/clock.ts";
 import type { Tcp } from "../net/tcp.ts";
@@ -24,6 +25,12 @@ export interface TransferOptions {
   streamKeys?: () => { send: Uint8Array; recv: Uint8Array } | undefined;
   /** A file starts being sent (`active`), or its transfer ended: for the journal. */
   onOutgoing?: (f: OutgoingFile, active: boolean) => void;
+  /** Our name as the peer sees it: offers carry it, and declines say it. */
+  name?: string;
+  /** Which offers are taken (default all): lib/files/consent.ts. */
+  accept?: AcceptMode;
+  /** An offer asked about changed (undefined: forgotten): for the journal. */
+  onOfferRecord?: (id: string, r: OfferRecord | undefined) => void;
   /** How bytes go out (default tcp); `udp` carries them over the session for auto and udp. */
   files?: FilesMode;
   udp?: UdpFiles;
@@ -38,6 +45,16 @@ export interface OutgoingFile {
   /** Absolute, so a restarted process finds it again. */
   path: string;
   name: string;
+  size: number;
+  /** The offer it is part of (a folder, or the file alone); older journals lack it. */
+  group?: OutgoingGroup;
+}
+
+/** An offer as the sender keeps it: a file, or a folder and its files. */
+export interface OutgoingGroup {
+  id: string;
+  name: string;
+  files: number;
   size: number;
 }
 

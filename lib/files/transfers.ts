@@ -13,6 +13,8 @@ import { denoClock } from "../net/clock.ts";
 import { denoTcp, type TcpConn, type TcpListener } from "../net/tcp.ts";
 import { denoFs } from "../store/fs.ts";
 import { Offers } from "./offers.ts";
+import type { OfferRecord } from "./consent.ts";
+import type { OfferEvent } from "../events.ts";
 import { Receiver } from "./receiver.ts";
 import { Sender } from "./sender.ts";
 import {
@@ -109,7 +111,32 @@ export class Transfers {
         return;
       case "done":
         return this.#sender.onDone(c);
+      case "wait":
+        this.#sender.onWait(c.id).catch(() => {});
+        return;
+      case "agree":
+        this.#sender.onAgree(c.id).catch(() => {});
+        return;
+      case "ask": {
+        const { op: _, ...group } = c;
+        return this.#offers.consent.onAsk(group);
+      }
     }
+  }
+
+  /** Offers asked about (--accept ask) and waiting for an answer, oldest first. */
+  offers(): OfferEvent[] {
+    return this.#offers.consent.pending();
+  }
+
+  /** Answers a pending offer; false if `id` is none. */
+  answerOffer(id: string, accept: boolean): boolean {
+    return this.#offers.consent.answer(id, accept);
+  }
+
+  /** Offers an earlier run was asking about, or had answered (from the journal). */
+  restoreOffers(records: OfferRecord[]): void {
+    this.#offers.consent.restore(records);
   }
 
   /** Files an earlier run was sending: offered again once the peer is online, and the receiver
@@ -122,6 +149,7 @@ export class Transfers {
   onPeerOnline(restarted = false): void {
     this.#sender.onPeerOnline(restarted);
     this.#receiver.onPeerOnline();
+    this.#offers.consent.onPeerOnline();
   }
 
   close(): void {

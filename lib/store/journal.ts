@@ -20,6 +20,7 @@ import {
   snapshot,
 } from "./records.ts";
 import { AppendFile } from "./files.ts";
+import type { OfferRecord } from "../files/consent.ts";
 import { denoFs, type Fs, fsError } from "./fs.ts";
 import { randomId32, utf8Scratch, writeAllSync } from "../bytes.ts";
 
@@ -186,6 +187,17 @@ export class Journal {
     if (this.#state.files.has(id)) this.#append({ t: "file_end", id });
   }
 
+  /** Offers received and asked about (--accept ask), as last recorded. */
+  offers(): OfferRecord[] {
+    return [...this.#state.offers.values()];
+  }
+
+  /** An offer's new state, or (undefined) that it is forgotten. */
+  offerChanged(id: string, r: OfferRecord | undefined): void {
+    if (r) this.#append({ t: "offer", ...r });
+    else if (this.#state.offers.has(id)) this.#append({ t: "offer_end", id });
+  }
+
   /** Something appended is not durable yet. */
   get unsynced(): boolean {
     return this.#ackedRun !== undefined || this.#cursorMoved || (this.#out?.unsynced ?? false);
@@ -237,7 +249,8 @@ export class Journal {
   }
 
   #overgrown(records: number): boolean {
-    return records > this.#state.pending.size + this.#state.files.size + 3 + COMPACT_SLACK;
+    const kept = this.#state.pending.size + this.#state.files.size + this.#state.offers.size;
+    return records > kept + 3 + COMPACT_SLACK;
   }
 
   /** Commits and closes; the file is closed even when the commit fails (which then throws). */

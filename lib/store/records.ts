@@ -12,11 +12,18 @@
  *   {"t":"in","origin":N,"id":N}                 the receive cursor: the peer's last message shown
  *   {"t":"reserve","to":N}                       ids below N may have been sent: the next run
  *                                                starts at N (see RESERVE_IDS in journal.ts)
- *   {"t":"file","id":S,"path":S,"name":S,"size":N}  a file being sent
+ *   {"t":"file","id":S,"path":S,"name":S,"size":N,"group":{"id":S,"name":S,"files":N,"size":N}}
+ *                                                a file being sent, and the offer it is part of
+ *                                                (its folder, or itself; older journals lack it)
  *   {"t":"file_end","id":S}                      that transfer ended (sent, declined or failed)
+ *   {"t":"offer","id":S,"name":S,"files":N,"size":N,"from":S,"state":S,"reason":S}
+ *                                                an offer received (--accept ask): pending,
+ *                                                accepted or declined (with what the sender heard)
+ *   {"t":"offer_end","id":S}                     that offer is forgotten
  */
 import { crc32c } from "../protocol/crc32c.ts";
 import { utf8Scratch } from "../bytes.ts";
+import type { OfferRecord } from "../files/consent.ts";
 
 export type JournalRecord =
   | { t: "origin"; origin: number }
@@ -24,8 +31,10 @@ export type JournalRecord =
   | { t: "acked"; id: number; to?: number }
   | { t: "in"; origin: number; id: number }
   | { t: "reserve"; to: number }
-  | { t: "file"; id: string; path: string; name: string; size: number }
-  | { t: "file_end"; id: string };
+  | ({ t: "file" } & OutFile)
+  | { t: "file_end"; id: string }
+  | ({ t: "offer" } & OfferRecord)
+  | { t: "offer_end"; id: string };
 
 export interface OutMessage {
   id: number;
@@ -40,6 +49,7 @@ export interface OutFile {
   path: string;
   name: string;
   size: number;
+  group?: { id: string; name: string; files: number; size: number };
 }
 
 export interface JournalState {
@@ -53,6 +63,8 @@ export interface JournalState {
   /** The last message delivered from the peer, by its origin. */
   cursor?: { origin: number; id: number };
   files: Map<string, OutFile>;
+  /** Offers received and asked about, in the order they were last changed. */
+  offers: Map<string, OfferRecord>;
 }
 
 export interface ParsedJournal {
@@ -127,16 +139,36 @@ function valid(v: Record<string, unknown>): boolean {
     case "reserve":
       return u32(v.to);
     case "file":
-      return str(v.id) && str(v.path) && str(v.name) && Number.isSafeInteger(v.size);
+      return str(v.id) && str(v.path) && str(v.name) && Number.isSafeInteger(v.size) &&
+        (v.group === undefined || validGroup(v.group));
     case "file_end":
+    case "offer_end":
       return str(v.id);
+    case "offer":
+      return validGroup(v) && str(v.from) &&
+        ["pending", "accepted", "declined"].includes(v.state as string) &&
+        (v.reason === undefined || str(v.reason));
     default:
       return false;
   }
 }
 
+function validGroup(g: unknown): boolean {
+  if (typeof g !== "object" || g === null) return false;
+  const o = g as Record<string, unknown>;
+  return str(o.id) && str(o.name) && Number.isSafeInteger(o.files) &&
+    Number.isSafeInteger(o.size);
+}
+
 export function emptyState(): JournalState {
-  return { origin: 0, nextId: 1, reserved: 0, pending: new Map(), files: new Map() };
+  return {
+    origin: 0,
+    nextId: 1,
+    reserved: 0,
+    pending: new Map(),
+    files: new Map(),
+    offers: new Map(),
+  };
 }
 
 export function applyRecord(s: JournalState, r: JournalRecord): void {
@@ -166,11 +198,22 @@ export function applyRecord(s: JournalState, r: JournalRecord): void {
     case "reserve":
       s.reserved = Math.max(s.reserved, r.to);
       return;
-    case "file":
-      s.files.set(r.id, { id: r.id, path: r.path, name: r.name, size: r.size });
+    case "file": {
+      const { t: _, ...f } = r;
+      s.files.set(r.id, f);
       return;
+    }
     case "file_end":
       s.files.delete(r.id);
+      return;
+    case "offer": {
+      const { t: _, ...o } = r;
+      s.offers.delete(r.id);
+      s.offers.set(r.id, o);
+      return;
+    }
+    case "offer_end":
+      s.offers.delete(r.id);
   }
 }
 
@@ -183,5 +226,6 @@ export function snapshot(s: JournalState): JournalRecord[] {
   for (const m of s.pending.values()) out.push({ t: "out", ...m });
   if (s.cursor) out.push({ t: "in", ...s.cursor });
   for (const f of s.files.values()) out.push({ t: "file", ...f });
+  for (const o of s.offers.values()) out.push({ t: "offer", ...o });
   return out;
 }

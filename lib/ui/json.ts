@@ -32,6 +32,12 @@ export function parseCommand(line: string): Command | ErrorEvent {
       }
       return { type: "history", count: count as number };
     }
+    case "accept":
+    case "decline":
+      if (typeof o.id !== "string" || !o.id) {
+        return badInput(`Cannot ${o.type} an offer: "id" must be a non-empty string`);
+      }
+      return { type: o.type, id: o.id };
     case "file":
       if (typeof o.path !== "string" || !o.path) {
         return badInput('Cannot send file: "path" must be a non-empty string');
@@ -40,6 +46,16 @@ export function parseCommand(line: string): Command | ErrorEvent {
     default:
       return badInput(`Unknown command type: ${JSON.stringify(o.type ?? null)}`);
   }
+}
+
+function unknownOffer(what: "accept" | "decline", id: string): ErrorEvent {
+  return {
+    type: "error",
+    code: "unknown_offer",
+    message: `Cannot ${what} offer ${JSON.stringify(id)}: no offer with that id is waiting for ` +
+      "an answer",
+    id,
+  };
 }
 
 function badInput(message: string): ErrorEvent {
@@ -113,7 +129,9 @@ export async function runCommand(
   else if (c.type === "file") await peer.sendFiles([c.path]);
   else if (c.type === "stats") reply(peer.stats());
   else if (c.type === "history") peer.history(c.count).forEach(reply);
-  else return false;
+  else if (c.type === "accept" || c.type === "decline") {
+    if (!peer.answerOffer(c.id, c.type === "accept")) reply(unknownOffer(c.type, c.id));
+  } else return false;
   return true;
 }
 

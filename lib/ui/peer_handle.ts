@@ -16,4 +16,6 @@ export type ChatPeer = Pick<
   | "online"
   | "transfers"
   | "keeping"
+  | "offers"
+  | "answerOffer"
 >;

@@ -286,3 +286,58 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "with --accept ask the web window shows an offer with Accept and Decline buttons, also to a page opened later",
+  ignore: reason !== undefined,
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "chatnet-web-consent-" });
+    const [pa, pb] = freePorts(2);
+    const a = new ChatProc([
+      ...["-p", String(pa), "--peer", `127.0.0.1:${pb}`, "--name", "alice", "--web"],
+      ...["--accept", "ask", "--downloads", join(root, "a"), "--state-dir", join(root, "state")],
+    ]);
+    const b = jsonPeer({ name: "bob", port: pb, peer: pa, args: ["--downloads", join(root, "b")] });
+    const browser = await launchChromium();
+    try {
+      const url = await a.webUrl();
+      const page = await browser.newPage();
+      await page.goto(url);
+      await page.locator("#peer", { hasText: "peer online" }).waitFor();
+      const bytes = new Uint8Array(70_000).map((_, i) => (i * 31 + SEED) & 0xff);
+      await Deno.writeFile(join(root, "photo.jpg"), bytes);
+      await b.command({ type: "file", path: join(root, "photo.jpg") });
+      const offer = page.locator("li.offer", { hasText: "photo.jpg" });
+      await offer.waitFor();
+      assert.equal(await offer.innerText(), "bob offers photo.jpg (68.4 KiB). Accept Decline");
+      // A page opened while it waits shows it too, with its buttons.
+      const later = await browser.newPage();
+      await later.goto(url);
+      await later.locator("li.offer button", { hasText: "Accept" }).waitFor();
+      await offer.locator("button", { hasText: "Accept" }).click();
+      await page.locator("li.offer", { hasText: "✓ Accepted photo.jpg (68.4 KiB) from bob" })
+        .waitFor();
+      await later.locator("li.offer", { hasText: "✓ Accepted" }).waitFor();
+      await b.until(() => b.of("file_sent").length === 1, "the file's confirmation");
+      const got = await Deno.readFile(join(root, "a", "photo.jpg"));
+      assert.equal(
+        createHash("sha256").update(got).digest("hex"),
+        createHash("sha256").update(bytes).digest("hex"),
+      );
+      // A second one, declined: the sender hears who declined.
+      await b.command({ type: "file", path: join(root, "photo.jpg") });
+      await page.locator("li.offer", { hasText: "Decline" }).locator("button", {
+        hasText: "Decline",
+      }).click();
+      await b.until(() => b.of("error").some((e: Json) => e.code === "declined"), "the decline");
+      assert.equal(
+        b.of("error").find((e: Json) => e.code === "declined").message,
+        "Cannot send photo.jpg: declined by alice",
+      );
+      await page.locator("li.offer", { hasText: "✗ Declined photo.jpg" }).waitFor();
+    } finally {
+      await stopAll({ browser, procs: [a, b], root });
+    }
+  },
+});

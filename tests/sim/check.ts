@@ -71,6 +71,7 @@ export function check(
       }
     } else if (mine.length) violations.push(`${to} showed messages without a shared passphrase`);
     files += checkFiles(s, x, y, agree, violations);
+    if (s.accept) checkConsent(x, y, violations);
   }
   if (agree) {
     for (const h of Object.values(hosts)) {
@@ -139,11 +140,20 @@ function checkFiles(s: Scenario, x: Host, y: Host, agree: boolean, violations: s
       s.gen === read.gen && s.at >= read.at && s.e.type === "error" &&
       s.e.code === "state_write_failed"
     ) && death !== undefined;
+    // Nor if its journal could not be written (a full or failing state disk) and it died before
+    // the file was through: with --accept ask a file may wait long for its answer.
+    if (death && s.accept && writeFailed(x, read.gen)) {
+      continue;
+    }
     const sentOk = of(x.events, "file_sent").some((e) =>
       e.name === name
     );
     const got = received.get(name);
-    const failedX = xErrors.some((e) => (e.name === name || e.path === top) && FAILED.has(e.code));
+    // A folder declined as a whole (--accept) is one error, named for the folder ("d0/").
+    const group = name.includes("/") ? name.slice(0, name.indexOf("/") + 1) : name;
+    const failedX = xErrors.some((e) =>
+      (e.name === name || e.name === group || e.path === top) && FAILED.has(e.code)
+    );
     if (got) {
       n++;
       const bytes = y.disk.read(got.path);
@@ -178,6 +188,60 @@ function checkFiles(s: Scenario, x: Host, y: Host, agree: boolean, violations: s
     }
   }
   return n;
+}
+
+/** --accept ask: `y` asked about each offer once (again only after a restart, and only while it was
+ * not answered), was left with none pending, and received nothing of an offer its user declined. */
+function checkConsent(x: Host, y: Host, violations: string[]): void {
+  const closed = new Set<string>();
+  const shownIn = new Set<string>();
+  // An answer the journal could not store (a full or failing state disk, said as
+  // state_write_failed) is asked again after a restart, as is one a power loss took.
+  let unstored = y.powerLosses > 0;
+  for (const { e, gen } of y.events) {
+    if (e.type === "error" && e.code === "state_write_failed") unstored = true;
+    if (e.type === "offer_closed") closed.add(e.id);
+    if (e.type !== "offer") continue;
+    if (closed.has(e.id) && !unstored) {
+      violations.push(`${y.name} asked again about ${e.name} (${e.id}), answered before`);
+    }
+    if (shownIn.has(`${gen} ${e.id}`)) {
+      violations.push(`${y.name}${gen} asked twice about ${e.name} (${e.id})`);
+    }
+    shownIn.add(`${gen} ${e.id}`);
+  }
+  const left = y.peer?.offers() ?? [];
+  if (y.running && left.length) {
+    violations.push(`${y.name} still asks about ${left.map((o) => o.name).join(", ")}`);
+  }
+  if (y.powerLosses > 0) return;
+  const declined = of(y.events, "offer_closed").filter((e) => e.outcome === "declined");
+  for (const d of declined) {
+    const got = of(y.events, "file_received").find((r) =>
+      d.name.endsWith("/") ? r.name.startsWith(d.name) : r.name === d.name
+    );
+    if (got) violations.push(`${y.name} declined ${d.name}, yet received ${got.name}`);
+    const told = of(x.events, "error").some((e) => e.code === "declined" && e.name === d.name);
+    // The sender may have forgotten it: it died soon after the command, or could not journal it.
+    const read = x.read.find((r) => {
+      const c = JSON.parse(r.line);
+      return c.type === "file" &&
+        c.path.slice(c.path.lastIndexOf("/") + 1) === d.name.replace(/\/$/, "");
+    });
+    const death = read && x.deaths.get(read.gen);
+    const forgot = death &&
+      (death.at - read.at < JOURNAL_GRACE_MS || writeFailed(x, read.gen));
+    if (!told && x.powerLosses === 0 && !forgot) {
+      violations.push(`${x.name} was never told that ${y.name} declined ${d.name}`);
+    }
+  }
+}
+
+/** Whether generation `gen` of `h` said its state directory could not be written. */
+function writeFailed(h: Host, gen: number): boolean {
+  return h.events.some((s) =>
+    s.gen === gen && s.e.type === "error" && s.e.code === "state_write_failed"
+  );
 }
 
 /** Codes that mean a transfer is over without the file. */

@@ -1,7 +1,8 @@
 /**
  * `deno task sim --seeds N [--from S]`: runs N random whole scenarios; each failure prints its
  * seed, a one-line replay command and the reason. `--seed S --trace` replays one and prints both
- * peers' events with virtual timestamps. `--regressions` runs the kept bug scenarios.
+ * peers' events with virtual timestamps. `--regressions` runs the kept bug scenarios. With
+ * `--accept ask` both peers ask about every offer and a simulated user answers (proc.ts).
  */
 import { generate } from "./scenario.ts";
 import { runScenario } from "./run.ts";
@@ -22,6 +23,7 @@ export async function runSeeds(
     budgetMs?: number;
     minRuns?: number;
     print?: (s: string) => void;
+    accept?: "ask";
   },
 ): Promise<Summary> {
   const start = performance.now();
@@ -29,20 +31,20 @@ export async function runSeeds(
   for (let seed = o.from; seed < o.from + o.count; seed++) {
     const spent = o.budgetMs !== undefined && performance.now() - start > o.budgetMs;
     if (spent && summary.runs >= (o.minRuns ?? 0)) break;
-    const r = await runScenario(generate(seed));
+    const r = await runScenario(generate(seed, { accept: o.accept }));
     summary.runs++;
     if (r.violations.length) {
       summary.failed.push(seed);
-      o.print?.(failureText(seed, r.violations));
+      o.print?.(failureText(seed, r.violations, o.accept));
     }
   }
   summary.ms = performance.now() - start;
   return summary;
 }
 
-export function failureText(seed: number, violations: string[]): string {
+export function failureText(seed: number, violations: string[], accept?: "ask"): string {
   return `seed ${seed} failed:\n  ${violations.slice(0, 5).join("\n  ")}\n` +
-    `  replay: deno task sim --seed ${seed} --trace`;
+    `  replay: deno task sim --seed ${seed}${accept ? " --accept ask" : ""} --trace`;
 }
 
 if (import.meta.main) {
@@ -52,6 +54,7 @@ if (import.meta.main) {
     return i >= 0 ? args[i + 1] : undefined;
   };
   const print = (s: string) => console.log(s);
+  const accept = flag("--accept") === "ask" ? "ask" : undefined;
   if (args.includes("--regressions")) {
     let bad = 0;
     for (const [name, make] of Object.entries(REGRESSIONS)) {
@@ -68,13 +71,15 @@ if (import.meta.main) {
   }
   const one = flag("--seed");
   if (one !== undefined) {
-    const r = await runScenario(generate(Number(one)));
+    const r = await runScenario(generate(Number(one), { accept }));
     if (args.includes("--trace")) print(r.trace.join("\n"));
-    print(r.violations.length ? failureText(Number(one), r.violations) : `seed ${one} passed`);
+    print(
+      r.violations.length ? failureText(Number(one), r.violations, accept) : `seed ${one} passed`,
+    );
     Deno.exit(r.violations.length ? 1 : 0);
   }
   const count = Number(flag("--seeds") ?? 100), from = Number(flag("--from") ?? 1);
-  const s = await runSeeds({ from, count, print });
+  const s = await runSeeds({ from, count, print, accept });
   print(`${s.runs} scenarios in ${(s.ms / 1000).toFixed(1)} s: ${s.failed.length} failed`);
   Deno.exit(s.failed.length ? 1 : 0);
 }

@@ -39,6 +39,10 @@ export class Host {
   readonly deaths = new Map<number, { at: number; how: "crash" | "power" | "uncaught" }>();
   #world: World;
   #net: Net;
+  /** --accept ask: the user answers every offer a few seconds after it is shown. */
+  #accept?: "ask";
+  /** The user's answers, by offer id (the same when an offer is shown again). */
+  readonly answers = new Map<string, boolean>();
   /** The command lines the running process has still to read, one after another. */
   #lines: Promise<void> = Promise.resolve();
 
@@ -47,10 +51,17 @@ export class Host {
     readonly ip: string,
     readonly peerIp: string,
     readonly secret: string | undefined,
-    o: { world: World; net: Net; stateBytes: number; downloadBytes: number },
+    o: {
+      world: World;
+      net: Net;
+      stateBytes: number;
+      downloadBytes: number;
+      accept?: "ask";
+    },
   ) {
     this.#world = o.world;
     this.#net = o.net;
+    this.#accept = o.accept;
     this.disk = new Disk(o.world, [
       { prefix: "/state", capacity: o.stateBytes },
       { prefix: "/downloads", capacity: o.downloadBytes },
@@ -101,6 +112,7 @@ export class Host {
         history,
         notices: opened.notices,
         secret: this.secret,
+        accept: this.#accept ?? "all",
         effects: fx,
       });
       this.peer = peer;
@@ -181,13 +193,28 @@ export class Host {
     this.#world.thaw(this.life);
   }
 
+  /** The user reads the offer and answers it: yes to four in five, the same each time it is
+   * shown (it comes again after a restart). The line goes to whichever process runs then. */
+  #answerLater(id: string): void {
+    const yes = this.answers.get(id) ?? parseInt(id.slice(0, 8), 16) % 5 !== 0;
+    this.answers.set(id, yes);
+    const delay = Math.floor(this.#world.rng() * ANSWER_MS);
+    this.#world.at(this.#world.now + delay, () => {
+      this.command(JSON.stringify({ type: yes ? "accept" : "decline", id }));
+    });
+  }
+
   #record(life: Life, e: ChatEvent): void {
     if (!life.alive) return;
     const copy = JSON.parse(JSON.stringify(e)) as ChatEvent;
     this.events.push({ at: this.#world.now, gen: life.gen, e: copy });
+    if (copy.type === "offer") this.#answerLater(copy.id);
     if (e.type !== "progress") this.#world.log(`${this.name}${life.gen}`, JSON.stringify(e));
   }
 }
+
+/** Ms the simulated user takes to answer an offer, at most. */
+const ANSWER_MS = 5_000;
 
 function startFailed(e: unknown): ChatEvent {
   return {

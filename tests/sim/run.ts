@@ -22,7 +22,13 @@ export async function runScenario(s: Scenario): Promise<Result> {
   const world = new World(rng);
   const net = new Net(world);
   net.weather = s.weather;
-  const o = { world, net, stateBytes: s.stateBytes, downloadBytes: s.downloadBytes };
+  const o = {
+    world,
+    net,
+    stateBytes: s.stateBytes,
+    downloadBytes: s.downloadBytes,
+    accept: s.accept,
+  };
   const hosts: Record<Who, Host> = {
     A: new Host("A", "10.0.0.1", "10.0.0.2", s.secrets[0], o),
     B: new Host("B", "10.0.0.2", "10.0.0.1", s.secrets[1], o),

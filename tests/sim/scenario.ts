@@ -44,11 +44,15 @@ export interface Scenario {
    * run, and the checks wait `settleMs` for everything to arrive. */
   activeMs: number;
   settleMs: number;
+  /** Both peers run with --accept ask, and a simulated user answers every offer (proc.ts); the
+   * default is all, as in JSON mode. */
+  accept?: "ask";
 }
 
 export const SETTLE_MS = 60_000;
 
-export function generate(seed: number): Scenario {
+/** One random scenario; `accept: "ask"` runs the same one with a user answering every offer. */
+export function generate(seed: number, o: { accept?: "ask" } = {}): Scenario {
   const rng = rngFor(seed ^ 0x5eed);
   const activeMs = int(rng, 5_000, 40_000);
   const mode = pick(rng, ["none", "none", "same", "same", "same", "one", "different"] as const);
@@ -152,7 +156,8 @@ export function generate(seed: number): Scenario {
   }
   return {
     seed,
-    label: `random (${mode} passphrase)`,
+    label: `random (${mode} passphrase${o.accept ? ", --accept ask" : ""})`,
+    ...(o.accept ? { accept: o.accept } : {}),
     secrets,
     stateBytes,
     downloadBytes,

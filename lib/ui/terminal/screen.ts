@@ -20,6 +20,8 @@ import { VERSION } from "../../version.ts";
 import { LineEditor } from "./editor.ts";
 import { complete, type DirEntry, expandHome, splitPaths } from "./completion.ts";
 import { indent, markPosition, promptLine, rowsOf, wrapWords } from "./render.ts";
+import { describeOffer, TerminalOffers } from "./offers.ts";
+import { fitColumns } from "../width.ts";
 
 export interface TerminalOptions {
   peer: ChatPeer;
@@ -45,6 +47,9 @@ const HELP = [
   "/send PATH...    send files or folders (quote names with spaces; ~ is your home)",
   "/stats           RTT, RTO, in flight, retransmissions, drops",
   "/history [N]     show the last N messages and files of the conversation (default 20)",
+  "/offers          list the offers of files waiting for your answer",
+  "/accept N        accept offer N (y answers the latest offer, when it waits)",
+  "/decline N       decline offer N (n answers the latest offer)",
   "/quit            leave (waits briefly for undelivered messages); also Ctrl-D",
   "//text           send a message that starts with /",
   "Keys: ←/→ Home/End move, ↑/↓ recall, Tab complete, Ctrl-U clear, Ctrl-W delete word, " +
@@ -52,7 +57,17 @@ const HELP = [
 ];
 
 /** The commands Tab completes. */
-const COMMANDS = ["/help", "/send", "/stats", "/history", "/quit", "/exit"];
+const COMMANDS = [
+  "/help",
+  "/send",
+  "/stats",
+  "/history",
+  "/offers",
+  "/accept",
+  "/decline",
+  "/quit",
+  "/exit",
+];
 
 /** A queued line that arrives this much later than it was written also shows when it arrived. */
 const LATE_MS = 60_000;
@@ -79,6 +94,8 @@ export class TerminalUi {
   /** Files waiting their turn to stream (file_queued, until their file_start or end), by id: one
    * line under the bars counts them, rather than a bar each standing still at 0%. */
   #queued = new Map<string, "send" | "receive">();
+  /** Offers waiting for an answer (--accept ask). */
+  #offers = new TerminalOffers();
   quit: "" | "wait" | "now" = "";
 
   constructor(options: TerminalOptions) {
@@ -177,6 +194,17 @@ export class TerminalUi {
       case "history_file":
         this.print(`[${clock(e.at)}] ${fileDone(e.dir === "out", e)}`, "dim");
         break;
+      case "offer":
+        this.print(this.#offers.add(e), "yellow");
+        break;
+      case "offer_closed": {
+        const line = this.#offers.close(e);
+        if (line) this.print(line, e.outcome === "accepted" ? "green" : "yellow");
+        break;
+      }
+      case "offer_waiting":
+        this.print(`⋯ The peer is asked whether to accept ${describeOffer(e)}`, "dim");
+        break;
     }
   }
 
@@ -231,6 +259,8 @@ export class TerminalUi {
     );
     const waiting = queuedLine(this.#queued);
     if (waiting) bars.push(`\r\x1b[2K${this.#style(waiting.slice(0, width), "dim")}\r\n`);
+    const offers = this.#offers.line();
+    if (offers) bars.push(`\r\x1b[2K${this.#style(fitColumns(offers, width), "yellow")}\r\n`);
     this.#barsDrawn = bars.length;
     this.#o.out.write(bars.join(""));
     const pending = this.#o.peer.pending;
@@ -251,6 +281,10 @@ export class TerminalUi {
   }
 
   #submit(text: string): void {
+    // While an offer waits, a line of just y or n answers the latest one.
+    const yn = /^\s*(y|yes|n|no)\s*$/i.exec(text);
+    const latest = this.#offers.latest();
+    if (yn && latest) return this.#answer(latest.id, yn[1][0].toLowerCase() === "y");
     if (text.startsWith("/") && !text.startsWith("//")) return this.#command(text.trim());
     this.#o.peer.send(text.startsWith("//") ? text.slice(1) : text);
   }
@@ -283,6 +317,21 @@ export class TerminalUi {
         this.#o.peer.sendFiles(paths);
         break;
       }
+      case "/offers":
+        if (this.#offers.size === 0) this.print("No offers are waiting for an answer", "dim");
+        for (const l of this.#offers.list()) this.print(l, "yellow");
+        break;
+      case "/accept":
+      case "/decline": {
+        const n = text.split(/\s+/)[1] ?? "";
+        const offer = /^\d+$/.test(n) ? this.#offers.byNumber(Number(n)) : undefined;
+        if (!/^\d+$/.test(n)) {
+          this.print(`Usage: ${cmd} N (the offer's number; /offers lists them)`, "red");
+        } else if (!offer) {
+          this.print(`No offer ${n} is waiting for an answer: /offers lists them`, "red");
+        } else this.#answer(offer.id, cmd === "/accept");
+        break;
+      }
       case "/quit":
       case "/exit":
         this.quit = "wait";
@@ -301,6 +350,13 @@ export class TerminalUi {
     });
     if (done?.type === "replace") this.#editor.setBeforeCursor(done.before);
     else if (done?.type === "choices") this.print(done.choices.map(visible).join("  "), "dim");
+  }
+
+  /** Answers an offer; its offer_closed event says what came of it. */
+  #answer(id: string, accept: boolean): void {
+    if (!this.#o.peer.answerOffer(id, accept)) {
+      this.print("That offer is no longer waiting for an answer", "red");
+    }
   }
 
   #printOwn(id: number, text: string, mark: string): void {

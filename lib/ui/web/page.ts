@@ -33,6 +33,8 @@ export const PAGE = `<!doctype html>
   li.note { align-self: center; max-width: 100%; color: var(--muted); font-size: .85em; overflow-wrap: anywhere; }
   li.note.error { color: var(--bad); }
   li.note.old { opacity: .7; }
+  li.note.offer { color: inherit; font-size: .95em; }
+  li.note.offer button { margin-left: .4em; padding: .25em .8em; }
   .meta { display: block; font-size: .75em; color: var(--muted); }
   .tick { color: var(--ok); font-weight: bold; }
   #transfers { padding: 0 1em; }
@@ -142,6 +144,35 @@ function fileNote(e, received, old) {
   list.append(li);
   scroll();
 }
+const offers = new Map();
+/** An offer waiting for an answer (--accept ask): its line, with Accept and Decline buttons. */
+function offer(e) {
+  if (offers.has(e.id)) return;
+  const li = document.createElement("li");
+  li.className = "note offer";
+  li.dataset.offer = e.id;
+  const what = e.name + " (" + (e.files === 1 ? "" : e.files + " files, ") + bytes(e.size) + ")";
+  const text = document.createElement("span");
+  text.textContent = (e.sender || "The peer") + " offers " + what + ". ";
+  const yes = document.createElement("button");
+  yes.type = "button"; yes.className = "primary"; yes.textContent = "Accept";
+  yes.addEventListener("click", () => command({ type: "accept", id: e.id }));
+  const no = document.createElement("button");
+  no.type = "button"; no.textContent = "Decline";
+  no.addEventListener("click", () => command({ type: "decline", id: e.id }));
+  li.append(text, yes, " ", no);
+  list.append(li);
+  offers.set(e.id, { li, what, sender: e.sender || "the peer" });
+  scroll();
+}
+function offerClosed(e) {
+  const o = offers.get(e.id);
+  if (!o) return;
+  offers.delete(e.id);
+  o.li.textContent = e.outcome === "accepted" ? "✓ Accepted " + o.what + " from " + o.sender
+    : e.outcome === "declined" ? "✗ Declined " + o.what + " from " + o.sender + "; they are told"
+    : o.sender + " withdrew " + o.what;
+}
 /** A finished transfer keeps its full bar, marked done. */
 function done(e, direction) {
   const t = transfer({ ...e, direction });
@@ -194,6 +225,9 @@ function onEvent(e) {
     case "file_sent": done(e, "send"); fileNote(e, false, false); break;
     case "file_received": done(e, "receive"); fileNote(e, true, false); break;
     case "history_file": fileNote(e, e.dir === "in", true); break;
+    case "offer": offer(e); break;
+    case "offer_closed": offerClosed(e); break;
+    case "offer_waiting": note("⋯ The peer is asked whether to accept " + e.name + " (" + (e.files === 1 ? "" : e.files + " files, ") + bytes(e.size) + ")"); break;
   }
 }
 
@@ -205,7 +239,7 @@ function connect() {
     $("peer").textContent = "disconnected from chatnet; retrying…";
     setTimeout(connect, 1000);
   };
-  socket.onopen = () => { list.innerHTML = ""; own.clear(); $("banner").hidden = true; };
+  socket.onopen = () => { list.innerHTML = ""; own.clear(); offers.clear(); $("banner").hidden = true; };
 }
 function command(c) { if (socket && socket.readyState === 1) socket.send(JSON.stringify(c)); }
 

@@ -83,7 +83,15 @@ export function serveWeb(o: WebOptions): WebServer {
       socket.onopen = () => {
         sockets.add(socket);
         const warning = o.peer.keeping ? undefined : stateWarning;
-        const replay = [ready, peerState, unreachable, ...o.peer.history(REPLAY_HISTORY), warning];
+        const replay = [
+          ready,
+          peerState,
+          unreachable,
+          ...o.peer.history(REPLAY_HISTORY),
+          warning,
+          // Offers waiting for an answer, with their buttons.
+          ...o.peer.offers(),
+        ];
         for (const e of replay) {
           if (e) socket.send(JSON.stringify(e));
         }
