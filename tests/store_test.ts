@@ -5,6 +5,10 @@ import { Journal } from "../lib/store/journal.ts";
 import { History, type HistoryEntry } from "../lib/store/history.ts";
 import { encodeRecord, parseJournal } from "../lib/store/records.ts";
 import { defaultStateDir } from "../lib/store/state_dir.ts";
+import { AppendFile } from "../lib/store/files.ts";
+import { Disk } from "./sim/disk.ts";
+import { type Life, World } from "./sim/world.ts";
+import { rngFor } from "./sim/random.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
@@ -190,4 +194,25 @@ Deno.test("a history line torn by a crash costs only that line, not the next one
   again.append(entry(3));
   again.close();
   assert.deepEqual(new History(dir).last(10).map((e) => "text" in e && e.text), ["m1", "m3"]);
+});
+
+Deno.test("a write that fills the disk halfway is taken back, and written whole once there is room", () => {
+  const world = new World(rngFor(1));
+  const disk = new Disk(world, [{ prefix: "/state", capacity: 100 }]);
+  const life: Life = { name: "A", gen: 1, alive: true, frozen: false, held: [], onDeath: [] };
+  world.enter(life);
+  const f = new AppendFile("/state/log", disk.fsFor(life));
+  f.append("a".repeat(59) + "\n");
+  f.write();
+  f.append("b".repeat(59) + "\n");
+  assert.throws(() => f.write(), /No space left/);
+  // Not the 40 bytes of b that fitted: the file holds only whole writes.
+  assert.equal(new TextDecoder().decode(disk.read("/state/log")), "a".repeat(59) + "\n");
+  disk.mounts[0].capacity = 200;
+  f.append("c\n");
+  f.write();
+  assert.equal(
+    new TextDecoder().decode(disk.read("/state/log")),
+    `${"a".repeat(59)}\n${"b".repeat(59)}\nc\n`,
+  );
 });

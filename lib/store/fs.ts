@@ -32,6 +32,7 @@ export interface FileHandle extends Reader, Writer {
   seek(offset: number, whence: number): Promise<number>;
   seekSync(offset: number, whence: number): number;
   truncate(length?: number): Promise<void>;
+  truncateSync(length?: number): void;
   stat(): Promise<{ size: number }>;
   statSync(): { size: number };
   /** fdatasync: the data (and the size) survive a power loss. */

@@ -142,6 +142,16 @@ function fsOn(disk: Disk, w: World, life: Life): Fs {
         pos += n;
         return n;
       };
+      const truncateSync = (length: number) => {
+        live();
+        if (length < f.size) f.size = length;
+        else {
+          const bytes = new Uint8Array(length);
+          bytes.set(f.data.subarray(0, f.size));
+          f.data = bytes;
+          f.size = length;
+        }
+      };
       const writeSync = (p: Uint8Array) => {
         live();
         const m = disk.mount(path);
@@ -183,17 +193,8 @@ function fsOn(disk: Disk, w: World, life: Life): Fs {
         writeSync,
         seek: (offset) => op(0, () => (live(), pos = offset)),
         seekSync: (offset) => (live(), pos = offset),
-        truncate: (length = 0) =>
-          op(0, () => {
-            live();
-            if (length < f.size) f.size = length;
-            else {
-              const bytes = new Uint8Array(length);
-              bytes.set(f.data.subarray(0, f.size));
-              f.data = bytes;
-              f.size = length;
-            }
-          }),
+        truncate: (length = 0) => op(0, () => truncateSync(length)),
+        truncateSync: (length = 0) => truncateSync(length),
         stat: () => op(0, () => (live(), { size: f.size })),
         statSync: () => (live(), { size: f.size }),
         syncData: () => op(0, sync),
@@ -217,6 +218,7 @@ function fsOn(disk: Disk, w: World, life: Life): Fs {
         seek: () => Promise.resolve(0),
         seekSync: () => 0,
         truncate: () => Promise.resolve(),
+        truncateSync: none,
         stat: () => Promise.resolve({ size: 0 }),
         statSync: () => ({ size: 0 }),
         syncData: () => Promise.resolve(),
