@@ -260,9 +260,14 @@ Deno.test("a file over --max-file-size is declined and nothing is written", asyn
     await makeFile(join(srcDir(p), "big.bin"), 4096, 1);
     await p.a.command({ type: "file", path: join(srcDir(p), "big.bin") });
     await p.a.until(() => p.a.of("error").some((e: Json) => e.code === "declined"), "the decline");
-    assert.match(
+    assert.equal(
       p.a.of("error")[0].message,
-      /declined big\.bin: 4096 bytes is over the 1024-byte limit/,
+      "The peer declined big.bin: 4,096 bytes is over the --max-file-size limit of 1,024 bytes",
+    );
+    await p.b.until(() => p.b.of("error").some((e: Json) => e.code === "declined"), "its own");
+    assert.equal(
+      p.b.of("error").find((e: Json) => e.code === "declined").message,
+      "Declined big.bin: 4,096 bytes is over the --max-file-size limit of 1,024 bytes",
     );
     assert.deepEqual(await Array.fromAsync(Deno.readDir(p.dirB)), []);
   } finally {

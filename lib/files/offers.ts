@@ -13,6 +13,8 @@ import { MAX_OFFERS, Slots } from "./slots.ts";
 import type { Clock, TimerId } from "../net/clock.ts";
 import { describeFsError, type FileHandle, type Fs } from "../store/fs.ts";
 import { inside, prefixOf } from "./part_files.ts";
+import { formatBytes } from "../ui/format.ts";
+import { bytesText } from "../bytes.ts";
 import {
   type TransferContext,
   type TransferEvents,
@@ -139,7 +141,13 @@ export class Offers {
     const parts = safeRelativePath(c.name);
     if (typeof parts === "string") return this.#decline(c.id, `unsafe name: ${parts}`);
     if (c.size > this.#o.maxFileSize) {
-      return this.#decline(c.id, `${c.size} bytes is over the ${this.#o.maxFileSize}-byte limit`);
+      return this.#decline(
+        c.id,
+        `${bytesText(c.size)} is over the --max-file-size limit of ${
+          bytesText(this.#o.maxFileSize)
+        }`,
+        c.name,
+      );
     }
     // One accepted already (offered again, or asked for again by receiver.ts) needs no answer.
     if (this.consent.mode !== "all" && !this.#in.has(c.id)) {
@@ -176,7 +184,13 @@ export class Offers {
         this.#parts.delete(partPath);
         // Declined for good (the sender gives up on a decline): its .part must not stay.
         await this.#fs.remove(partPath).catch(() => {});
-        return this.#decline(c.id, "not enough disk space");
+        const left = Math.max(0, free - this.#reserved());
+        return this.#decline(
+          c.id,
+          `not enough disk space (${formatBytes(c.size - offset)} needed, ${formatBytes(left)} ` +
+            `free in ${dir}); free space and send it again`,
+          c.name,
+        );
       }
       const t: Incoming = {
         id: c.id,
@@ -237,10 +251,11 @@ export class Offers {
     return path;
   }
 
-  #decline(id: string, why: string): void {
+  #decline(id: string, why: string, name?: string): void {
     this.#slots.release(id);
     this.#o.sendControl({ op: "decline", id, reason: why });
-    this.#events.incomingError("declined", `Declined an incoming file: ${why}`);
+    const what = name === undefined ? "an incoming file" : name;
+    this.#events.incomingError("declined", `Declined ${what}: ${why}`);
   }
 
   close(): void {
