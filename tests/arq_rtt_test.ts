@@ -97,11 +97,11 @@ Deno.test("timestamps count 10 µs ticks and elapsed time survives their 2^32 wr
   assert.ok(!stampedBefore(before, before));
 });
 
-/** Sent at T0; before any sample the RTO fires at T0 + RTO_INITIAL. */
+/** Sent at T0; before any sample the probe goes at T0 + RTO_INITIAL (the PTO is the RTO). */
 const T0 = 1000;
 const RESENT = T0 + RTO_INITIAL;
 
-/** A sender with one segment sent at T0 and resent by its RTO at RESENT. */
+/** A sender with one segment sent at T0 and resent by the tail probe at RESENT. */
 function resentByRto(): Sender {
   const s = new Sender(0, () => {});
   s.enqueue(new Uint8Array(10), 1);
@@ -110,7 +110,7 @@ function resentByRto(): Sender {
   s.transmit(seg, T0);
   assert.deepEqual(s.due(RESENT - 0.01), []);
   const due = s.due(RESENT);
-  assert.deepEqual(due.map((d) => [d.seq, d.why]), [[0, "timeout"]]);
+  assert.deepEqual(due.map((d) => [d.seq, d.why]), [[0, "probe"]]);
   s.transmit(due[0], RESENT);
   return s;
 }
@@ -119,14 +119,14 @@ Deno.test("Karn's ambiguity is settled by the echo: an ACK of the retransmission
   const s = resentByRto();
   s.onAck(ackPacket(1, timestamp(RESENT)), RESENT + 30);
   assert.equal(s.rtt.srtt, 30, "timed from the resend, not from the original (230 ms)");
-  assert.equal(s.counters.spurious, 0);
-  assert.equal(s.backoff, 0, "an ACK of new data ends the backoff");
+  assert.equal(s.counters.spuriousRetransmits, 0);
 });
 
 Deno.test("an ACK that echoes the original times the original and marks the resend spurious (Eifel, RFC 3522)", () => {
   const s = resentByRto();
   s.onAck(ackPacket(1, timestamp(T0)), RESENT + 30);
   assert.equal(s.rtt.srtt, RTO_INITIAL + 30);
-  assert.equal(s.counters.spurious, 1);
-  assert.equal(s.counters.timeouts, 1);
+  assert.equal(s.counters.spuriousRetransmits, 1);
+  assert.equal(s.counters.spuriousTimeouts, 0, "the probe is no timeout");
+  assert.equal(s.counters.tailProbes, 1);
 });
