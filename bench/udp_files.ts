@@ -191,7 +191,7 @@ for (const row of rows) {
     `    UDP session ${mbps(udp).toFixed(1)} MB/s, ${chat(row.udp)}, ${cpu(row.udp)}`,
   );
   console.log(
-    `      sender's session: ${s.retransmits} retransmits (${s.spurious} spurious), ` +
+    `      sender's session: ${s.retransmits} retransmits (${s.spuriousRetransmits} spurious), ` +
       `${s.timeouts} timeouts, ${s.congestionEvents} congestion events, cwnd ${s.cwnd} B, ` +
       `srtt ${s.srtt.toFixed(1)} ms`,
   );

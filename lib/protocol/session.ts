@@ -11,7 +11,14 @@
  *
  * Pure: time comes in as `now`, datagrams leave through `output`.
  */
-import { Arq, type ArqStats, type PendingMessage, timestamp, zeroStats } from "./arq/mod.ts";
+import {
+  Arq,
+  type ArqStats,
+  type PendingMessage,
+  spuriousRate,
+  timestamp,
+  zeroStats,
+} from "./arq/mod.ts";
 import {
   decode,
   encode,
@@ -91,7 +98,14 @@ export interface SessionStats extends ArqStats {
 
 const MAX_COUNTER = 2n ** 64n - 1n;
 
-type CarriedStat = "retransmits" | "duplicates" | "redundant" | "bundled" | "datagramsOut";
+type CarriedStat =
+  | "retransmits"
+  | "spuriousRetransmits"
+  | "spuriousTimeouts"
+  | "duplicates"
+  | "redundant"
+  | "bundled"
+  | "datagramsOut";
 
 export class Session {
   #o: SessionOptions;
@@ -132,6 +146,8 @@ export class Session {
   /** Stats of streams that ended with a peer restart, so totals never go backwards. */
   #carried: Record<CarriedStat, number> = {
     retransmits: 0,
+    spuriousRetransmits: 0,
+    spuriousTimeouts: 0,
     duplicates: 0,
     redundant: 0,
     bundled: 0,
@@ -292,6 +308,9 @@ export class Session {
     if (this.#online && now >= this.#lastHeard + PEER_TIMEOUT) this.#setOnline(false);
     const arq = this.#arq;
     if (!arq || !this.#confirmed) return;
+    // While the peer is offline we send at most one datagram per OFFLINE_INTERVAL: the RTO's
+    // retry waits for the keepalive's turn and goes in its place.
+    if (!this.#online && now < this.#lastSent + OFFLINE_INTERVAL) return;
     arq.tick(now);
     if (now >= this.#lastSent + this.#keepalive()) arq.flush(now, true);
   }
@@ -310,7 +329,8 @@ export class Session {
 
   nextDeadline(): number {
     let at = this.#confirmed ? this.#arq!.nextDeadline() : this.#helloAt;
-    if (this.#confirmed) at = Math.min(at, this.#lastSent + this.#keepalive());
+    if (this.#confirmed && !this.#online) at = this.#lastSent + OFFLINE_INTERVAL;
+    else if (this.#confirmed) at = Math.min(at, this.#lastSent + KEEPALIVE_INTERVAL);
     if (this.#online) at = Math.min(at, this.#lastHeard + PEER_TIMEOUT);
     if (this.#handshake) at = Math.min(at, this.#handshake.nextDeadline());
     return at;
@@ -325,10 +345,15 @@ export class Session {
   stats(): SessionStats {
     const a = this.#arq?.stats() ?? zeroStats();
     const c = this.#carried;
+    const retransmits = a.retransmits + c.retransmits;
+    const spuriousRetransmits = a.spuriousRetransmits + c.spuriousRetransmits;
     return {
       ...a,
       queued: a.queued + this.#outbox.length,
-      retransmits: a.retransmits + c.retransmits,
+      retransmits,
+      spuriousRetransmits,
+      spuriousTimeouts: a.spuriousTimeouts + c.spuriousTimeouts,
+      spuriousRate: spuriousRate({ retransmits, spuriousRetransmits }),
       duplicates: a.duplicates + c.duplicates,
       redundant: a.redundant + c.redundant,
       bundled: a.bundled + c.bundled,

@@ -18,6 +18,12 @@ export function formatStats(s: StatsEvent): string[] {
     `retransmissions ${int.format(s.retransmits)} (fast ${int.format(s.fastRetransmits)}, ` +
     `timeouts ${int.format(s.timeouts)}, tail probes ${int.format(s.tailProbes)}), ` +
     `redundant datagrams ${int.format(s.redundant)}, bundled copies ${int.format(s.bundled)}`,
+    `congestion: window ${formatBytes(s.cwnd)}, ssthresh ` +
+    `${s.ssthresh ? formatBytes(s.ssthresh) : "none"}, min RTT ${ms.format(s.minRtt)} ms, ` +
+    `RTO backoff ${int.format(s.backoff)}, congestion events ${int.format(s.congestionEvents)}, ` +
+    `random losses ${int.format(s.randomLosses)}; spurious retransmissions ` +
+    `${int.format(s.spuriousRetransmits)} (${pct.format(s.spuriousRate)}, timeouts ` +
+    `${int.format(s.spuriousTimeouts)})`,
     `dropped: duplicates ${int.format(s.duplicates)}, corrupt ${int.format(s.corrupt)}, ` +
     `malformed ${int.format(s.malformed)}, foreign ${int.format(s.foreign)}, ` +
     `stale ${int.format(s.stale)}, reflected ${int.format(s.reflected)}, unauthenticated ` +

@@ -46,7 +46,10 @@ export interface ArqOptions {
 export interface ArqStats {
   srtt: number;
   rttvar: number;
+  /** The RTO with its backoff, ms. */
   rto: number;
+  /** Timeouts since the last ACK of new data: the RTO is doubled this many times. */
+  backoff: number;
   /** Smallest RTT seen (0 before the first sample). */
   minRtt: number;
   /** Congestion window and slow-start threshold in bytes (0: no threshold yet). */
@@ -60,8 +63,12 @@ export interface ArqStats {
   timeouts: number;
   fastRetransmits: number;
   tailProbes: number;
-  /** Retransmissions whose original had arrived (the ACK echoed the original). */
-  spurious: number;
+  /** Retransmissions that were not needed (sender.ts says how they are told), and of those the
+   * ones the RTO sent. */
+  spuriousRetransmits: number;
+  spuriousTimeouts: number;
+  /** spuriousRetransmits / retransmits (0 before any retransmission). */
+  spuriousRate: number;
   redundant: number;
   /** Copies of unacknowledged segments carried in later datagrams. */
   bundled: number;
@@ -82,6 +89,11 @@ export function zeroStats(): ArqStats {
     onDelivered: () => {},
   });
   return { ...a.stats(), lossIn: 0 };
+}
+
+/** The share of retransmissions that were not needed. */
+export function spuriousRate(s: { spuriousRetransmits: number; retransmits: number }): number {
+  return s.retransmits === 0 ? 0 : s.spuriousRetransmits / s.retransmits;
 }
 
 const BASE_SIZE = encodedSize(0, []);
@@ -247,6 +259,7 @@ export class Arq {
       srtt: r.srtt,
       rttvar: r.rttvar,
       rto: s.rto,
+      backoff: s.backoff,
       minRtt: r.min === Infinity ? 0 : r.min,
       ...s.cc.stats(),
       inFlight: s.inFlight(),
@@ -256,6 +269,7 @@ export class Arq {
       duplicates: this.#receiver.duplicates,
       outOfWindow: this.#receiver.outOfWindow,
       ...s.counters,
+      spuriousRate: spuriousRate(s.counters),
       ...this.#counts,
     };
   }
@@ -266,7 +280,9 @@ export class Arq {
     const s = this.#sender;
     return {
       lossOut: this.#lossOut,
-      congested: s.cc.congested(this.#now),
+      // A timeout is taken as congestion until the peer is heard: a dark path gets one datagram
+      // per RTO, not two.
+      congested: s.cc.congested(this.#now) || s.backoff > 0,
       flightBytes: s.flightBytes,
       window: s.window,
       backlog: s.peekNew() !== undefined,

@@ -40,6 +40,8 @@ export interface OutSegment {
   why: Why | undefined;
   /** Bytes of redundant copies sent of it, counted in flight until it is acknowledged. */
   copyBytes: number;
+  /** When each retransmission went and whether the RTO sent it; undefined before the first. */
+  resends: { at: number; timeout: boolean }[] | undefined;
 }
 
 export interface PendingMessage {
@@ -56,8 +58,11 @@ export interface SenderCounters {
   timeouts: number;
   fastRetransmits: number;
   tailProbes: number;
-  /** Retransmissions whose original arrived after all (the ACK echoes the original). */
-  spurious: number;
+  /** Retransmissions that were not needed: sent after the transmission that the first ACK of
+   * their segment echoes (Eifel detection, RFC 3522, with the echo of RFC 7323 timestamps). */
+  spuriousRetransmits: number;
+  /** Of those, the ones the RTO sent: what too low an RTO floor costs. */
+  spuriousTimeouts: number;
 }
 
 /** What a segment takes in a packet. */
@@ -96,7 +101,8 @@ export class Sender {
     timeouts: 0,
     fastRetransmits: 0,
     tailProbes: 0,
-    spurious: 0,
+    spuriousRetransmits: 0,
+    spuriousTimeouts: 0,
   };
 
   constructor(initialSeq: number, onDelivered: (tag: number) => void) {
@@ -115,6 +121,7 @@ export class Sender {
         dueAt: Infinity,
         why: undefined,
         copyBytes: 0,
+        resends: undefined,
       });
       this.#next = seqAdd(this.#next, 1);
     }
@@ -175,8 +182,10 @@ export class Sender {
 
   /** Fires the timers that are due, then lists the segments to send again now. */
   due(now: number): OutSegment[] {
-    if (now >= this.#rtoAt) this.#fireRto(now);
+    // The probe first: when it is due with the RTO (PTO capped by it) it goes alone, and the RTO
+    // is pushed back a whole RTO (RFC 8985 section 7.3).
     if (now >= this.#probeAt) this.#fireProbe(now);
+    if (now >= this.#rtoAt) this.#fireRto(now);
     const due: OutSegment[] = [];
     if (this.#earliestDue() > now) return due;
     for (const s of this.#flight) {
@@ -202,6 +211,7 @@ export class Sender {
       this.counters.retransmits++;
       if (s.why === "lost") this.counters.fastRetransmits++;
       else if (s.why === "timeout") this.counters.timeouts++;
+      (s.resends ??= []).push({ at: now, timeout: s.why === "timeout" });
     }
     s.xmits++;
     s.sentAt = now;
@@ -266,6 +276,9 @@ export class Sender {
     this.#probing = true;
     this.counters.tailProbes++;
     this.#setDue(last, now, "probe");
+    // "After attempting to send a loss probe, ... the sender MUST re-arm the RTO timer, not the
+    // PTO timer" (RFC 8985 section 7.3).
+    this.#rtoAt = now + this.rto;
   }
 
   #earliestDue(): number {
@@ -325,9 +338,7 @@ export class Sender {
       bytes += b;
       this.#flightBytes -= b + s.copyBytes;
       if (s.dueAt === this.#earliest) this.#earliest = undefined;
-      if (s.xmits > 1 && echo !== 0 && stampedBefore(echo, timestamp(s.sentAt))) {
-        this.counters.spurious++;
-      }
+      if (s.resends && echo !== 0) this.#countSpurious(s.resends, echo);
       newest = Math.max(newest, s.sentAt);
     }
     if (this.#trusted(echo)) this.rtt.sample(elapsed(echo, now));
@@ -341,6 +352,18 @@ export class Sender {
     this.#probeAt = outstanding && !this.probeOnly
       ? Math.min(now + this.rtt.pto(), this.#rtoAt)
       : Infinity;
+  }
+
+  /** The first ACK of a retransmitted segment echoes the transmission the peer had last heard
+   * when it sent the ACK. Every retransmission sent after that one was not needed: the segment
+   * had arrived before it. Sound while datagrams keep their order; a datagram overtaken by the
+   * retransmission and arriving after it makes the echo older and counts one too many. */
+  #countSpurious(resends: { at: number; timeout: boolean }[], echo: number): void {
+    for (const r of resends) {
+      if (!stampedBefore(echo, timestamp(r.at))) continue;
+      this.counters.spuriousRetransmits++;
+      if (r.timeout) this.counters.spuriousTimeouts++;
+    }
   }
 
   /** RACK (RFC 8985 section 6.2): the most recently sent delivered segment, ties broken by
