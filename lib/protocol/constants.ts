@@ -44,7 +44,8 @@ export const MAX_MESSAGE = 1024 * 1024;
 /** RFC 6298 bounds. The floor follows measured RTT rather than RFC 6298's 1 s: a LAN's RTT is well
  * under a millisecond and a fixed floor in the hundreds would make one loss cost that much. The
  * 2 ms floor covers timer granularity and event-loop jitter; the spurious-retransmission rate it
- * gives is counted (stats().spurious) and reported by bench/congestion.ts. */
+ * gives is counted (stats().spuriousRetransmits, Eifel detection in arq/sender.ts): no spurious RTO
+ * at any floor from 0.2 to 20 ms in virtual time (docs/protocol.md, bench/rto_floor.ts). */
 export const RTO_MIN = 2;
 /** Before any RTT sample. Lower than RFC 6298's 1 s because the handshake completes first and
  * chat users notice a one-second stall. */

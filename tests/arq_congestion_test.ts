@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+import { INITIAL_WINDOW } from "../lib/protocol/constants.ts";
+import { encode } from "../lib/protocol/codec.ts";
+import { ArqLink, testSeed } from "./arq_link.ts";
+
+const SEED = testSeed();
+const RTT = 40;
+
+Deno.test("through a 1 Mbit/s bottleneck with a 32-datagram queue, 3,000 messages of 100 B cross with almost no queue drops, no redundancy, near the line rate", () => {
+  const l = new ArqLink({
+    seed: SEED,
+    path: { delay: RTT / 2, rate: 125, queue: 32 },
+    back: { delay: RTT / 2 },
+  });
+  const text = "y".repeat(100);
+  for (let i = 0; i < 3000; i++) l.send("a", text);
+  assert.ok(l.run(() => l.a.delivered.length === 3000, 120_000), l.where);
+  assert.equal(l.b.received.length, 3000);
+  const c = l.ab.counts;
+  assert.ok(
+    c.queueDrops <= 0.05 * c.offered,
+    `${c.queueDrops} of ${c.offered} dropped, ${l.where}`,
+  );
+  const s = l.a.arq.stats();
+  assert.equal(s.redundant + s.bundled, 0, `copies under a full queue, ${l.where}`);
+  // The time the bytes take at 1 Mbit/s, plus one RTT: within 1.3x of it.
+  const bytes = l.a.packets.reduce((n, p) => n + encode(p).length, 0);
+  const ideal = bytes / 125 + RTT;
+  assert.ok(l.now <= 1.3 * ideal, `${l.now} ms against ${ideal} ms, ${l.where}`);
+});
+
+Deno.test("random loss on an uncongested path keeps redundancy on and the window whole", () => {
+  const l = new ArqLink({ seed: SEED, path: { delay: RTT / 2, loss: 0.05 } });
+  for (let i = 0; i < 300; i++) l.at(i * 20, () => l.send("a", `chat line ${i}`));
+  assert.ok(l.run(() => l.a.delivered.length === 300, 60_000), l.where);
+  assert.deepEqual(l.b.received, Array.from({ length: 300 }, (_, i) => `chat line ${i}`));
+  const s = l.a.arq.stats();
+  assert.ok(s.redundant > 200, `redundant ${s.redundant}, ${l.where}`);
+  assert.equal(s.congestionEvents, 0, l.where);
+  assert.ok(s.cwnd >= INITIAL_WINDOW, `cwnd ${s.cwnd}`);
+});
+
+Deno.test("a line typed into an idle session leaves at once", () => {
+  const l = new ArqLink({ seed: SEED, path: { delay: RTT / 2 } });
+  l.run(() => false, 1000);
+  const before = l.a.sentAt.length;
+  l.send("a", "hello");
+  assert.deepEqual(l.a.sentAt.slice(before, before + 1), [1000]);
+  assert.ok(l.run(() => l.b.received.length === 1, 1000));
+  assert.equal(l.now, 1000 + RTT / 2);
+});
