@@ -338,7 +338,9 @@ export class Peer {
     void this.#files.resume(this.#journal.files());
     let heard = false;
     const unreachable = this.#clock.setTimer(() => {
-      if (!heard && !this.#closed) this.#emit(unreachableEvent(this.#from));
+      if (!heard && !this.#closed) {
+        this.#emit(unreachableEvent(this.#from, { encrypted: this.#o.secret !== undefined }));
+      }
     }, UNREACHABLE_MS);
     this.#link.receive((d, from) => {
       const now = this.#clock.now();

@@ -5,12 +5,17 @@ import type { ErrorEvent } from "./events.ts";
  * the user is still watching. */
 export const UNREACHABLE_MS = 10_000;
 
-export function unreachableEvent(peer: string): ErrorEvent {
+export function unreachableEvent(peer: string, o: { encrypted?: boolean } = {}): ErrorEvent {
   return {
     type: "error",
     code: "unreachable",
     message: `Nothing has arrived from ${peer} in ${UNREACHABLE_MS / 1000} s: likely no route ` +
       "to it, a firewall dropping UDP, chatnet not running there, or a symmetric NAT (which " +
-      "needs a port forward or a VPN)",
+      "needs a port forward or a VPN)" +
+      // A peer that saw wrong passphrases pauses its handshakes, and is silent meanwhile.
+      (o.encrypted
+        ? "; or, after a mistyped passphrase, the peer pausing handshakes for a minute or more " +
+          "(its side says so)"
+        : ""),
   };
 }
