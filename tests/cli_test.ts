@@ -88,6 +88,17 @@ Deno.test("a dash-led value is the option's value, and an empty CHATNET_SECRET i
   assert.ok(typeof unset !== "string" && unset.secret.from === "none");
 });
 
+Deno.test("--send -- takes every path after the end of options, dashes and all", () => {
+  const c = parseCli(["9000", "127.0.0.1", "9001", "--send", "--", "-x.txt", "--b.txt", "c"]);
+  assert.ok(typeof c !== "string", String(c));
+  assert.deepEqual(c.send, ["-x.txt", "--b.txt", "c"]);
+  const before = parseCli(["9000", "127.0.0.1", "9001", "--json", "--send", "--", "a"]);
+  assert.ok(typeof before !== "string" && before.json, String(before));
+  assert.deepEqual(before.send, ["a"]);
+  assert.equal(parseCli(["9000", "127.0.0.1", "9001", "--send", "--"]), "Missing value for --send");
+  assert.equal(parseCli(["9000", "127.0.0.1", "9001", "--name", "--"]), "Missing value for --name");
+});
+
 Deno.test("--accept takes ask, all or none; ask with --send is refused; unset, main.ts picks", () => {
   const parse = (args: string[]) => parseCli(["9000", "h", "9001", ...args]);
   for (const mode of ["ask", "all", "none"]) {

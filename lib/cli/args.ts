@@ -73,8 +73,17 @@ function joinDashValues(argv: string[]): string[] {
   for (let i = 0; i < argv.length; i++) {
     const next = argv[i + 1] ?? "";
     const option = next.split("=")[0];
-    if (takesValue.has(argv[i]) && next.startsWith("-") && next !== "--" && !known.has(option)) {
-      out.push(`${argv[i].startsWith("--") ? argv[i] : `--${longName(argv[i])}`}=${next}`);
+    const long = () => argv[i].startsWith("--") ? argv[i] : `--${longName(argv[i])}`;
+    if (!takesValue.has(argv[i]) || argv.slice(0, i).includes("--")) out.push(argv[i]);
+    else if (next === "--" && i + 2 < argv.length) {
+      // `--send -- -x.txt b.txt`: the value follows the end of options, and later paths join it.
+      out.push(`${long()}=${argv[i + 2]}`, "--", ...argv.slice(i + 3));
+      break;
+    } else if (next === "--") {
+      out.push(argv[i]);
+      break;
+    } else if (next.startsWith("-") && !known.has(option)) {
+      out.push(`${long()}=${next}`);
       i++;
     } else out.push(argv[i]);
   }
