@@ -106,7 +106,7 @@ export function visible(text: string): string {
 /** How an `error` event is labelled for people: what the chat survives is a warning, a transfer
  * that resumes by itself is only news, the rest an error. */
 export function errorLabel(code: string): "warning: " | "" | "error: " {
-  if (code === "state_write_failed" || code === "weak_passphrase") return "warning: ";
+  if (["state_write_failed", "weak_passphrase", "not_sent"].includes(code)) return "warning: ";
   return code === "transfer_interrupted" ? "" : "error: ";
 }
 
