@@ -38,6 +38,6 @@ export function authFailedMessage(f: HandshakeFailure, from: string): string {
     ? `${f.recent} failed handshakes from ${from} in ${window}: someone may be guessing your ` +
       "passphrase, or the peer's differs"
     : `A handshake from ${from} failed (${what}): nothing was exchanged; check that both sides ` +
-      "use the same passphrase";
+      "use the same passphrase" + (f.why === "no_tag" ? "" : ", and restart the side you correct");
   return `${head}; ${f.count} failed so far; next attempt accepted ${formatWait(f.retryIn)}`;
 }

@@ -12,9 +12,9 @@ export function unreachableEvent(peer: string, o: { encrypted?: boolean } = {}):
     message: `Nothing has arrived from ${peer} in ${UNREACHABLE_MS / 1000} s: likely no route ` +
       "to it, a firewall dropping UDP, chatnet not running there, or a symmetric NAT (which " +
       "needs a port forward or a VPN)" +
-      // A peer that saw wrong passphrases pauses its handshakes, and is silent meanwhile.
+      // A peer that saw several wrong passphrases pauses its handshakes, and is silent meanwhile.
       (o.encrypted
-        ? "; or, after a mistyped passphrase, the peer pausing handshakes for a minute or more " +
+        ? "; or, after several mistyped passphrases, the peer pausing handshakes for a minute or more " +
           "(its side says so)"
         : ""),
   };

@@ -12,6 +12,7 @@ import {
   AUTH_BACKOFF,
   HANDSHAKE_REPLACE_AFTER,
   HANDSHAKE_TIMEOUT,
+  MISMATCH_HOLD,
 } from "../lib/protocol/constants.ts";
 import { backoffDelay } from "../lib/protocol/backoff.ts";
 import { SimNet } from "./sim.ts";
@@ -97,6 +98,36 @@ Deno.test("different passphrases: the answerer fails on the tag, the opener when
   assert.deepEqual([a.established, b.established], [[], []]);
 });
 
+Deno.test("a peer that showed a wrong tag is neither answered nor opened toward until it restarts", () => {
+  const a = side("tango-42", 1, SEED), b = side("tango-43", 2, SEED + 1);
+  a.hs.open(0);
+  exchange(a, 1, b, 2, 0);
+  a.hs.tick(HANDSHAKE_TIMEOUT);
+  assert.deepEqual([a.failed.length, b.failed.length], [1, 1]);
+  // The same two processes for nine more minutes: a retries its INIT, b answers none and opens
+  // none, so nobody counts another failure and the free tries stay.
+  for (let now = HANDSHAKE_TIMEOUT; now < MISMATCH_HOLD; now += 1000) {
+    a.hs.tick(now);
+    b.hs.tick(now);
+    a.hs.open(now);
+    b.hs.open(now);
+    exchange(a, 1, b, 2, now);
+  }
+  assert.deepEqual([a.failed.length, b.failed.length, a.established.length], [1, 1, 0]);
+  assert.ok(b.hs.stray > 0, "a's INITs were seen and left unanswered");
+  // b's user corrects the passphrase: a new process, answered at once.
+  const fixed = side("tango-42", 3, SEED + 2);
+  fixed.hs.open(MISMATCH_HOLD);
+  exchange(fixed, 3, a, 1, MISMATCH_HOLD);
+  assert.deepEqual([fixed.established.length, a.established.length], [1, 1]);
+  // Past MISMATCH_HOLD the old epoch gets one more try (counted like any other if it fails).
+  const init = concat([Uint8Array.of(Kind.init), randomFrom(SEED)(NONCE_BYTES)]);
+  b.hs.input(init, 1, MISMATCH_HOLD - 1);
+  assert.deepEqual(b.sent.splice(0), []);
+  b.hs.input(init, 1, MISMATCH_HOLD + HANDSHAKE_TIMEOUT);
+  assert.deepEqual(b.sent.map((m) => parseHandshake(m.payload)?.kind), [Kind.reply]);
+});
+
 /** An attacker that knows the protocol but not the passphrase, against one answering side. */
 function attack(victim: Side, attacker: number, now: number, seed: number) {
   const rnd = randomFrom(seed);
@@ -123,10 +154,11 @@ Deno.test("backoff: three failures free, then one attempt a minute doubling to a
   const v = side("4711", 7, SEED);
   const answeredAt: number[] = [];
   let now = 0;
-  // An attacker trying every second for two days of virtual time.
+  // An attacker trying every second for two days of virtual time, as a new epoch every time (one
+  // epoch that failed is not answered again: see the mismatch test below).
   for (; now < 2 * 86_400_000; now += 1000) {
     v.hs.tick(now);
-    if (attack(v, 0x666, now, SEED + now) === "answered") answeredAt.push(now);
+    if (attack(v, 0x10000 + now / 1000, now, SEED + now) === "answered") answeredAt.push(now);
   }
   const expected = [0, 1000, 2000];
   let t = 2000;
@@ -360,6 +392,21 @@ Deno.test("an attacker at the peer's address gets nothing to test a guess with, 
   assert.equal(s.peerRestarts, 0);
   n.send("a", "after");
   assert.ok(n.run(() => n.b.received.at(-1) === "after", 2_000), "the live session carries on");
+});
+
+Deno.test("a mistyped passphrase costs one failure a side, and the corrected restart connects at once", () => {
+  const { n } = net("tango-42", "tango-43");
+  assert.ok(n.run(() => n.a.authFailures.length > 0 && n.b.authFailures.length > 0, 30_000));
+  n.run(() => false, 20_000); // the user reads the message and types the passphrase again
+  assert.deepEqual(
+    [n.a.session.stats().authFailed, n.b.session.stats().authFailed],
+    [1, 1],
+    `seed ${SEED}`,
+  );
+  const from = n.now;
+  n.restart("b", 0xbbbb0002, "tango-42");
+  assert.ok(n.run(() => n.a.session.online && n.b.session.online, 5_000), `seed ${SEED}`);
+  assert.ok(n.now - from <= 100, `online ${n.now - from} ms after the corrected restart`);
 });
 
 Deno.test("different passphrases settle into counted backoff, quietly", () => {

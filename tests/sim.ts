@@ -89,8 +89,12 @@ export class SimNet {
     this.b = this.#side("b", options.epochB ?? 0xbbbb0001);
   }
 
-  /** Replaces one side with a fresh incarnation (a restart); its queue is lost. */
-  restart(name: "a" | "b", epoch: number): void {
+  /** Replaces one side with a fresh incarnation (a restart); its queue is lost. `secret`: the
+   * passphrase it starts with from now on, if it changes. */
+  restart(name: "a" | "b", epoch: number, secret?: string): void {
+    if (secret !== undefined) {
+      this.#o = { ...this.#o, [name === "a" ? "secretA" : "secretB"]: secret };
+    }
     this[name] = this.#side(name, epoch);
   }
 

@@ -30,7 +30,7 @@ for (const secret of [undefined, "correct horse battery"]) {
         "dropping UDP, chatnet not running there, or a symmetric NAT (which needs a port forward " +
         "or a VPN)" +
         (secret
-          ? "; or, after a mistyped passphrase, the peer pausing handshakes for a minute or more " +
+          ? "; or, after several mistyped passphrases, the peer pausing handshakes for a minute or more " +
             "(its side says so)"
           : ""),
       ]);

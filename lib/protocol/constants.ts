@@ -143,6 +143,13 @@ export const HANDSHAKE_REPLACE_AFTER = 2_000;
  * after them each attempt waits `first`, doubling up to `max`. A guesser then gets about thirty
  * tries the first day and 24 a day after that, instead of thousands an hour (issue 19). */
 export const AUTH_BACKOFF = { free: 3, first: 60_000, max: 3_600_000 };
+/** A peer process whose handshake failed on a wrong tag holds another passphrase, which it cannot
+ * change while it runs: it is neither tried nor answered for this long (lib/protocol/mismatched.ts),
+ * so one mistyped passphrase costs one failure on each side, not all the free tries, and the
+ * corrected restart (a new epoch) is answered at once. Ten minutes: a forged failure (which needs
+ * an on-path attacker, who can drop the peer's datagrams anyway) silences a peer no longer than the
+ * backoff would. */
+export const MISMATCH_HOLD = 600_000;
 /** Failures within this window are summed up in the report ("5 failed handshakes in 10 min"). */
 export const AUTH_REPORT_WINDOW = 600_000;
 

@@ -40,6 +40,7 @@ import {
 } from "../crypto/cpace.ts";
 import { concat, sameBytes } from "../bytes.ts";
 import { AuthBackoff } from "./backoff.ts";
+import { MismatchedPeers } from "./mismatched.ts";
 import { AUTH_BACKOFF, HANDSHAKE_REPLACE_AFTER, HANDSHAKE_TIMEOUT } from "./constants.ts";
 
 export const NONCE_BYTES = 16;
@@ -154,6 +155,9 @@ export class Handshake {
   #finished: { peer: number; openerNonce: Uint8Array; finish: Uint8Array } | undefined;
   /** Handshake messages that matched no handshake of ours (replays, strays). */
   #stray = 0;
+  #mismatched = new MismatchedPeers();
+  /** The epoch the last handshake message came from: while it is mismatched we open none. */
+  #heard: number | undefined;
 
   constructor(options: HandshakeOptions) {
     this.#o = options;
@@ -179,7 +183,7 @@ export class Handshake {
     if (this.#answerer) return;
     const o = this.#opener;
     if (o?.confirm) return this.#o.send(o.confirm, o.peer!);
-    if (!this.#backoff.canAttempt(now)) return;
+    if (!this.#backoff.canAttempt(now) || this.#mismatched.has(this.#heard, now)) return;
     this.#opener ??= { nonce: this.#o.random(NONCE_BYTES) };
     this.#o.send(message(Kind.init, this.#opener.nonce), 0);
   }
@@ -189,6 +193,7 @@ export class Handshake {
   input(payload: Uint8Array, src: number, now: number): boolean {
     const m = parseHandshake(payload);
     if (!m) return false;
+    this.#heard = src;
     switch (m.kind) {
       case Kind.init:
         this.#onInit(m, src, now);
@@ -251,7 +256,9 @@ export class Handshake {
     if (o && lexicographicallyLarger(o.nonce, m.openerNonce)) {
       return this.#o.send(message(Kind.init, o.nonce), src);
     }
-    if (!this.#backoff.canAttempt(now)) return void this.#stray++;
+    if (!this.#backoff.canAttempt(now) || this.#mismatched.has(src, now)) {
+      return void this.#stray++;
+    }
     this.#opener = undefined;
     this.#backoff.attempt(now);
     const nonce = this.#o.random(NONCE_BYTES);
@@ -283,7 +290,9 @@ export class Handshake {
       } else this.#stray++;
       return;
     }
-    if (!this.#backoff.canAttempt(now)) return void this.#stray++;
+    if (!this.#backoff.canAttempt(now) || this.#mismatched.has(src, now)) {
+      return void this.#stray++;
+    }
     this.#backoff.attempt(now);
     const sid = concat([o.nonce, m.answererNonce!]);
     const scalar = sampleScalar(this.#o.random(64));
@@ -291,7 +300,7 @@ export class Handshake {
     const k = scalarMultVfy(scalar, m.share!);
     if (!k) {
       this.#opener = undefined;
-      return this.#fail("bad_share", now);
+      return this.#fail("bad_share", now, src);
     }
     // Draft party A is the answerer (src), party B the opener (us).
     const adA = u32(src), adB = u32(this.#o.epoch);
@@ -324,12 +333,12 @@ export class Handshake {
     ) return void this.#stray++;
     this.#answerer = undefined;
     const k = scalarMultVfy(a.scalar, m.share!);
-    if (!k) return this.#fail("bad_share", now);
+    if (!k) return this.#fail("bad_share", now, src);
     const sid = concat([a.openerNonce, a.nonce]);
     const adA = u32(this.#o.epoch), adB = u32(src);
     const isk = deriveIsk(sid, k, transcriptIr(a.share, adA, m.share!, adB));
     if (!tagMatches(confirmTag(sid, isk, { share: m.share!, ad: adB }), m.tag!)) {
-      return this.#fail("wrong_tag", now);
+      return this.#fail("wrong_tag", now, src);
     }
     const finish = message(
       Kind.finish,
@@ -350,12 +359,14 @@ export class Handshake {
       !sameBytes(o.peerNonce!, m.answererNonce!)
     ) return void this.#stray++;
     this.#opener = undefined;
-    if (!tagMatches(o.expected!, m.tag!)) return this.#fail("wrong_tag", now);
+    if (!tagMatches(o.expected!, m.tag!)) return this.#fail("wrong_tag", now, src);
     this.#backoff.succeed();
     this.#o.onEstablished(src, o.isk!);
   }
 
-  #fail(why: FailReason, now: number): void {
+  /** `peer`: the epoch that showed a wrong tag or share, proof that its passphrase differs. */
+  #fail(why: FailReason, now: number, peer?: number): void {
+    if (peer !== undefined) this.#mismatched.add(peer, now);
     this.#backoff.fail(now);
     const b = this.#backoff;
     this.#o.onFailed({ why, count: b.total, recent: b.recent(now), retryIn: b.retryIn(now) });
