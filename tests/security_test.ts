@@ -2,7 +2,15 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { ChatProc, containsBytes, type Json, jsonPeer, MAIN, PERMISSIONS } from "./proc.ts";
+import {
+  ChatProc,
+  containsBytes,
+  type Json,
+  jsonPeer,
+  MAIN,
+  PERMISSIONS,
+  tempStateHome,
+} from "./proc.ts";
 import { relay, tcpRelay } from "./relay.ts";
 import { freePorts } from "../lib/demo.ts";
 import { encodeHeader } from "../lib/net/file_stream.ts";
@@ -93,11 +101,21 @@ Deno.test("with the same passphrase, messages and a file cross and the wire hold
   }
 });
 
-Deno.test("different passphrases: a clear error on both sides, no message and no file", async () => {
+Deno.test("different passphrases: a clear error on both sides, no message and no file, then the corrected restart delivers both at once", async () => {
   const root = await Deno.makeTempDir({ prefix: "chatnet-wrongpw-" });
   const [pa, pb] = freePorts(2);
+  const bobHome = tempStateHome();
   const a = run({ name: "alice", port: pa, peer: pb, secret: "one" });
-  const b = run({ name: "bob", port: pb, peer: pa, secret: "two", args: ["--downloads", root] });
+  const bob = (secret: string) =>
+    run({
+      name: "bob",
+      port: pb,
+      peer: pa,
+      secret,
+      args: ["--downloads", root],
+      stateHome: bobHome,
+    });
+  let b = bob("two");
   try {
     const src = join(root, "..", `${root.split("/").pop()}-x.bin`);
     await Deno.writeFile(src, new Uint8Array(1000));
@@ -121,6 +139,24 @@ Deno.test("different passphrases: a clear error on both sides, no message and no
       assert.match(weak.message, /^the passphrase is short \(3 characters\)/);
     }
     assert.deepEqual(await Array.fromAsync(Deno.readDir(root)), []);
+    // Bob's user takes some seconds to read the error; nothing more is tried meanwhile.
+    await new Promise((r) => setTimeout(r, 6_000));
+    for (const p of [a, b]) {
+      assert.deepEqual(p.of("error").filter((e: Json) => e.code === "auth_failed").length, 1);
+    }
+    // Bob's user types the passphrase again: one mistake spent none of the backoff's free tries
+    // past its own, so alice answers the new process at once, and what waited is delivered.
+    b.kill();
+    await b.exit();
+    const restarted = Date.now();
+    b = bob("one");
+    await b.until(() => online(b) && online(a), "both online after the corrected restart");
+    const took = Date.now() - restarted;
+    assert.ok(took < 5_000, `online ${took} ms after the restart`);
+    await b.until(() => b.of("file_received").length === 1, "the file");
+    await a.until(() => a.of("message").length === 1, "bob's queued line");
+    assert.deepEqual(b.of("message").map((e: Json) => e.text), ["hello?"]);
+    assert.deepEqual(a.of("message").map((e: Json) => e.text), ["anyone?"]);
     await Deno.remove(src);
   } finally {
     for (const p of [a, b]) {
