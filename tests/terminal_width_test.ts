@@ -10,19 +10,20 @@ const PARTY = "🎉🎉🎉 party time 🎉🎉🎉"; // 6 emoji (12 columns) + 
 const HEAD = "[09:05:03] you #5: "; // 19 columns
 const PROMPT = "\r\x1b[2K● > \r\x1b[4C";
 
-/** The ✓ rewrite: up `up` rows, to 1-based column `column`, the tick, back down. */
-const tick = (up: number, column: number) =>
-  `\r\x1b[2K\x1b[${up}A\x1b[${column}G✓\x1b[K\x1b[${up}B\r` + PROMPT;
+/** The ✓ rewrite: up `up` rows, the mark's row again from its start (`before`), the tick, back
+ * down. */
+const tick = (up: number, before: string) =>
+  `\r\x1b[2K\x1b[${up}A\r${before}✓\x1b[K\x1b[${up}B\r` + PROMPT;
 
 for (
   const [cols, cjkTick, partyTick] of [
     // 40: 19 + 10 wide (39), the 11th moves whole to row 2: 10 wide (20), " …" → mark at 22.
-    [40, tick(1, 22), tick(1, 6)],
+    [40, tick(1, `${CJK.slice(10)} `), tick(1, "🎉🎉 ")],
     // (The emoji line at 40: the 5th emoji would need columns 40-41, so it moves to row 2, where
     // two emoji and " " put the mark at column 6.)
     // 80: 19 + 40 + " " = 60 → mark at column 61, on the first row.
-    [80, tick(1, 61), tick(1, 19 + 24 + 2)],
-    [120, tick(1, 61), tick(1, 45)],
+    [80, tick(1, `${HEAD}${CJK} `), tick(1, `${HEAD}${PARTY} `)],
+    [120, tick(1, `${HEAD}${CJK} `), tick(1, `${HEAD}${PARTY} `)],
   ] as const
 ) {
   Deno.test(`at ${cols} columns, a CJK line keeps its whole text and its tick lands on its mark`, () => {
@@ -50,7 +51,17 @@ Deno.test("the 40-column emoji line wraps at 40 and its mark sits on the second 
   t.ui.onEvent(message("next"));
   t.take();
   t.ui.onEvent({ type: "delivered", id: 5 });
-  assert.equal(t.take(), tick(2, 6));
+  assert.equal(t.take(), tick(2, "🎉🎉 "));
+});
+
+Deno.test("a skin-toned emoji line's tick rewrites its whole row, whatever width the terminal draws", () => {
+  // 👍🏽 is one grapheme of two columns by Unicode; some terminals draw it as 👍 and a swatch
+  // (four). A jump to a computed column would then land inside the text; the row is rewritten.
+  const t = setup({ columns: 80 });
+  t.ui.onEvent({ type: "sent", id: 5, text: "👍🏽 sure" });
+  assert.equal(t.take(), `\r\x1b[2K${HEAD}👍🏽 sure …\r\n` + PROMPT);
+  t.ui.onEvent({ type: "delivered", id: 5 });
+  assert.equal(t.take(), tick(1, `${HEAD}👍🏽 sure `));
 });
 
 const progress = (name: string): ChatEvent & { type: "progress" } => ({

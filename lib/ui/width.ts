@@ -58,3 +58,20 @@ export function layout(text: string, cols: number): { rows: number; endColumn: n
   }
   return { rows, endColumn: col };
 }
+
+/** The part of `text` on its last row, on a terminal `cols` wide (wrapped as `layout` does). */
+export function lastRow(text: string, cols: number): string {
+  const width = Math.max(1, cols);
+  let col = 0;
+  let row = "";
+  for (const g of graphemes(text)) {
+    const w = columns(g);
+    if (col + w > width) {
+      row = "";
+      col = 0;
+    }
+    col += w;
+    row += g;
+  }
+  return row;
+}

@@ -3,7 +3,7 @@
  * display columns (lib/ui/width.ts), for a terminal of a given width.
  */
 import { visible } from "../format.ts";
-import { columns, fitColumns, graphemes, layout } from "../width.ts";
+import { columns, fitColumns, graphemes, lastRow, layout } from "../width.ts";
 
 /** Columns always left free after the input line, so the cursor never sits in the last column. */
 const PROMPT_SPARE = 1;
@@ -46,19 +46,22 @@ export function rowsOf(text: string, cols: number): number {
 }
 
 /** Where the mark at the end of `plain` (its last `markLength` characters) starts: rows below the
- * line's first row, and the 1-based column. */
+ * line's first row, and what that row holds before the mark. The ✓ rewrites that whole row rather
+ * than jumping to a column, so a terminal that draws an emoji sequence wider than Unicode says
+ * (a skin tone as two glyphs) still shows the text whole, the ✓ after it. */
 export function markPosition(
   plain: string,
   markLength: number,
   cols: number,
-): { row: number; column: number } {
+): { row: number; before: string } {
   const lines = plain.split("\n");
   const last = lines[lines.length - 1];
   const before = last.slice(0, last.length - markLength);
   const first = graphemes(last.slice(before.length))[0] ?? " ";
   const at = layout(before + first, cols);
   const above = lines.slice(0, -1).reduce((n, l) => n + layout(l, cols).rows, 0);
-  return { row: above + at.rows - 1, column: at.endColumn - columns(first) + 1 };
+  const row = lastRow(before + first, cols);
+  return { row: above + at.rows - 1, before: row.slice(0, row.length - first.length) };
 }
 
 /** Breaks `text` into lines of at most `cols` columns at spaces; a longer word is cut. */

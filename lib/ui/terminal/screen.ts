@@ -375,7 +375,7 @@ export class TerminalUi {
     const up = this.#row - (own.row + at.row) + this.#barsDrawn;
     if (up <= 0 || up >= this.#o.rows()) return this.redraw();
     this.#o.out.write(
-      `\r\x1b[2K\x1b[${up}A\x1b[${at.column}G${this.#style("✓", "green")}\x1b[K` +
+      `\r\x1b[2K\x1b[${up}A\r${at.before}${this.#style("✓", "green")}\x1b[K` +
         `\x1b[${up}B\r`,
     );
     this.redraw();
