@@ -7,10 +7,11 @@ import { join } from "node:path";
 import type { Config } from "./cli/args.ts";
 import { newCode } from "./crypto/words.ts";
 import { codeTag, pairSecret, pairTag } from "./crypto/pairing.ts";
-import { discover, freePort } from "./net/discovery.ts";
-import { loadPairs, savePair } from "./store/pairs.ts";
+import { parseHostPort } from "./cli/args.ts";
+import { discover, freePort, portFree } from "./net/discovery.ts";
+import { loadPairs, type Pair, savePair } from "./store/pairs.ts";
 import { stateRoot } from "./store/state_dir.ts";
-import type { ChatEvent } from "./events.ts";
+import { type ChatEvent, formatAddress } from "./events.ts";
 
 export interface Joined {
   /** The config with the peer's address, our port and the pair's state directory filled in. */
@@ -32,7 +33,7 @@ export async function findPeer(
   const d = c.discover!;
   const root = c.stateDir || stateRoot(io.env);
   if (typeof root !== "string") return { usage: root.error };
-  let secret: string, tag: Uint8Array, what: string;
+  let secret: string, tag: Uint8Array, what: string, last: Pair | undefined;
   if (d.kind === "pair") {
     const pairs = loadPairs(root);
     if (typeof pairs === "string") return { usage: pairs };
@@ -44,7 +45,8 @@ export async function findPeer(
         }); pair first with chatnet --invite on one host and --join CODE on the other`,
       };
     }
-    secret = pairs[d.name].secret;
+    last = pairs[d.name];
+    secret = last.secret;
     tag = pairTag(secret);
     what = d.name;
   } else {
@@ -58,17 +60,31 @@ export async function findPeer(
       io.log(`Your code is ${code.text}: on the other host run chatnet --join ${code.text}`);
     }
   }
-  const port = c.port || freePort();
-  const seconds = Math.round(c.waitMs / 1000);
+  const port = c.port || (last?.port && portFree(last.port) ? last.port : freePort());
+  const lastPeer = last?.peer ? parseHostPort(last.peer) : undefined;
+  const fallback = typeof lastPeer === "object" ? lastPeer : undefined;
+  // With a last address, a short look: the other side may be a session still running there.
+  const waitMs = fallback ? Math.min(c.waitMs, LAST_ADDRESS_AFTER_MS) : c.waitMs;
+  const seconds = Math.round(waitMs / 1000);
   io.log(
     `Looking for ${d.kind === "pair" ? d.name : "the other side"} on the local network ` +
       `(up to ${seconds} s)…`,
   );
   let found;
   try {
-    found = await discover({ tag, port, name: c.name, timeoutMs: c.waitMs });
+    found = await discover({ tag, port, name: c.name, timeoutMs: waitMs });
   } catch (e) {
-    return `${(e as Error).message}; give the peer's address instead: ${ADDRESS_FORM}`;
+    if (!fallback) {
+      return `${(e as Error).message}; give the peer's address instead: ${ADDRESS_FORM}`;
+    }
+  }
+  const lastTry = !found && fallback;
+  if (lastTry) {
+    io.log(
+      `Nobody answered on the local network; trying ${what} at its last address ${last!.peer} ` +
+        "(it may still be running there)",
+    );
+    found = { ip: fallback.host, port: fallback.port, name: what };
   }
   if (!found) {
     return `Nobody answered for ${what} within ${seconds} s: multicast may be blocked on this ` +
@@ -76,7 +92,7 @@ export async function findPeer(
       `The address form always works: ${ADDRESS_FORM}`;
   }
   const name = d.kind === "pair" ? d.name : found.name.replace(/[^\p{L}\p{N}._-]/gu, "_") || "peer";
-  io.log(`Found ${name} at ${found.ip.includes(":") ? `[${found.ip}]` : found.ip}:${found.port}`);
+  if (!lastTry) io.log(`Found ${name} at ${formatAddress(found.ip, found.port)}`);
   return {
     config: {
       ...c,
@@ -93,6 +109,10 @@ export async function findPeer(
   };
 }
 
+/** How long `--join NAME` looks on the LAN before it tries the pair's last address: a partner
+ * that restarts answers within a round of announcements (well under a second on a LAN). */
+const LAST_ADDRESS_AFTER_MS = 3_000;
+
 const ADDRESS_FORM =
   "chatnet <local_port> <peer_host> <peer_port>, with the same passphrase on both sides";
 
@@ -107,14 +127,36 @@ export function watchPairing(
   io: { log(line: string): void; exit(code: number): void },
 ): void {
   let paired = false;
+  const c = j.config;
+  let at = formatAddress(c.peerHost, c.peerPort);
+  /** The pair as kept: made by this session's code, or loaded by --join NAME. */
+  let pair: Pair | undefined = j.byCode ? undefined : { secret: j.secret, paired: "" };
+  if (pair) {
+    const known = loadPairs(j.root);
+    if (typeof known === "object" && known[j.name]) pair = known[j.name];
+  }
+  /** Keeps where this session runs, for a later --join NAME (said only if it fails). */
+  const remember = () => {
+    if (!pair || (pair.port === c.port && pair.peer === at)) return;
+    pair = { ...pair, port: c.port, peer: at };
+    const failed = savePair(j.root, j.name, pair);
+    if (failed) io.log(failed);
+  };
   peer.on((e) => {
     if (e.type === "peer" && e.state === "online" && j.byCode && !paired && peer.keys) {
       paired = true;
-      const failed = savePair(j.root, j.name, {
+      pair = {
         secret: pairSecret(peer.keys),
         paired: new Date().toISOString(),
-      });
+        port: c.port,
+        peer: at,
+      };
+      const failed = savePair(j.root, j.name, pair);
       io.log(failed ?? `Paired with ${j.name}: next time, chatnet --join ${j.name}`);
+    } else if (e.type === "peer" && e.state === "online") remember();
+    if (e.type === "moved") {
+      at = e.to;
+      remember();
     }
     if (e.type === "error" && e.code === "auth_failed") {
       io.log(

@@ -1,7 +1,8 @@
 /**
  * LAN discovery by code on a real kernel path: three network namespaces on one bridge. Two pairs
  * with different codes each find only their partner; a wrong code finds nobody and says so; a
- * pair made by code later finds itself by name. Needs root; skips with the reason otherwise.
+ * pair made by code later finds itself by name, and a side that crashes rejoins the side still
+ * running. Needs root; skips with the reason otherwise.
  */
 import assert from "node:assert/strict";
 import { ChatProc, tempStateHome } from "./proc.ts";
@@ -38,7 +39,7 @@ ip -n ${n} route add 224.0.0.0/4 dev eth0\n`;
 
 Deno.test({
   name:
-    "three hosts on one LAN: two codes pair only their partners, a wrong code finds nobody, a pair rejoins by name",
+    "three hosts on one LAN: two codes pair only their partners, a wrong code finds nobody, a pair rejoins by name, and after a crash",
   ignore: reason !== undefined,
   async fn() {
     const lan = await makeLan();
@@ -113,6 +114,25 @@ Deno.test({
       await bob2.command({ type: "send", text: "again" });
       await alice2.until(() => alice2.of("message").length === 1, "the message by name");
       assert.equal(alice2.of("message")[0].text, "again");
+
+      // Bob's side crashes while alice's keeps running (a running session answers no
+      // announcements): bob's --join alice finds her at her last address, on his old port.
+      const bobKilled = procs.indexOf(bob2);
+      bob2.kill();
+      await bob2.exit();
+      procs.splice(bobKilled, 1);
+      await alice2.command({ type: "send", text: "while bob was down" });
+      const bob3 = run(h3, ["--name", "bob", "--join", "alice"], homes.bob);
+      await bob3.until(
+        () => bob3.of("message").some((m) => m.text === "while bob was down"),
+        "alice's queued line after bob's restart",
+        20_000,
+      );
+      assert.match(
+        bob3.stderr,
+        /chatnet: Nobody answered on the local network; trying alice at its last address 10\.79\.0\.1:\d+ \(it may still be running there\)/,
+      );
+      assert.deepEqual(bob3.of("message").map((m) => m.text), ["while bob was down"]);
     } finally {
       for (const p of procs) {
         p.kill();

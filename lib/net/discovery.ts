@@ -136,6 +136,20 @@ function linkLocal(): Deno.NetworkInterfaceInfo[] {
   }
 }
 
+/** Whether `port` is free for both UDP and TCP, on all interfaces, right now. */
+export function portFree(port: number): boolean {
+  let udp: Deno.DatagramConn | undefined;
+  try {
+    udp = Deno.listenDatagram({ transport: "udp", hostname: "0.0.0.0", port });
+    Deno.listen({ hostname: "0.0.0.0", port }).close();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    udp?.close();
+  }
+}
+
 /** A port free for both UDP and TCP, on all interfaces, right now. */
 export function freePort(): number {
   for (;;) {

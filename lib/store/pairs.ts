@@ -13,6 +13,11 @@ export interface Pair {
   secret: string;
   /** When the pair was made (ISO 8601). */
   paired: string;
+  /** Where the last session ran: our port, and the peer's address ("10.0.0.2:40123"). A side
+   * that restarts while the other keeps running finds it there, since a running session does not
+   * answer announcements; and it takes its old port again, where the other side still looks. */
+  port?: number;
+  peer?: string;
 }
 
 const FILE = "pairs.json";
@@ -33,6 +38,9 @@ export function loadPairs(root: string, fs: Fs = denoFs): Record<string, Pair> |
       const pair = p as Partial<Pair>;
       if (typeof pair?.secret === "string" && pair.secret.length >= 32) {
         out[name] = { secret: pair.secret, paired: String(pair.paired ?? "") };
+        const port = pair.port;
+        if (Number.isInteger(port) && port! > 0 && port! < 65536) out[name].port = port;
+        if (typeof pair.peer === "string" && pair.peer.length < 300) out[name].peer = pair.peer;
       }
     }
     return out;
