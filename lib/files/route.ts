@@ -92,6 +92,5 @@ export class Route {
 }
 
 function why(e: unknown): string {
-  if (e instanceof Deno.errors.ConnectionRefused) return "connection refused";
   return (e as Error).message ?? String(e);
 }

@@ -2,7 +2,7 @@
  * Time behind an interface: the peer reads the clock and sets timers only through a Clock, so the
  * simulator (tests/sim/) can run it in virtual time. `denoClock` is the real one.
  */
-import { type Turns, turns } from "../turns.ts";
+import { type Turns, turns } from "./turns.ts";
 
 /** A timer's handle, for clearTimer. */
 export type TimerId = number;
@@ -14,7 +14,7 @@ export interface Clock {
   wall(): number;
   setTimer(fn: () => void, ms: number): TimerId;
   clearTimer(id: TimerId | undefined): void;
-  /** Turns of the event loop for a long loop (lib/turns.ts); `socket` picks the fast kind. */
+  /** Turns of the event loop for a long loop (lib/net/turns.ts); `socket` picks the fast kind. */
   turns(everyMs: number, o?: { socket?: boolean }): Turns;
 }
 

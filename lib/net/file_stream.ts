@@ -241,7 +241,7 @@ export function sealedReader(from: Reader, opener: RecordOpener): Reader {
 
 /** A copy loop whose reads and writes are always ready keeps the event loop from polling the
  * UDP socket: while a 1 GiB file moved at full speed, chat datagrams sat unread for up to 200 ms.
- * A turn (lib/turns.ts) at least this often (ms) lets them in; a socket turn costs 10 µs, so at
+ * A turn (lib/net/turns.ts) at least this often (ms) lets them in; a socket turn costs 10 µs, so at
  * most 1% of the copy. Measured with 100 messages each way during sealed transfers: p50 9-22 ms
  * and up to 130 ms with no turns; timer turns every 10 ms, p50 7-8 ms and p99 36-61; socket turns
  * every 10 ms, p50 7-8 and p99 21-38; every 4 ms, 5-6 and 15-25; every chunk, 3-4 and 11-16, at

@@ -37,5 +37,9 @@ export const denoTcp: Tcp = {
       close: () => l.close(),
     };
   },
-  connect: (o) => Deno.connect({ hostname: o.hostname, port: o.port }),
+  connect: (o) =>
+    Deno.connect({ hostname: o.hostname, port: o.port }).catch((e) => {
+      // Our words for the one refusal users meet most; the rest keep the system's message.
+      throw e instanceof Deno.errors.ConnectionRefused ? new Error("connection refused") : e;
+    }),
 };

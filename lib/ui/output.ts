@@ -1,5 +1,5 @@
 import { writeAllSync } from "../bytes.ts";
-import { turns } from "../turns.ts";
+import { turns } from "../net/turns.ts";
 
 /** Where an interface writes. Passed in, so tests capture exact output. */
 export interface Out {
@@ -52,7 +52,7 @@ export function bufferedOut(
 }
 
 /** Lines are handed out back to back, but at least every YIELD_MS of the consumer's work the
- * event loop gets a turn (lib/turns.ts): a paste of 20,000 lines must not leave the socket unread
+ * event loop gets a turn (lib/net/turns.ts): a paste of 20,000 lines must not leave the socket unread
  * and the retransmission timers late for the whole time it takes to queue them. */
 const YIELD_MS = 4;
 

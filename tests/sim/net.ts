@@ -173,7 +173,7 @@ export class Net {
               // A refused connection answers at once; a partitioned one times out later.
               const late = this.partitioned ? 3_000 : this.weather.delayMs;
               w.at(w.now + late, () => {
-                reject(new Deno.errors.ConnectionRefused("Connection refused (os error 111)"));
+                reject(new Error("connection refused")); // as lib/net/tcp.ts says it
               }, life);
               return;
             }

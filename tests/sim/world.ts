@@ -8,7 +8,7 @@
  * the next event, often hundreds of virtual milliseconds later.)
  */
 import type { Clock } from "../../lib/net/clock.ts";
-import type { Turns } from "../../lib/turns.ts";
+import type { Turns } from "../../lib/net/turns.ts";
 import type { Rng } from "./random.ts";
 import { setImmediate } from "node:timers";
 import { EventHeap } from "./heap.ts";
