@@ -49,3 +49,30 @@ Deno.test("a line typed into an idle session leaves at once", () => {
   assert.ok(l.run(() => l.b.received.length === 1, 1000));
   assert.equal(l.now, 1000 + RTT / 2);
 });
+
+Deno.test("copies stop while another flow fills the bottleneck queue, and come back once it leaves", () => {
+  // 3% random loss each way on a 1 Mbit/s, 32-datagram bottleneck; a chat line every 50 ms for
+  // 30 s. From 10 s to 20 s another flow offers 1,200-byte datagrams at 1.1x the line rate, so
+  // the queue stays full (307 ms of delay): copies then only add to the congestion.
+  const l = new ArqLink({
+    seed: SEED,
+    path: { delay: RTT / 2, rate: 125, queue: 32, loss: 0.03 },
+    back: { delay: RTT / 2, loss: 0.03 },
+  });
+  const LINES = 600;
+  for (let i = 0; i < LINES; i++) l.at(i * 50, () => l.send("a", `line ${i}`));
+  for (let t = 10_000; t < 20_000; t += 1200 / 125 / 1.1) l.at(t, () => l.ab.carry(1200, l.now));
+  const copies: number[] = [];
+  for (const t of [2_000, 10_000, 12_000, 20_000, 22_000, 30_000]) {
+    l.at(t, () => copies.push(l.a.arq.stats().redundant));
+  }
+  assert.ok(l.run(() => l.a.delivered.length === LINES && copies.length === 6, 120_000), l.where);
+  assert.deepEqual(l.b.received, Array.from({ length: LINES }, (_, i) => `line ${i}`));
+  const before = copies[1] - copies[0],
+    during = copies[3] - copies[2],
+    after = copies[5] - copies[4];
+  const what = `copies before ${before}, during ${during}, after ${after}; ${l.where}`;
+  assert.ok(before >= 40, what);
+  assert.ok(during <= before / 10, what);
+  assert.ok(after >= before / 2, what);
+});
