@@ -223,6 +223,47 @@ Deno.test("a sender killed mid-transfer and restarted offers the file again, and
   }
 });
 
+Deno.test("a folder sent again lands beside the first as tree (1)/, and a receiver killed mid-way resumes into it", async () => {
+  const p = await pair();
+  try {
+    const tree = join(srcDir(p), "tree");
+    await Deno.mkdir(join(tree, "a"), { recursive: true });
+    const small = await makeFile(join(tree, "a", "1.txt"), 100, SEED);
+    await p.a.command({ type: "file", path: tree });
+    await p.b.until(() => received(p.b).length === 1, "the first folder");
+    const movie = await makeFile(join(tree, "movie.bin"), 256 * 2 ** 20, SEED + 1);
+    await p.a.command({ type: "file", path: tree });
+    await p.b.until(
+      () => p.b.of("progress").some((e: Json) => e.name === "tree/movie.bin" && e.bytes >= 2 ** 24),
+      "some of the second folder",
+    );
+    p.b.kill();
+    await p.b.exit();
+    p.b = start(p.sideB);
+    await p.b.until(() => received(p.b).some((e: Json) => e.name === "tree/movie.bin"), "the rest");
+    await p.a.until(() => p.a.of("file_sent").length === 3, "the sender's three confirmations");
+    const list = async (dir: string): Promise<string[]> => {
+      const out: string[] = [];
+      for await (const e of Deno.readDir(dir)) {
+        const path = join(dir, e.name);
+        out.push(...(e.isDirectory ? (await list(path)) : [path.slice(p.dirB.length + 1)]));
+      }
+      return out.sort();
+    };
+    assert.deepEqual(await list(p.dirB), [
+      "tree (1)/a/1.txt",
+      "tree (1)/movie.bin",
+      "tree/a/1.txt",
+    ]);
+    assert.equal(await sha256(join(p.dirB, "tree (1)", "movie.bin")), movie);
+    assert.equal(await sha256(join(p.dirB, "tree (1)", "a", "1.txt")), small);
+    const resumed = p.b.of("file_start").find((e: Json) => e.name === "tree/movie.bin");
+    assert.ok(resumed.offset > 0, `resumed at ${resumed.offset}`);
+  } finally {
+    await p.cleanup();
+  }
+});
+
 Deno.test("hostile TCP clients are cut off and counted while a real transfer goes through", async () => {
   const p = await pair();
   const conns: Deno.Conn[] = [];

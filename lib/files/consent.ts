@@ -21,6 +21,8 @@ export interface OfferRecord extends OfferGroup {
   state: "pending" | "accepted" | "declined";
   /** For a declined one: what the sender was told. */
   reason?: string;
+  /** For a folder: the name it is stored under in the downloads folder (lib/files/folders.ts). */
+  folder?: string;
 }
 
 /** Answered offers remembered (the newest), so that files of a folder offered later, or again
@@ -63,6 +65,19 @@ export class Consent {
   restore(records: OfferRecord[]): void {
     for (const r of records) this.#records.set(r.id, { ...r });
     for (const e of this.pending()) this.#o.emit(e);
+  }
+
+  /** The folder an earlier run chose for offer `id`. */
+  folderOf(id: string): string | undefined {
+    return this.#records.get(id)?.folder;
+  }
+
+  /** Keeps the folder chosen for offer `g` (with --accept all, the record is made here). */
+  keepFolder(g: OfferGroup, folder: string): void {
+    const r: OfferRecord = { ...(this.#records.get(g.id) ?? { ...g, state: "accepted" }), folder };
+    this.#records.set(g.id, r);
+    this.#o.onRecord?.(g.id, r);
+    this.#prune();
   }
 
   /** The offers waiting for an answer, oldest first. */

@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 import type { FileControl } from "./control.ts";
 import { Consent } from "./consent.ts";
 import { safeRelativePath } from "./names.ts";
+import { FolderPlaces } from "./folders.ts";
 import { MAX_OFFERS, Slots } from "./slots.ts";
 import type { Clock, TimerId } from "../net/clock.ts";
 import { describeFsError, type FileHandle, type Fs } from "../store/fs.ts";
@@ -58,6 +59,7 @@ export class Offers {
   #slots = new Slots(MAX_OFFERS);
   /** Whether an offer may be taken at all (--accept). */
   readonly consent: Consent;
+  #folders: FolderPlaces;
 
   constructor(c: TransferContext) {
     this.#o = c.o;
@@ -74,6 +76,11 @@ export class Offers {
         return await this.#fs.freeSpace(root) - this.#reserved();
       },
       onRecord: c.o.onOfferRecord,
+    });
+    this.#folders = new FolderPlaces({
+      fs: c.fs,
+      kept: (id) => this.consent.folderOf(id),
+      keep: (g, folder) => this.consent.keepFolder(g, folder),
     });
   }
 
@@ -165,8 +172,19 @@ export class Offers {
       this.#parts.delete(old.partPath);
     }
     const root = resolve(this.#o.downloads);
-    const dir = join(root, ...parts.slice(0, -1));
     const base = parts[parts.length - 1];
+    // A folder goes beside one of its name already here, as "name (1)/" (lib/files/folders.ts).
+    const placed = c.group?.name.endsWith("/") && parts.length > 1
+      ? [
+        await this.#folders.place(c.group, {
+          top: parts[0],
+          root,
+          part: join(...parts.slice(1, -1), `${base}.part`),
+        }),
+        ...parts.slice(1),
+      ]
+      : parts;
+    const dir = join(root, ...placed.slice(0, -1));
     // Reserved before the first await, so two offers of one name never share a .part.
     const partPath = this.#reservePart(dir, base, c.id);
     try {

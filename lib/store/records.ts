@@ -16,9 +16,10 @@
  *                                                a file being sent, and the offer it is part of
  *                                                (its folder, or itself; older journals lack it)
  *   {"t":"file_end","id":S}                      that transfer ended (sent, declined or failed)
- *   {"t":"offer","id":S,"name":S,"files":N,"size":N,"from":S,"state":S,"reason":S}
+ *   {"t":"offer","id":S,"name":S,"files":N,"size":N,"from":S,"state":S,"reason":S,"folder":S}
  *                                                an offer received (--accept ask): pending,
- *                                                accepted or declined (with what the sender heard)
+ *                                                accepted or declined (with what the sender heard),
+ *                                                and where a folder is stored
  *   {"t":"offer_end","id":S}                     that offer is forgotten
  */
 import { crc32c } from "../protocol/crc32c.ts";
@@ -147,7 +148,7 @@ function valid(v: Record<string, unknown>): boolean {
     case "offer":
       return validGroup(v) && str(v.from) &&
         ["pending", "accepted", "declined"].includes(v.state as string) &&
-        (v.reason === undefined || str(v.reason));
+        (v.reason === undefined || str(v.reason)) && (v.folder === undefined || str(v.folder));
     default:
       return false;
   }
