@@ -8,8 +8,9 @@ import type { ChatEvent } from "../lib/events.ts";
 import { encodeHeader, writeAll } from "../lib/net/file_stream.ts";
 import { denoTcp } from "../lib/net/tcp.ts";
 import { type Clock, denoClock } from "../lib/net/clock.ts";
+import { denoFs, type Fs } from "../lib/store/fs.ts";
 
-async function receiver(clock?: Clock) {
+async function receiver(clock?: Clock, fs?: Fs) {
   const root = await Deno.makeTempDir({ prefix: "chatnet-rx-" });
   const downloads = join(root, "downloads");
   await Deno.mkdir(downloads);
@@ -25,6 +26,7 @@ async function receiver(clock?: Clock) {
     emit: (e) => events.push(e),
     isPeerOnline: () => true,
     clock,
+    fs,
   }, listener);
   t.serve();
   const waitFor = async (pred: () => boolean) => {
@@ -74,6 +76,51 @@ Deno.test("bytes that do not match their SHA-256 are never renamed into place", 
     assert.ok(r.events.some((e) => e.type === "error" && e.code === "hash_mismatch"));
     assert.deepEqual(await Array.fromAsync(Deno.readDir(r.downloads)), []);
   } finally {
+    r.t.close();
+    await Deno.remove(r.root, { recursive: true });
+  }
+});
+
+Deno.test("a file whose bytes all arrived counts as unfinished until it is synced and renamed", async () => {
+  // The receiver's fdatasync is held: a run that ended on `active === 0` meanwhile would leave
+  // a whole, unverified .part (probe: a pipe receiver whose input ended just then).
+  let release = () => {};
+  const held = new Promise<void>((r) => release = r);
+  let syncs = 0;
+  const fs: Fs = {
+    ...denoFs,
+    open: async (path, o) => {
+      const f = await denoFs.open(path, o);
+      const syncData = async () => {
+        syncs++;
+        await held;
+        return f.syncData();
+      };
+      return new Proxy(f, {
+        get: (target, key) => {
+          if (key === "syncData") return syncData;
+          const v = Reflect.get(target, key);
+          return typeof v === "function" ? v.bind(target) : v;
+        },
+      });
+    },
+  };
+  const r = await receiver(undefined, fs);
+  try {
+    const data = new TextEncoder().encode("held at the sync");
+    r.t.onControl({ op: "offer", id: ID, name: "held.txt", size: data.length });
+    await r.waitFor(() => r.control.length === 1);
+    const conn = await stream(r.port, ID, data, sha(data));
+    await r.waitFor(() => syncs > 0);
+    assert.equal(r.t.active, 1);
+    assert.ok(!r.events.some((e) => e.type === "file_received"));
+    release();
+    await r.waitFor(() => r.t.active === 0);
+    conn.close();
+    assert.ok(r.events.some((e) => e.type === "file_received"));
+    assert.equal(await Deno.readTextFile(join(r.downloads, "held.txt")), "held at the sync");
+  } finally {
+    release();
     r.t.close();
     await Deno.remove(r.root, { recursive: true });
   }

@@ -60,6 +60,8 @@ export class Offers {
   /** Whether an offer may be taken at all (--accept). */
   readonly consent: Consent;
   #folders: FolderPlaces;
+  /** Transfers whose bytes all arrived, being verified and stored. */
+  #storing = new Set<string>();
 
   constructor(c: TransferContext) {
     this.#o = c.o;
@@ -84,9 +86,10 @@ export class Offers {
     });
   }
 
-  /** Transfers accepted and not yet done. */
+  /** Transfers accepted and not yet done: arriving, or arrived and still being checked and
+   * stored (a run that ends meanwhile would leave a whole but unverified .part). */
   get size(): number {
-    return this.#in.size;
+    return this.#in.size + this.#storing.size;
   }
 
   /** Every transfer accepted and not yet done. */
@@ -102,10 +105,12 @@ export class Offers {
   /** All of `t` arrived: it is no longer waited for (its .part is still being stored). */
   arrived(t: Incoming): void {
     this.#in.delete(t.id);
+    this.#storing.add(t.id);
   }
 
   /** `t` is over (stored, or failed and said so): its .part name and its slot are free. */
   ended(t: Incoming): void {
+    this.#storing.delete(t.id);
     this.#parts.delete(t.partPath);
     this.#slots.release(t.id);
   }

@@ -138,7 +138,12 @@ export async function runCommand(
 /** Waits up to the timeout for everything sent (messages and files) to be delivered, then leaves. */
 export async function finish(o: LineOptions): Promise<number> {
   if (o.peer.transfers > 0 && !await transfersDone(o.peer, o.timeoutMs)) {
-    o.log.write(`chatnet: gave up on ${o.peer.transfers} unfinished file transfer(s)\n`);
+    const n = o.peer.transfers;
+    o.log.write(
+      `chatnet: gave up after the peer was unreachable for ${o.timeoutMs / 1000} s: ` +
+        `${n === 1 ? "1 file transfer is" : `${n} file transfers are`} unfinished; ` +
+        `${n === 1 ? "it resumes" : "they resume"} the next time chatnet runs with this peer\n`,
+    );
     o.peer.close();
     return 1;
   }
