@@ -6,7 +6,7 @@ import { buildCommit, VERSION } from "./lib/version.ts";
 import { openPeer, openWeb, readSecret } from "./lib/start.ts";
 import { MAX_TEXT_BYTES } from "./lib/peer.ts";
 import { preparePassphrase } from "./lib/crypto/passphrase.ts";
-import { PLAINTEXT_WARNING } from "./lib/ui/format.ts";
+import { leftBehind, PLAINTEXT_WARNING, statusLine } from "./lib/ui/format.ts";
 import { runDemo } from "./lib/demo.ts";
 import { bufferedOut, fileOut, readInput } from "./lib/ui/output.ts";
 import { MAX_COMMAND_CHARS, runJson } from "./lib/ui/json.ts";
@@ -117,8 +117,17 @@ async function main(): Promise<number> {
     });
   }
   Deno.addSignalListener("SIGINT", () => {
+    const next = "the next time chatnet runs with this peer";
+    const left = leftBehind({
+      messages: peer.pending,
+      files: peer.transfers,
+      keeping: peer.keeping,
+      next,
+    });
     peer.close();
     out.flush();
+    // A --send progress bar may hold the line: cleared first.
+    if (left) log.write((Deno.stderr.isTerminal() ? "\r\x1b[2K" : "") + statusLine(left));
     Deno.exit(130);
   });
   const lines = {
@@ -130,7 +139,10 @@ async function main(): Promise<number> {
     keep: config.keep,
     terminal: Deno.stdout.isTerminal(),
   };
-  if (config.send.length) return await runSend({ ...lines, paths: config.send });
+  if (config.send.length) {
+    const barColumns = Deno.stderr.isTerminal() ? () => Deno.consoleSize().columns : undefined;
+    return await runSend({ ...lines, paths: config.send, barColumns });
+  }
   if (web && !config.json) return await runHeadless(peer);
   return config.json ? await runJson(lines) : await runPipe(lines);
 }

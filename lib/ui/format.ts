@@ -125,3 +125,24 @@ export function peerStatus(
   if (e.state !== shown) return `peer ${e.state}${e.restarted ? " (it restarted)" : ""}`;
   return e.restarted ? "peer restarted" : undefined;
 }
+
+/** What a run that stops now leaves behind ("" when nothing): messages not delivered yet and file
+ * transfers not finished, which the journal keeps for the next run (`next`: "when you next …"),
+ * unless the state directory cannot be written. */
+export function leftBehind(
+  o: { messages: number; files: number; keeping: boolean; next: string },
+): string {
+  const parts = [
+    ...(o.messages ? [`${count(o.messages, "message", "messages")} not delivered yet`] : []),
+    ...(o.files ? [`${count(o.files, "file transfer", "file transfers")} unfinished`] : []),
+  ];
+  if (!parts.length) return "";
+  const what = parts.join(" and ");
+  if (!o.keeping) return `Left with ${what}, and not kept: the state directory cannot be written.`;
+  const one = o.messages + o.files === 1;
+  return `Left with ${what}; ${one ? "it is" : "they are"} kept for ${o.next}.`;
+}
+
+function count(n: number, one: string, many: string): string {
+  return n === 1 ? `1 ${one}` : `${n.toLocaleString("en")} ${many}`;
+}

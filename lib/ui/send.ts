@@ -3,16 +3,34 @@
  * line per file, and exit 0 only if every file arrived intact.
  */
 import { finish, type LineOptions, REFUSED_CODES, transfersDone } from "./json.ts";
-import { peerStatus, statusLine, visible } from "./format.ts";
+import { formatBar, peerStatus, statusLine, visible } from "./format.ts";
 
-export async function runSend(o: LineOptions & { paths: string[] }): Promise<number> {
+export interface SendOptions extends LineOptions {
+  paths: string[];
+  /** stderr is a terminal this wide: a progress bar is drawn there, on one line. */
+  barColumns?: () => number;
+}
+
+export async function runSend(o: SendOptions): Promise<number> {
   let failed = 0;
   let shown: string | undefined;
-  const say = (text: string) => o.log.write(statusLine(text));
+  let bar = false;
+  /** Clears the bar's line before anything else is written. */
+  const unbar = () => {
+    if (bar) o.log.write("\r\x1b[2K");
+    bar = false;
+  };
+  const say = (text: string) => (unbar(), o.log.write(statusLine(text)));
   o.peer.on((e) => {
-    if (e.type === "file_sent") {
+    if (e.type === "progress" && o.barColumns && e.direction === "send") {
+      o.log.write(`\r\x1b[2K${formatBar(e, o.barColumns() - 1)}`);
+      bar = true;
+    } else if (e.type === "file_sent") {
+      unbar();
       const name = visible(e.name).replaceAll("\n", "^J");
       o.out.write(`sent ${name} (${e.size} bytes, sha256 ${e.sha256})\n`);
+    } else if (e.type === "ready") {
+      if (!o.peer.online) say(`waiting for ${e.peer}…`);
     } else if (e.type === "peer") {
       const line = peerStatus(e, shown);
       shown = e.state;
@@ -25,7 +43,9 @@ export async function runSend(o: LineOptions & { paths: string[] }): Promise<num
   });
   o.peer.start();
   await o.peer.sendFiles(o.paths);
-  if (!await transfersDone(o.peer, o.timeoutMs)) {
+  const done = await transfersDone(o.peer, o.timeoutMs);
+  unbar();
+  if (!done) {
     const n = o.peer.transfers;
     o.log.write(
       `chatnet: gave up: the peer was unreachable for ${o.timeoutMs / 1000} s; ` +

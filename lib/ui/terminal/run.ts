@@ -1,6 +1,7 @@
 /** Runs the interactive terminal until /quit, Ctrl-D or Ctrl-C, redrawing when the window is
  * resized. */
 import { type TerminalOptions, TerminalUi } from "./screen.ts";
+import { leftBehind } from "../format.ts";
 
 export type { TerminalOptions } from "./screen.ts";
 
@@ -34,14 +35,10 @@ export async function runTerminal(
     stdin.setRaw(false);
   }
   const left = o.peer.pending;
+  const files = o.peer.transfers;
   o.peer.close();
-  const what = left === 1 ? "1 message" : `${left} messages`;
-  ui.close(
-    !left ? "Bye." : o.peer.keeping
-      ? `Left with ${what} not delivered yet; ` +
-        `${left === 1 ? "it is" : "they are"} kept and sent when you next chat with this peer.`
-      : `Left with ${what} not delivered, and not kept: the state directory cannot be written.`,
-  );
+  const next = "when you next chat with this peer";
+  ui.close(leftBehind({ messages: left, files, keeping: o.peer.keeping, next }) || "Bye.");
   // Ctrl-C is an interruption (130, as in pipe mode and the README's exit codes).
   if (ui.quit === "now") return 130;
   return left ? 1 : 0;
