@@ -9,28 +9,13 @@
  * With a passphrase a new epoch is adopted only when a handshake (handshake.ts) completes with it,
  * and each handshake's keys are its own.
  *
+ * Its parts, each with one job, are in session/: sorting the datagrams that come in (intake.ts),
+ * sealing and opening them (seal.ts), what it counts (stats.ts), its options (options.ts).
+ *
  * Pure: time comes in as `now`, datagrams leave through `output`.
  */
-import {
-  Arq,
-  type ArqStats,
-  type PendingMessage,
-  spuriousRate,
-  timestamp,
-  zeroStats,
-} from "./arq/mod.ts";
-import {
-  decode,
-  encode,
-  isSealed,
-  MAGIC,
-  type Packet,
-  PacketType,
-  parseSealed,
-  SEALED_HEADER,
-  sealedHeader,
-  VERSION,
-} from "./codec.ts";
+import { Arq, type PendingMessage, timestamp, zeroStats } from "./arq/mod.ts";
+import { encode, type Packet, PacketType } from "./codec.ts";
 import {
   AUTH_REPORT_INTERVAL,
   HELLO_INTERVAL,
@@ -40,72 +25,15 @@ import {
   RETIRED_EPOCHS,
   SUSPENDED_AFTER,
 } from "./constants.ts";
-import { Handshake, type HandshakeFailure } from "./handshake.ts";
+import { Handshake } from "./handshake.ts";
 import { deriveKeys, type SessionKeys } from "../crypto/keys.ts";
-import { open, ReplayWindow, sealInto, TAG_BYTES } from "../crypto/aead.ts";
+import type { AuthFailure, DurableMark, SessionOptions } from "./session/options.ts";
+import { Intake } from "./session/intake.ts";
+import { Seal } from "./session/seal.ts";
+import { type SessionStats, Tally } from "./session/stats.ts";
 
-export type PeerState = "online" | "offline";
-
-/** Why a peer could not be admitted: a different passphrase, or only one side has one. */
-export type AuthFailure =
-  | "passphrase_differs"
-  | "peer_unencrypted"
-  | "peer_encrypted"
-  | "peer_version";
-
-export interface SessionOptions {
-  /** This incarnation's epoch: random, non-zero. */
-  epoch: number;
-  output: (datagram: Uint8Array) => void;
-  onMessage: (data: Uint8Array) => void;
-  onDelivered: (tag: number) => void;
-  /** `restarted` is true when the peer came back as a new incarnation. */
-  onPeer: (state: PeerState, restarted: boolean) => void;
-  initialSeq?: number;
-  /** The prepared passphrase (lib/crypto/passphrase.ts). Without one the session is plaintext. */
-  passphrase?: string;
-  /** Fresh random bytes for the handshake; WebCrypto's unless a test seeds its own. */
-  random?: (n: number) => Uint8Array;
-  /** Said once per peer epoch refused for its mode or version, at most every
-   * AUTH_REPORT_INTERVAL; `failure` comes with every failed passphrase handshake. */
-  onAuthFailed?: (why: AuthFailure, failure?: HandshakeFailure) => void;
-  /** What we receive is stored asynchronously; see durableMark() and Arq's durableMarks. */
-  durableMarks?: boolean;
-}
-
-/** How far one peer incarnation's stream had been received, to be marked durable later. */
-export interface DurableMark {
-  epoch: number;
-  seq: number;
-}
-
-export interface SessionStats extends ArqStats {
-  corrupt: number;
-  malformed: number;
-  reflected: number;
-  stale: number;
-  datagramsIn: number;
-  peerRestarts: number;
-  /** Sealed datagrams that did not verify, or plaintext ones when a passphrase is set. */
-  unauthenticated: number;
-  /** Sealed datagrams that verified but were seen before (replays). */
-  replayed: number;
-  /** Failed passphrase handshakes, and peers refused for a missing passphrase or version. */
-  authFailed: number;
-  /** Handshake messages that belonged to no handshake of ours (replays, strays). */
-  handshakeStray: number;
-}
-
-const MAX_COUNTER = 2n ** 64n - 1n;
-
-type CarriedStat =
-  | "retransmits"
-  | "spuriousRetransmits"
-  | "spuriousTimeouts"
-  | "duplicates"
-  | "redundant"
-  | "bundled"
-  | "datagramsOut";
+export type { AuthFailure, DurableMark, PeerState, SessionOptions } from "./session/options.ts";
+export type { SessionStats } from "./session/stats.ts";
 
 export class Session {
   #o: SessionOptions;
@@ -123,40 +51,31 @@ export class Session {
   #helloInterval = HELLO_INTERVAL;
   #lastSent = -Infinity;
   #lastHeard = -Infinity;
-  #counts = {
-    corrupt: 0,
-    malformed: 0,
-    reflected: 0,
-    stale: 0,
-    datagramsIn: 0,
-    peerRestarts: 0,
-    unauthenticated: 0,
-    replayed: 0,
-    authFailed: 0,
-  };
+  #tally = new Tally();
+  #counts = this.#tally.counts;
   /** With a passphrase: the current peer's keys, our nonce counter, its replay window. */
-  #keys: SessionKeys | undefined;
-  #sendCounter = 0n;
-  #replay = new ReplayWindow();
+  #seal: Seal;
+  #intake: Intake;
   /** With a passphrase: the CPace handshake (lib/protocol/handshake.ts). */
   #handshake: Handshake | undefined;
   /** Peer epochs already refused (the newest few), and when a refusal was last said. */
   #authReported: number[] = [];
   #authSaidAt = -Infinity;
-  /** Stats of streams that ended with a peer restart, so totals never go backwards. */
-  #carried: Record<CarriedStat, number> = {
-    retransmits: 0,
-    spuriousRetransmits: 0,
-    spuriousTimeouts: 0,
-    duplicates: 0,
-    redundant: 0,
-    bundled: 0,
-    datagramsOut: 0,
-  };
 
   constructor(options: SessionOptions) {
     if (options.epoch === 0) throw new RangeError("Session epoch must be non-zero");
     this.#o = options;
+    this.#seal = new Seal(options.epoch);
+    this.#intake = new Intake({
+      epoch: options.epoch,
+      encrypted: options.passphrase !== undefined,
+      counts: this.#counts,
+      seal: this.#seal,
+      peerEpoch: () => this.#peerEpoch,
+      onHello: (p, now) => this.#onHello(p, now),
+      onPacket: (p, now) => this.#onPacket(p, now),
+      refuse: (epoch, why) => this.#authFailed(epoch, why),
+    });
     if (options.passphrase === undefined) return;
     this.#handshake = new Handshake({
       passphrase: options.passphrase,
@@ -181,7 +100,7 @@ export class Session {
 
   /** The current session's keys (with a passphrase, once the peer has proved it). */
   get keys(): SessionKeys | undefined {
-    return this.#keys;
+    return this.#seal.keys;
   }
 
   /** Messages accepted but not yet acknowledged by the peer. */
@@ -225,70 +144,7 @@ export class Session {
   input(datagram: Uint8Array, now: number): boolean {
     this.#noteTime(now);
     this.#counts.datagramsIn++;
-    if (isSealed(datagram)) return this.#onSealed(datagram, now);
-    const p = this.#decode(datagram);
-    if (!p) return false;
-    if (p.srcEpoch === this.#o.epoch) return count(this.#counts, "reflected");
-    if (p.srcEpoch === 0 || (p.dstEpoch !== 0 && p.dstEpoch !== this.#o.epoch)) {
-      return count(this.#counts, "stale");
-    }
-    if (p.type === PacketType.hello) {
-      this.#onHello(p, now);
-      return false;
-    }
-    // With a passphrase only sealed datagrams carry data.
-    if (this.#handshake) {
-      this.#counts.unauthenticated++;
-      return false;
-    }
-    this.#onPacket(p, now);
-    return false;
-  }
-
-  #decode(datagram: Uint8Array): Packet | undefined {
-    const d = decode(datagram);
-    if ("packet" in d) return d.packet;
-    if (d.reason === "bad checksum") this.#counts.corrupt++;
-    else this.#malformed(datagram);
-    return undefined;
-  }
-
-  /** Counts a datagram that does not parse; one that is ours in every way but the version comes
-   * from another chatnet release, which the user should hear about (as a refused peer). */
-  #malformed(datagram: Uint8Array): void {
-    const v = new DataView(datagram.buffer, datagram.byteOffset, datagram.byteLength);
-    if (datagram.length >= 12 && v.getUint16(0) === MAGIC && datagram[2] !== VERSION) {
-      return this.#authFailed(v.getUint32(8), "peer_version");
-    }
-    this.#counts.malformed++;
-  }
-
-  /** A sealed datagram: only the current peer epoch's, under the keys of the handshake that
-   * admitted it. Anything else, replays of older epochs' datagrams included, opens nothing. */
-  #onSealed(datagram: Uint8Array, now: number): boolean {
-    const s = parseSealed(datagram);
-    if ("reason" in s) {
-      this.#malformed(datagram);
-      return false;
-    }
-    const c = this.#counts;
-    if (!this.#handshake) return count(c, "unauthenticated");
-    if (s.src === this.#o.epoch) return count(c, "reflected");
-    if (s.dst !== this.#o.epoch) return count(c, "stale");
-    const keys = this.#keys;
-    if (s.src !== this.#peerEpoch || !keys) return count(c, "stale");
-    if (!this.#replay.fresh(s.counter)) return count(c, "replayed");
-    const inner = open(keys.recv, s.counter, s.header, s.body);
-    if (!inner) return count(c, "unauthenticated");
-    const newest = s.counter > this.#replay.highest;
-    this.#replay.mark(s.counter);
-    const p = this.#decode(inner);
-    if (!p) return false;
-    if (p.srcEpoch !== s.src || p.dstEpoch !== s.dst || p.type === PacketType.hello) {
-      return count(c, "malformed");
-    }
-    this.#onPacket(p, now);
-    return newest;
+    return this.#intake.input(datagram, now);
   }
 
   #onPacket(p: Packet, now: number): void {
@@ -344,23 +200,8 @@ export class Session {
 
   stats(): SessionStats {
     const a = this.#arq?.stats() ?? zeroStats();
-    const c = this.#carried;
-    const retransmits = a.retransmits + c.retransmits;
-    const spuriousRetransmits = a.spuriousRetransmits + c.spuriousRetransmits;
-    return {
-      ...a,
-      queued: a.queued + this.#outbox.length,
-      retransmits,
-      spuriousRetransmits,
-      spuriousTimeouts: a.spuriousTimeouts + c.spuriousTimeouts,
-      spuriousRate: spuriousRate({ retransmits, spuriousRetransmits }),
-      duplicates: a.duplicates + c.duplicates,
-      redundant: a.redundant + c.redundant,
-      bundled: a.bundled + c.bundled,
-      datagramsOut: a.datagramsOut + c.datagramsOut,
-      ...this.#counts,
-      handshakeStray: this.#handshake?.stray ?? 0,
-    };
+    const handshakeStray = this.#handshake?.stray ?? 0;
+    return this.#tally.stats(a, { queued: this.#outbox.length, handshakeStray });
   }
 
   #onHello(p: Packet, now: number): void {
@@ -399,11 +240,8 @@ export class Session {
   #established(epoch: number, isk: Uint8Array): void {
     const now = this.#now;
     const keys = deriveKeys(isk, this.#o.epoch, epoch);
-    if (epoch === this.#peerEpoch && this.#arq) {
-      this.#keys = keys;
-      this.#sendCounter = 0n;
-      this.#replay = new ReplayWindow();
-    } else this.#adopt(epoch, now, keys);
+    if (epoch === this.#peerEpoch && this.#arq) this.#seal.rekey(keys);
+    else this.#adopt(epoch, now, keys);
     this.#confirmed = true;
     this.#heard(now, PacketType.hello);
     this.#arq!.flush(now, true);
@@ -422,17 +260,13 @@ export class Session {
 
   /** Starts a stream with a new peer incarnation, carrying over what the old one never acked. */
   #adopt(epoch: number, now: number, keys?: SessionKeys): void {
-    this.#keys = keys;
-    this.#sendCounter = 0n;
-    this.#replay = new ReplayWindow();
+    this.#seal.rekey(keys);
     const old = this.#arq;
     const restarted = old !== undefined;
     if (old) {
       this.#retired = [this.#peerEpoch, ...this.#retired].slice(0, RETIRED_EPOCHS);
       this.#outbox = [...old.pending(), ...this.#outbox];
-      const s = old.stats();
-      for (const k of Object.keys(this.#carried) as CarriedStat[]) this.#carried[k] += s[k];
-      this.#counts.peerRestarts++;
+      this.#tally.carry(old.stats());
     }
     this.#peerEpoch = epoch;
     this.#confirmed = false;
@@ -515,22 +349,10 @@ export class Session {
   #output(datagram: Uint8Array): void {
     this.#lastSent = this.#now;
     if (this.#handshake && datagram[3] !== PacketType.hello) {
-      // A counter never wraps: at 2^64 datagrams under one key we would rather stop than repeat.
-      if (!this.#keys || this.#sendCounter === MAX_COUNTER) return;
-      const counter = this.#sendCounter++;
-      const header = sealedHeader(this.#o.epoch, this.#peerEpoch, counter);
-      const out = new Uint8Array(SEALED_HEADER + datagram.length + TAG_BYTES);
-      out.set(header);
-      const body = out.subarray(SEALED_HEADER);
-      sealInto(this.#keys.send, { counter, aad: header, plaintext: datagram, out: body });
-      datagram = out;
+      const sealed = this.#seal.seal(datagram, this.#peerEpoch);
+      if (!sealed) return;
+      datagram = sealed;
     }
     this.#o.output(datagram);
   }
-}
-
-/** Counts a dropped datagram; false, for input(). */
-function count<K extends string>(counts: Record<K, number>, key: K): false {
-  counts[key]++;
-  return false;
 }
