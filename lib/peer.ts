@@ -20,6 +20,7 @@ import {
   type HistoryEvent,
   type HistoryFileEvent,
   type OfferEvent,
+  type OfferWaitingEvent,
   type StatsEvent,
 } from "./events.ts";
 import { Journal } from "./store/journal.ts";
@@ -306,6 +307,11 @@ export class Peer {
   /** Offers the peer made that wait for an answer (--accept ask), oldest first. */
   offers(): OfferEvent[] {
     return this.#files.offers();
+  }
+
+  /** Our offers the peer's user is being asked about, oldest first. */
+  waiting(): OfferWaitingEvent[] {
+    return this.#files.waiting();
   }
 
   /** Accepts or declines a pending offer; false if `id` is not one. */

@@ -8,6 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { basename, join, relative, resolve, sep } from "node:path";
+import type { OfferWaitingEvent } from "../events.ts";
 import { type FileControl, newTransferId } from "./control.ts";
 import { Progress } from "./progress.ts";
 import { MAX_STREAMS, Slots } from "./slots.ts";
@@ -205,6 +206,14 @@ export class Sender {
     this.#sending.release(t.id);
     this.#clock.clearTimer(t.retry);
     this.#o.onOutgoing?.(outgoingFile(t), false);
+  }
+
+  /** Our offers the receiver's user is being asked about, oldest first. */
+  waiting(): OfferWaitingEvent[] {
+    return [...this.#groups.values()].filter((g) => g.awaiting).map((g) => ({
+      type: "offer_waiting",
+      ...g.g,
+    }));
   }
 
   /** The receiver asks its user about group `id`: its files leave their slots (and the queue)

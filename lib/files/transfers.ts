@@ -14,7 +14,7 @@ import { denoTcp, type TcpConn, type TcpListener } from "../net/tcp.ts";
 import { denoFs } from "../store/fs.ts";
 import { Offers } from "./offers.ts";
 import type { OfferRecord } from "./consent.ts";
-import type { OfferEvent } from "../events.ts";
+import type { OfferEvent, OfferWaitingEvent } from "../events.ts";
 import { Receiver } from "./receiver.ts";
 import { Sender } from "./sender.ts";
 import {
@@ -127,6 +127,11 @@ export class Transfers {
   /** Offers asked about (--accept ask) and waiting for an answer, oldest first. */
   offers(): OfferEvent[] {
     return this.#offers.consent.pending();
+  }
+
+  /** Our offers the peer's user is being asked about (offer_waiting), oldest first. */
+  waiting(): OfferWaitingEvent[] {
+    return this.#sender.waiting();
   }
 
   /** Answers a pending offer; false if `id` is none. */

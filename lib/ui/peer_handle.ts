@@ -17,5 +17,6 @@ export type ChatPeer = Pick<
   | "transfers"
   | "keeping"
   | "offers"
+  | "waiting"
   | "answerOffer"
 >;

@@ -207,6 +207,56 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "a reloaded web window still shows our offer the peer is asked about, and loads with no console error",
+  ignore: reason !== undefined,
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "chatnet-web-waiting-" });
+    const [pa, pb] = freePorts(2);
+    const a = new ChatProc([
+      ...["-p", String(pa), "--peer", `127.0.0.1:${pb}`, "--name", "alice", "--web"],
+      ...["--downloads", join(root, "a"), "--state-dir", join(root, "state")],
+    ]);
+    await Deno.mkdir(join(root, "b"));
+    const b = jsonPeer({
+      name: "bob",
+      port: pb,
+      peer: pa,
+      args: ["--downloads", join(root, "b"), "--accept", "ask"],
+    });
+    const browser = await launchChromium();
+    try {
+      const url = await a.webUrl();
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+      await page.goto(url);
+      await page.locator("#peer", { hasText: "peer online" }).waitFor();
+      const file = join(root, "note.txt");
+      await Deno.writeTextFile(file, "a note\n");
+      await page.setInputFiles("#files", file);
+      const waiting = "⋯ The peer is asked whether to accept note.txt (7 B)";
+      await page.locator("li.note", { hasText: waiting }).waitFor();
+      const reloaded = await browser.newPage();
+      reloaded.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+      await reloaded.goto(url);
+      await reloaded.locator("li.note", { hasText: waiting }).waitFor();
+      assert.deepEqual(errors, []);
+      // Once bob answers, a page opened later no longer shows it waiting.
+      await b.until(() => b.of("offer").length === 1, "bob's offer");
+      await b.command({ type: "accept", id: b.of("offer")[0].id });
+      await b.until(() => b.of("file_received").length === 1, "the file at bob");
+      const later = await browser.newPage();
+      await later.goto(url);
+      await later.locator("#peer", { hasText: "peer online" }).waitFor();
+      assert.equal(await later.locator("li.note", { hasText: waiting }).count(), 0);
+    } finally {
+      await stopAll({ browser, procs: [a, b], root });
+    }
+  },
+});
+
 /** Elements of the page that stick out of the window or out of their own box (text cut off), as
  * "tag#id.class: why" lines; evaluated in the page. */
 const CLIPPED = `(() => {

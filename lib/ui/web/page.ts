@@ -8,6 +8,7 @@ export const PAGE = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>ChatNet</title>
+<link rel="icon" href="data:,">
 <style>
   :root { color-scheme: light dark; --bg: #f7f7f8; --fg: #1d1d1f; --muted: #6b6b73; --panel: #fff;
     --line: #dcdce0; --accent: #0a66d8; --mine: #e3eefc; --ok: #1a7f37; --warn: #9a6700; --bad: #c62828; }

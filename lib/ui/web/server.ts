@@ -91,6 +91,8 @@ export function serveWeb(o: WebOptions): WebServer {
           warning,
           // Offers waiting for an answer, with their buttons.
           ...o.peer.offers(),
+          // Ours that the peer's user is still asked about.
+          ...o.peer.waiting(),
         ];
         for (const e of replay) {
           if (e) socket.send(JSON.stringify(e));
