@@ -342,3 +342,24 @@ Deno.test("Ctrl-C leaves the terminal with exit status 130, /quit with 0", async
     assert.equal(status, code, JSON.stringify(typed));
   }
 });
+
+Deno.test("while the state directory cannot be written, a typed line shows at once as unsaved, and once only", () => {
+  const t = setup();
+  (t.peer as { keeping: boolean }).keeping = false;
+  t.take();
+  t.ui.onKeys(keys("disk is full\r"));
+  assert.deepEqual(t.sent, ["disk is full"]);
+  assert.equal(
+    t.take(),
+    "\r\x1b[2K[09:05:03] you #1: disk is full … unsaved\r\n" + "\r\x1b[2K● > \r\x1b[4C".repeat(2),
+  );
+  // The disk has room again: the journal keeps it, and its "sent" shows nothing new.
+  (t.peer as { keeping: boolean }).keeping = true;
+  t.ui.onEvent({ type: "sent", id: 1, text: "disk is full" });
+  assert.equal(t.take(), "");
+  t.ui.onEvent({ type: "delivered", id: 1 });
+  assert.equal(
+    t.take(),
+    "\r\x1b[2K\x1b[1A\r[09:05:03] you #1: disk is full ✓\x1b[K\x1b[1B\r" + "\r\x1b[2K● > \r\x1b[4C",
+  );
+});

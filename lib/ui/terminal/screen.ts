@@ -88,6 +88,8 @@ export class TerminalUi {
   #row = 0;
   /** Own messages still waiting for ✓: where the line starts, its text, its mark's length. */
   #own = new Map<number, { row: number; plain: string; mark: number }>();
+  /** Own messages shown as typed, before their "sent" (the state directory was failing). */
+  #early = new Set<number>();
   /** Progress events of transfers in progress, drawn between the messages and the prompt. */
   #bars = new Map<string, Extract<ChatEvent, { type: "progress" }>>();
   #barsDrawn = 0;
@@ -114,7 +116,7 @@ export class TerminalUi {
         this.print("Waiting for the peer… Type /help for commands.", "dim");
         break;
       case "sent":
-        this.#printOwn(e.id, e.text, e.queued ? "… queued" : "…");
+        if (!this.#early.delete(e.id)) this.#printOwn(e.id, e.text, e.queued ? "… queued" : "…");
         break;
       case "history": {
         const who = e.dir === "out" ? "you" : visible(e.name);
@@ -286,7 +288,14 @@ export class TerminalUi {
     const latest = this.#offers.latest();
     if (yn && latest) return this.#answer(latest.id, yn[1][0].toLowerCase() === "y");
     if (text.startsWith("/") && !text.startsWith("//")) return this.#command(text.trim());
-    this.#o.peer.send(text.startsWith("//") ? text.slice(1) : text);
+    const body = text.startsWith("//") ? text.slice(1) : text;
+    const id = this.#o.peer.send(body);
+    // Its line comes with the "sent" event, once the journal keeps it: at once, unless the state
+    // directory cannot be written. Then it shows now, as typed, and its "sent" only confirms it.
+    if (id !== undefined && !this.#o.peer.keeping) {
+      this.#printOwn(id, body, this.#o.peer.online ? "… unsaved" : "… queued, unsaved");
+      this.#early.add(id);
+    }
   }
 
   #command(text: string): void {
