@@ -3,7 +3,9 @@ import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { BindError, type HeldOutput, Peer } from "./peer.ts";
 import type { Config } from "./cli/args.ts";
+import { formatAddress } from "./events.ts";
 import { Journal } from "./store/journal.ts";
+import { claimStateFor } from "./store/state_peer.ts";
 import { History } from "./store/history.ts";
 import { defaultStateDir } from "./store/state_dir.ts";
 import { describeFsError, type Fs, fsError } from "./store/fs.ts";
@@ -77,7 +79,7 @@ export async function openPeer(
   if (c.bind && !isIP(bind)) return `Cannot use --bind: "${c.bind}" is not an IP address`;
   const downloads = await openDownloads(c.downloads, effects.fs);
   if (typeof downloads === "object") return downloads.error;
-  const state = await openState(c, effects);
+  const state = await openState(c, effects, ip);
   if ("error" in state) return state.error;
   try {
     const peer = new Peer({
@@ -139,6 +141,7 @@ export async function openDownloads(
 async function openState(
   c: Config,
   { fs }: Effects,
+  ip: string,
 ): Promise<
   { journal: Journal; history?: History; notices: string[]; dir: string } | { error: string }
 > {
@@ -162,6 +165,17 @@ async function openState(
       return { error: `Cannot use state directory ${dir}: the disk is full` };
     }
     const { journal, notices } = Journal.open(dir, fs);
+    // A pair's directory is its own (lib/join.ts), whatever address discovery finds.
+    const taken = c.discover ? undefined : claimStateFor({
+      dir,
+      peer: formatAddress(ip, c.peerPort),
+      waiting: { messages: journal.pending().length, files: journal.files().length },
+      fs,
+    });
+    if (taken) {
+      journal.close();
+      return { error: taken };
+    }
     return { journal, notices, history: c.history ? new History(dir, fs) : undefined, dir };
   } catch (e) {
     const why = fsError(e) === "exists" ? "it is a file, not a folder" : describeFsError(e);

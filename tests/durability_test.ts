@@ -120,7 +120,7 @@ Deno.test("--no-history keeps no conversation; --state-dir puts the journal wher
     await a.until(() => a.of("stats").length === 1, "stats");
     assert.deepEqual(a.of("history"), []);
     const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
-    assert.deepEqual(names, ["journal", "lock"]);
+    assert.deepEqual(names, ["journal", "lock", "peer"]);
     // A second chatnet on the same state directory is refused before it touches the journal.
     const before = Deno.readTextFileSync(`${dir}/journal`);
     const second = new ChatProc([
