@@ -245,11 +245,18 @@ export class Offers {
 
   /** The sender no longer has a transfer we accepted (or an offer we ask about): it is over, and
    * its .part goes. */
-  withdrawn(id: string): void {
+  withdrawn(id: string, reason?: string): void {
     this.consent.withdrawn(id);
     this.#slots.release(id);
     const t = this.#in.get(id);
     if (!t) return;
+    if (reason) {
+      this.#events.incomingError(
+        "transfer_failed",
+        `The peer stopped sending ${t.name}: ${reason}`,
+        t,
+      );
+    }
     t.generation++;
     this.#clock.clearTimer(t.acceptTimer);
     t.conn?.close();

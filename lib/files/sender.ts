@@ -7,7 +7,9 @@
  * group (`wait`), the group's files leave their slots until the `agree` (lib/files/consent.ts).
  */
 import { createHash } from "node:crypto";
-import { basename, join, relative, resolve, sep } from "node:path";
+import { basename, resolve } from "node:path";
+import { expand, type Expanded, leftOut } from "./expand.ts";
+import { bytesText } from "../bytes.ts";
 import type { OfferWaitingEvent } from "../events.ts";
 import { type FileControl, newTransferId } from "./control.ts";
 import { Progress } from "./progress.ts";
@@ -284,7 +286,13 @@ export class Sender {
     let file: FileHandle | undefined, conn: FileConn | undefined;
     let dog: ReturnType<typeof watchdog> | undefined;
     try {
-      file = await this.#fs.open(t.path, { read: true });
+      file = await this.#fs.open(t.path, { read: true }).catch((e) => {
+        throw new SourceGone(`it was deleted or moved (${describeFsError(e)})`);
+      });
+      const now = (await file.stat()).size;
+      if (now !== t.size) {
+        throw new SourceGone(`its size changed from ${bytesText(t.size)} to ${bytesText(now)}`);
+      }
       const hash = createHash("sha256");
       let offset = Math.min(c.offset, t.size);
       // Resume only if the receiver's prefix is byte-for-byte ours.
@@ -322,12 +330,14 @@ export class Sender {
           this.#events.progress(t, "send", progress.add(n, this.#clock.now()));
         },
       });
-      if (failed) throw new Error(`${t.path} changed while it was being sent`);
+      if (failed) throw new SourceGone("it changed while it was being sent");
       await writeAll(out, new Uint8Array(sha.digest()));
       dog.stop();
       await conn.closeWrite();
     } catch (e) {
       if (!this.#out.has(t.id) || this.#closed) return;
+      // Trying again cannot help: the file is given up on both sides, and the user told why.
+      if (e instanceof SourceGone) return this.#giveUp(t, e.message);
       this.#o.emit({
         type: "error",
         code: "transfer_interrupted",
@@ -367,6 +377,14 @@ export class Sender {
       if (this.#o.isPeerOnline()) this.#offer(t);
       else t.waitingForPeer = true;
     }, RETRY_MS);
+  }
+
+  /** `t` cannot be sent as offered (its file is gone or changed): ended here, withdrawn at the
+   * receiver (whose .part goes), and said. */
+  #giveUp(t: Outgoing, why: string): void {
+    this.#end(t);
+    this.#o.sendControl({ op: "decline", id: t.id, reason: `the sender's copy: ${why}` });
+    this.#events.error("transfer_failed", `Cannot send ${t.name}: ${why}; send it again`, t);
   }
 
   /** The peer declined one of ours (a file, or a whole group): false if it is none of ours (a
@@ -413,66 +431,9 @@ export class Sender {
   }
 }
 
+/** The file being sent is not the one offered any more (gone, or changed): permanent. */
+class SourceGone extends Error {}
+
 function outgoingFile(t: Outgoing): OutgoingFile {
   return { id: t.id, path: t.path, name: t.name, size: t.size, group: t.group };
-}
-
-interface Expanded {
-  files: { path: string; name: string; size: number }[];
-  /** Under a folder: sub-folders with no file anywhere below them, and entries that are neither
-   * files nor folders (symbolic links, sockets, devices). Only files travel. */
-  emptyFolders: number;
-  others: number;
-}
-
-/** A file, or every regular file under a folder, with the names the peer will see. */
-async function expand(fs: Fs, path: string): Promise<Expanded> {
-  const info = await fs.stat(path);
-  const found: Expanded = { files: [], emptyFolders: 0, others: 0 };
-  if (info.isFile) {
-    found.files.push({ path: resolve(path), name: basename(resolve(path)), size: info.size });
-    return found;
-  }
-  if (!info.isDirectory) throw new Error("not a file or folder");
-  const top = resolve(path);
-  const prefix = basename(top);
-  /** Walks `dir`; says whether any file lies below it. A folder with none is counted once, at
-   * its top: where its parent holds files, or is the folder sent. */
-  const walk = async (dir: string): Promise<boolean> => {
-    const entries = [];
-    for await (const e of fs.readDir(dir)) entries.push(e);
-    entries.sort((a, b) => a.name < b.name ? -1 : 1);
-    let any = false, fileless = 0;
-    for (const e of entries) {
-      const full = join(dir, e.name);
-      if (e.isDirectory) {
-        if (await walk(full)) any = true;
-        else fileless++;
-      } else if (e.isFile) {
-        any = true;
-        found.files.push({
-          path: full,
-          name: `${prefix}/${relative(top, full).split(sep).join("/")}`,
-          size: (await fs.stat(full)).size,
-        });
-      } else found.others++;
-    }
-    if (any || dir === top) found.emptyFolders += fileless;
-    return any;
-  };
-  await walk(top);
-  return found;
-}
-
-/** "its 2 empty folders and 1 link are not sent (…)", or "". */
-function leftOut(x: Expanded): string {
-  const count = (n: number, one: string, many: string) => n === 1 ? `1 ${one}` : `${n} ${many}`;
-  const parts = [
-    ...(x.emptyFolders ? [count(x.emptyFolders, "empty folder", "empty folders")] : []),
-    ...(x.others ? [count(x.others, "link or other entry", "links or other entries")] : []),
-  ];
-  if (!parts.length) return "";
-  const verb = x.emptyFolders + x.others === 1 ? "is" : "are";
-  const list = parts.join(" and ");
-  return `its ${list} ${verb} not sent (only files travel, with the folders that hold them)`;
 }

@@ -107,7 +107,7 @@ export class Transfers {
         this.#sender.onAccept(c).catch(() => {});
         return;
       case "decline":
-        if (!this.#sender.onDecline(c)) this.#offers.withdrawn(c.id);
+        if (!this.#sender.onDecline(c)) this.#offers.withdrawn(c.id, c.reason);
         return;
       case "done":
         return this.#sender.onDone(c);
