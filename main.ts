@@ -83,7 +83,9 @@ async function main(): Promise<number> {
   const { peer } = opened;
   if (opened.created) log.write(`chatnet: created the downloads folder ${opened.created}\n`);
   if (joined) {
-    watchPairing(peer, joined, { log: say, exit: (code) => (out.flush(), Deno.exit(code)) });
+    // Said through the interface (above the prompt in a terminal), not straight to stderr.
+    const notice = (line: string) => peer.notice(line);
+    watchPairing(peer, joined, { log: notice, exit: (code) => (out.flush(), Deno.exit(code)) });
   }
   const web = config.web ? openWeb(config, opened) : undefined;
   if (typeof web === "string") fail(web);

@@ -75,6 +75,11 @@ export interface MovedEvent {
   from: string;
   to: string;
 }
+/** A line for the user from around the session: a pair kept, a code used up (lib/join.ts). */
+export interface NoticeEvent {
+  type: "notice";
+  message: string;
+}
 export interface StatsEvent extends SessionStats {
   type: "stats";
   foreign: number;
@@ -178,6 +183,7 @@ export interface OfferWaitingEvent {
 
 export type ChatEvent =
   | ReadyEvent
+  | NoticeEvent
   | SentEvent
   | DeliveredEvent
   | MessageEvent

@@ -22,6 +22,8 @@ export interface Joined {
   name: string;
   /** A code (not a pair): consumed by the first handshake, good or bad. */
   byCode: boolean;
+  /** We made the code (--invite), rather than typed it (--join CODE). */
+  invited: boolean;
 }
 
 /** Finds the peer, or says in one line why not: a string when nobody answered (exit 1), an
@@ -106,6 +108,7 @@ export async function findPeer(
     root,
     name,
     byCode: d.kind !== "pair",
+    invited: d.kind === "invite",
   };
 }
 
@@ -160,9 +163,13 @@ export function watchPairing(
     }
     if (e.type === "error" && e.code === "auth_failed") {
       io.log(
-        j.byCode
-          ? "The other side typed a different code: this one is used up; start again with chatnet --invite"
-          : `${j.name} no longer has this pair's secret: pair again with --invite and --join CODE`,
+        !j.byCode
+          ? `${j.name} no longer has this pair's secret: pair again with --invite and --join CODE`
+          : j.invited
+          ? "The other side typed a different code: this one is used up; run chatnet --invite " +
+            "again for a new code"
+          : `The code did not match ${j.name}'s: it is used up; ask them to run chatnet --invite ` +
+            "again, and type the new code",
       );
       io.exit(1);
     }

@@ -309,6 +309,11 @@ export class Peer {
     return this.#files.offers();
   }
 
+  /** Tells every interface `message` (a notice event), between the events around it. */
+  notice(message: string): void {
+    this.#emit({ type: "notice", message });
+  }
+
   /** Our offers the peer's user is being asked about, oldest first. */
   waiting(): OfferWaitingEvent[] {
     return this.#files.waiting();

@@ -84,8 +84,9 @@ Deno.test({
       await carol.until(() => carol.of("message").length === 1, "carol's message");
       assert.deepEqual(alice.of("message").map((m) => [m.name, m.text]), [["bob", "hello alice"]]);
       assert.deepEqual(carol.of("message").map((m) => [m.name, m.text]), [["dave", "hello carol"]]);
-      await alice.until(() => /Paired with bob/.test(alice.stderr), "alice paired");
-      await bob.until(() => /Paired with alice/.test(bob.stderr), "bob paired");
+      const said = (p: ChatProc, re: RegExp) => p.of("notice").some((e) => re.test(e.message));
+      await alice.until(() => said(alice, /^Paired with bob: next time/), "alice paired");
+      await bob.until(() => said(bob, /^Paired with alice: next time/), "bob paired");
 
       // A code nobody invited with: nobody answers, and the run says so and fails.
       let wrong = (Number(code1.split("-")[0]) % 99) + 1;

@@ -363,3 +363,13 @@ Deno.test("while the state directory cannot be written, a typed line shows at on
     "\r\x1b[2K\x1b[1A\r[09:05:03] you #1: disk is full ✓\x1b[K\x1b[1B\r" + "\r\x1b[2K● > \r\x1b[4C",
   );
 });
+
+Deno.test("a notice (a pair kept) prints above the prompt, not after it", () => {
+  const t = setup();
+  t.take();
+  t.ui.onEvent({ type: "notice", message: "Paired with bob: next time, chatnet --join bob" });
+  assert.equal(
+    t.take(),
+    "\r\x1b[2KPaired with bob: next time, chatnet --join bob\r\n" + "\r\x1b[2K● > \r\x1b[4C",
+  );
+});

@@ -22,6 +22,7 @@ export async function runPipe(o: LineOptions): Promise<number> {
       shown = e.state;
       if (line) say(line);
     } else if (e.type === "moved") say(`peer moved from ${e.from} to ${e.to}`);
+    else if (e.type === "notice") say(e.message);
     else if (e.type === "error") {
       if (e.code === "too_long") refused++;
       const label = errorLabel(e.code);

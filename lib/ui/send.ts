@@ -36,6 +36,7 @@ export async function runSend(o: SendOptions): Promise<number> {
       shown = e.state;
       if (line) say(line);
     } else if (e.type === "moved") say(`peer moved from ${e.from} to ${e.to}`);
+    else if (e.type === "notice") say(e.message);
     else if (e.type === "error") {
       if (REFUSED_CODES.has(e.code) && e.direction !== "receive") failed++;
       say(e.message);

@@ -153,6 +153,9 @@ export class TerminalUi {
           e.state === "online" ? "green" : "yellow",
         );
         break;
+      case "notice":
+        this.print(visible(e.message), "");
+        break;
       case "moved":
         this.print(
           `● peer moved from ${e.from} to ${e.to} (proved by the passphrase); chat and files follow it`,

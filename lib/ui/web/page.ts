@@ -214,6 +214,7 @@ function onEvent(e) {
       }
       note(e.message, e.code !== "transfer_interrupted");
       break;
+    case "notice": note(e.message); break;
     case "moved": note("● The peer moved from " + e.from + " to " + e.to + "; chat and files follow it"); break;
     case "file_start": transfer(e); break;
     case "progress": {
