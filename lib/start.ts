@@ -151,7 +151,8 @@ async function openState(
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     // Held until the process exits. Deno's lock only waits, so give up after a moment.
-    const lock = await Deno.open(join(dir, "lock"), { write: true, create: true });
+    const lock = await Deno.open(join(dir, "lock"), { write: true, create: true, mode: 0o600 });
+    const opened = privateFiles(dir);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const locked = await Promise.race([
       lock.lock(true).then(() => true),
@@ -165,6 +166,7 @@ async function openState(
       return { error: `Cannot use state directory ${dir}: the disk is full` };
     }
     const { journal, notices } = Journal.open(dir, fs);
+    if (opened) notices.push(opened);
     // A pair's directory is its own (lib/join.ts), whatever address discovery finds.
     const taken = c.discover ? undefined : claimStateFor({
       dir,
@@ -181,6 +183,22 @@ async function openState(
     const why = fsError(e) === "exists" ? "it is a file, not a folder" : describeFsError(e);
     return { error: `Cannot use state directory ${dir}: ${why}` };
   }
+}
+
+/** A state directory made by hand (mkdir, umask 022) or by an older release may let other users
+ * read the conversation: its files are made the user's alone, and that is said. */
+function privateFiles(dir: string): string | undefined {
+  const opened: string[] = [];
+  for (const e of Deno.readDirSync(dir)) {
+    const path = join(dir, e.name);
+    const mode = e.isFile ? Deno.statSync(path).mode : null;
+    if (mode === null || (mode & 0o077) === 0) continue;
+    Deno.chmodSync(path, mode & 0o700);
+    opened.push(e.name);
+  }
+  if (!opened.length) return undefined;
+  return `Made ${opened.join(", ")} in ${dir} readable by you alone (other users could read ` +
+    `${opened.length === 1 ? "it" : "them"})`;
 }
 
 /** Below this much free space (one block) nothing more can be appended to the journal. */

@@ -266,6 +266,12 @@ Deno.test("CHATNET_OPENSSL=0 keeps node:crypto, and every task may load only the
     );
   }
   assert.ok(tasks.chat.includes(ALLOW_FFI) && tasks["bench:files"].includes(ALLOW_FFI));
+  // `deno task chat` may do what the compiled binary may (--open runs xdg-open); env is wider, for
+  // INIT_CWD, the folder deno task was started in.
+  for (const flag of BINARY_PERMISSIONS) {
+    const name = flag.split("=")[0];
+    assert.ok(tasks.chat.split(" ").some((a) => a === flag || a === name), `chat task: ${flag}`);
+  }
   // Without --allow-ffi, node:crypto stays, with the reason.
   const probe = `import { loadOpenSslAead } from "${new URL(
     "../lib/native/openssl_aead.ts",

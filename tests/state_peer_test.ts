@@ -59,3 +59,39 @@ Deno.test("a state directory holding messages for one peer refuses another, and 
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("a state directory made by hand gets its files private to the user, and says so", async () => {
+  const root = await Deno.makeTempDir({ prefix: "chatnet-statemode-" });
+  await Deno.chmod(root, 0o755);
+  await Deno.writeTextFile(join(root, "history.jsonl"), "");
+  await Deno.chmod(join(root, "history.jsonl"), 0o644);
+  const [me, peer] = freePorts(2);
+  const p = new ChatProc([
+    "-p",
+    String(me),
+    "--peer",
+    `127.0.0.1:${peer}`,
+    "--state-dir",
+    root,
+    "--timeout",
+    "1",
+  ]);
+  try {
+    await p.write("kept\n");
+    await p.closeStdin();
+    await p.exit();
+    assert.match(
+      p.stderr,
+      new RegExp(
+        `^chatnet: Made history\\.jsonl in ${root} readable by you alone \\(other users could read it\\)$`,
+        "m",
+      ),
+    );
+    for await (const e of Deno.readDir(root)) {
+      const mode = (await Deno.stat(join(root, e.name))).mode! & 0o777;
+      assert.equal(mode.toString(8), "600", e.name);
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

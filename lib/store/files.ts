@@ -1,6 +1,6 @@
 /** The store's file mechanics: an append-only file written in two steps, and durable renames. */
 import { concat } from "../bytes.ts";
-import { denoFs, type FileHandle, type Fs } from "./fs.ts";
+import { denoFs, type FileHandle, type Fs, PRIVATE_FILE } from "./fs.ts";
 
 const encoder = new TextEncoder();
 
@@ -19,7 +19,7 @@ export class AppendFile {
   #syncing = 0;
 
   constructor(readonly path: string, fs: Fs = denoFs) {
-    this.#file = fs.openSync(path, { append: true, create: true });
+    this.#file = fs.openSync(path, { append: true, create: true, mode: PRIVATE_FILE });
   }
 
   append(text: string): void {

@@ -24,7 +24,12 @@ export interface OpenOptions {
   create?: boolean;
   createNew?: boolean;
   truncate?: boolean;
+  /** Permissions of a file this creates (PRIVATE_FILE for what the state directory holds). */
+  mode?: number;
 }
+
+/** State files (the conversation, the journal, pair secrets) are the user's alone. */
+export const PRIVATE_FILE = 0o600;
 
 export interface FileHandle extends Reader, Writer {
   readSync(p: Uint8Array): number | null;

@@ -21,7 +21,7 @@ import {
 } from "./records.ts";
 import { AppendFile } from "./files.ts";
 import type { OfferRecord } from "../files/consent.ts";
-import { denoFs, type Fs, fsError } from "./fs.ts";
+import { denoFs, type Fs, fsError, PRIVATE_FILE } from "./fs.ts";
 import { randomId32, utf8Scratch, writeAllSync } from "../bytes.ts";
 
 /** Rewrite the journal once it holds this many more records than its state needs. */
@@ -300,7 +300,12 @@ export class Journal {
     if (!this.#path) return;
     const records = snapshot(this.#state);
     const tmp = this.#path + ".tmp";
-    const f = this.#fs.openSync(tmp, { write: true, create: true, truncate: true });
+    const f = this.#fs.openSync(tmp, {
+      write: true,
+      create: true,
+      truncate: true,
+      mode: PRIVATE_FILE,
+    });
     try {
       writeAllSync(f, records.map(encodeRecord).join(""));
       f.syncSync();

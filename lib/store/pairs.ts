@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { writeAllSync } from "../bytes.ts";
-import { denoFs, type Fs, fsError } from "./fs.ts";
+import { denoFs, type Fs, fsError, PRIVATE_FILE } from "./fs.ts";
 
 export interface Pair {
   /** The passphrase `--join NAME` uses (lib/crypto/pairing.ts pairSecret). */
@@ -62,7 +62,7 @@ export function savePair(
   const path = join(root, FILE), tmp = `${path}.tmp`;
   try {
     fs.mkdirSync(root, { recursive: true, mode: 0o700 });
-    const f = fs.openSync(tmp, { write: true, create: true, truncate: true });
+    const f = fs.openSync(tmp, { write: true, create: true, truncate: true, mode: PRIVATE_FILE });
     try {
       writeAllSync(f, JSON.stringify({ version: 1, pairs }, null, 2) + "\n");
       f.syncDataSync();

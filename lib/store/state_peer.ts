@@ -6,7 +6,8 @@
  * nothing waiting the directory simply follows the new peer.
  */
 import { join } from "node:path";
-import { type Fs, fsError } from "./fs.ts";
+import { type Fs, fsError, PRIVATE_FILE } from "./fs.ts";
+import { writeAllSync } from "../bytes.ts";
 
 const FILE = "peer";
 
@@ -30,6 +31,18 @@ export function claimStateFor(
     return `Cannot use state directory ${o.dir} for ${o.peer}: it holds ${what} waiting for ` +
       `${kept}; chat with ${kept} to deliver them, or give this chat another --state-dir`;
   }
-  if (kept !== o.peer) o.fs.writeFileSync(path, new TextEncoder().encode(o.peer + "\n"));
+  if (kept !== o.peer) {
+    const f = o.fs.openSync(path, {
+      write: true,
+      create: true,
+      truncate: true,
+      mode: PRIVATE_FILE,
+    });
+    try {
+      writeAllSync(f, o.peer + "\n");
+    } finally {
+      f.close();
+    }
+  }
   return undefined;
 }

@@ -127,7 +127,7 @@ export function serveWeb(o: WebOptions): WebServer {
     const dir = join(o.uploads, batch, ...parts.slice(0, -1));
     await Deno.mkdir(dir, { recursive: true });
     const path = join(dir, parts[parts.length - 1]);
-    const file = await Deno.open(path, { write: true, create: true, truncate: true });
+    const file = await Deno.open(path, { write: true, create: true, truncate: true, mode: 0o600 });
     await req.body.pipeTo(file.writable);
     return Response.json({ path: join(o.uploads, batch, parts[0]) });
   };
