@@ -51,6 +51,7 @@ async function main(): Promise<number> {
   }
 
   const typed = await readSecret(config.secret);
+  if (typeof typed === "object" && typed.interrupted) return 130;
   if (typeof typed === "object") fail(typed.error);
   let secret = typed === undefined ? undefined : preparePassphrase(typed);
   if (typeof secret === "object") fail(secret.error);

@@ -41,10 +41,14 @@ export async function findPeer(
     if (typeof pairs === "string") return { usage: pairs };
     if (!pairs[d.name]) {
       const known = Object.keys(pairs);
+      // "3-apple": a code cut short, most likely, rather than a name.
+      const codeLike = /^\d+-/.test(d.name)
+        ? "; a code is a number and two words, like 7-crossbow-ladder"
+        : "";
       return {
         usage: `Cannot join ${d.name}: no pair of that name (${
           known.length ? `paired: ${known.join(", ")}` : "none yet"
-        }); pair first with chatnet --invite on one host and --join CODE on the other`,
+        }); pair first with chatnet --invite on one host and --join CODE on the other${codeLike}`,
       };
     }
     last = pairs[d.name];

@@ -29,7 +29,7 @@ export async function resolveHost(host: string): Promise<string | { error: strin
 /** The passphrase from the environment, a file or a hidden prompt; undefined for none. */
 export async function readSecret(
   s: Config["secret"],
-): Promise<string | undefined | { error: string }> {
+): Promise<string | undefined | { error: string; interrupted?: true }> {
   switch (s.from) {
     case "none":
       return undefined;
@@ -40,6 +40,7 @@ export async function readSecret(
         return { error: "Cannot use --ask-secret: standard input is not a terminal" };
       }
       const secret = await askHidden("Passphrase (both sides type the same): ");
+      if (secret === null) return { error: "", interrupted: true };
       return secret ? secret : { error: "Cannot use --ask-secret: no passphrase was typed" };
     }
     case "file": {
@@ -115,7 +116,7 @@ export async function openPeer(
 export async function openDownloads(
   dir: string,
   fs: Fs,
-): Promise<string | undefined | { error: string }> {
+): Promise<string | undefined | { error: string; interrupted?: true }> {
   const cannot = (why: string) => ({ error: `Cannot use --downloads ${dir}: ${why}` });
   let created: string | undefined;
   try {

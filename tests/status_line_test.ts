@@ -20,3 +20,11 @@ Deno.test("peer status: a change is said, a repeat only when the peer restarted"
   );
   assert.equal(peerStatus({ state: "offline" }, "online"), "peer offline");
 });
+
+Deno.test("a right-to-left override in a name is named, not obeyed", () => {
+  assert.equal(
+    statusLine("received invoice\u202Etxt.exe"),
+    "chatnet: received invoice<U+202E>txt.exe\n",
+  );
+  assert.equal(statusLine("a\u2066b\u2069c"), "chatnet: a<U+2066>b<U+2069>c\n");
+});

@@ -255,8 +255,11 @@ export function parseCli(
     portText = v.port as string;
     peer = parseHostPort(v.peer as string);
   } else {
+    // "9000 10.0.0.2:9001": the peer's address as one word, the way --peer takes it.
+    const joined = pos.length === 2 ? parseHostPort(pos[1]) : undefined;
+    const hint = typeof joined === "object" ? `; did you mean --peer ${pos[1]}?` : "";
     return `Expected 3 arguments <local_port> <peer_host> <peer_port>, got ${pos.length}` +
-      " (see chatnet --help)";
+      (hint || " (see chatnet --help)");
   }
   const port = parsePort(portText, "local port");
   if (typeof port === "string") return port;

@@ -98,8 +98,15 @@ export function clock(iso: string): string {
  * included) become visible, so a peer cannot move the cursor or recolour the screen. */
 export function visible(text: string): string {
   return text.replace(
-    /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g,
-    (c) => c.charCodeAt(0) < 0x20 ? `^${String.fromCharCode(c.charCodeAt(0) + 64)}` : "\ufffd",
+    /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => {
+      const n = c.charCodeAt(0);
+      if (n < 0x20) return `^${String.fromCharCode(n + 64)}`;
+      // Bidirectional overrides and isolates reorder what follows ("txt.exe" shown as "exe.txt"):
+      // named, never obeyed (Trojan Source, CVE-2021-42574).
+      if (n >= 0x202a) return `<U+${n.toString(16).toUpperCase()}>`;
+      return "\ufffd";
+    },
   );
 }
 
