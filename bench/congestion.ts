@@ -5,7 +5,8 @@
  *      sender's egress, against a TCP chat (TCP_NODELAY): time and bytes at most 1.3x TCP's,
  *      ChatNet's queue drops at most 5% of its packets (tc -s qdisc);
  *   2. fairness: ChatNet bulk and an iperf3 TCP flow share that bottleneck for 30 s, each gets a
- *      third to two thirds; chat p99 meanwhile, a line every 100 ms on a second ChatNet pair;
+ *      third to two thirds; against CUBIC and against the machine's default (BBR here) if it
+ *      differs; chat p99 meanwhile, a line every 100 ms on a second ChatNet pair;
  *   3. dark path: at most 2 datagrams a second from 10 s after the path goes dark; the backlog
  *      delivered within 1 s of its return;
  *   4. random loss is not congestion: the latency bench's goals, shorter (bench/latency.ts has
@@ -81,6 +82,7 @@ async function bottleneck() {
   };
   const tcp = await burst(hosts, "tcp");
   show("TCP", tcp);
+  console.log(`  (TCP with NODELAY, congestion control ${await defaultCc(hosts.nsA)})`);
   const cn = await burst(hosts, "chatnet");
   show("ChatNet", cn);
   const s = cn.stats;
@@ -88,7 +90,8 @@ async function bottleneck() {
     `  ChatNet's sender: cwnd ${s.cwnd} B, ssthresh ${s.ssthresh}, srtt ${s.srtt.toFixed(1)} ms, ` +
       `min RTT ${s.minRtt} ms, congestion events ` +
       `${s.congestionEvents}, random losses ${s.randomLosses}, retransmits ${s.retransmits} ` +
-      `(spurious ${s.spuriousRetransmits}), timeouts ${s.timeouts}, probes ${s.tailProbes}, ` +
+      `(spurious ${s.spuriousRetransmits}, ${(100 * s.spuriousRate).toFixed(0)}%), timeouts ` +
+      `${s.timeouts}, probes ${s.tailProbes}, ` +
       `redundant ${s.redundant}, bundled ${s.bundled}, datagrams ${s.datagramsOut}`,
   );
   const drops = cn.queue.dropped / (cn.queue.packets + cn.queue.dropped);
@@ -104,15 +107,27 @@ async function bottleneck() {
   check("bursts delivered exactly, in order", `${cn.exact && tcp.exact}`, cn.exact && tcp.exact);
 }
 
+/** The TCP congestion control a namespace's sockets get by default. */
+async function defaultCc(ns: string): Promise<string> {
+  const out = await new Deno.Command("ip", {
+    args: ["netns", "exec", ns, "cat", "/proc/sys/net/ipv4/tcp_congestion_control"],
+    stdout: "piped",
+  }).output();
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+/** Against CUBIC (RFC 9438, Linux's default) and against this machine's default if it differs. */
 async function fairness() {
+  const ccs = [...new Set(["cubic", await defaultCc(hosts.nsA)])];
+  for (const cc of (Deno.env.get("BENCH_TCP_CC")?.split(",") ?? ccs)) await compete(cc);
+}
+
+async function compete(cc: string) {
   console.log(
-    `\n2. Fairness: ChatNet bulk and iperf3 (TCP) share it for ${SHARE_SECONDS} s; ` +
+    `\n2. Fairness: ChatNet bulk and iperf3 (TCP ${cc}) share it for ${SHARE_SECONDS} s; ` +
       `a chat line every 100 ms on a second pair (load ${await load()})`,
   );
-  const sh = await share(hosts, {
-    rateBytesPerSec: RATE_BYTES,
-    cc: Deno.env.get("BENCH_TCP_CC") ?? "cubic",
-  });
+  const sh = await share(hosts, { rateBytesPerSec: RATE_BYTES, cc });
   const kb = (x: number) => (x / 1000).toFixed(0);
   console.log(
     `  KB/s each second, ChatNet/TCP: ${
@@ -120,17 +135,16 @@ async function fairness() {
     }`,
   );
   const t = sh.stats;
+  const iperf = sh.iperf
+    ? `${(sh.iperf.end.sum_received.bits_per_second / 1000).toFixed(0)} kbit/s received, ` +
+      `${sh.iperf.end.sum_sent.retransmits} retransmits`
+    : "no report";
   console.log(
-    `  Bottleneck used ${(100 * sh.utilisation).toFixed(0)}% by the two flows; iperf3: ${
-      sh.iperf
-        ? `${
-          (sh.iperf.end.sum_received.bits_per_second / 1000).toFixed(0)
-        } kbit/s received, ${sh.iperf.end.sum_sent.retransmits} retransmits`
-        : "no report"
-    }; ChatNet's sender: cwnd ${t.cwnd}, srtt ${
-      t.srtt.toFixed(1)
-    } ms, min RTT ${t.minRtt} ms, congestion ` +
-      `events ${t.congestionEvents}, random losses ${t.randomLosses}, retransmits ${t.retransmits}`,
+    `  Bottleneck used ${(100 * sh.utilisation).toFixed(0)}% by the two flows; iperf3: ` +
+      `${iperf}; ChatNet's sender: cwnd ${t.cwnd}, srtt ${t.srtt.toFixed(1)} ms, min RTT ` +
+      `${t.minRtt} ms, congestion events ${t.congestionEvents}, random losses ` +
+      `${t.randomLosses}, retransmits ${t.retransmits} (spurious ${t.spuriousRetransmits}), ` +
+      `timeouts ${t.timeouts}`,
   );
   if (Deno.env.get("BENCH_TRACE")) {
     for (const x of sh.trace) {
@@ -143,15 +157,13 @@ async function fairness() {
   }
   const fair = (x: number) => x >= 1 / 3 && x <= 2 / 3;
   check(
-    "fairness, each flow between 1/3 and 2/3",
+    `fairness against TCP ${cc}, each flow between 1/3 and 2/3`,
     `ChatNet ${f2(sh.chatnetShare)}, TCP ${f2(sh.tcpShare)}`,
     fair(sh.chatnetShare) && fair(sh.tcpShare),
   );
   console.log(
-    `  chat p50 ${sh.chatP50.toFixed(0)} ms, p99 ${
-      sh.chatP99.toFixed(0)
-    } ms over ${sh.chatLines} ` +
-      `lines during the competition (reported, no goal)`,
+    `  chat p50 ${sh.chatP50.toFixed(0)} ms, p99 ${sh.chatP99.toFixed(0)} ms over ` +
+      `${sh.chatLines} lines during the competition (reported, no goal)`,
   );
 }
 
