@@ -20,6 +20,8 @@ export interface Result {
   /** CPU time of both processes per delivered message, µs. */
   cpuUs: number;
   exact: boolean;
+  /** Every message's latency, ascending. */
+  latencies: number[];
 }
 
 export function start(h: Hosts, proto: Proto): [ChatProc, ChatProc] {
@@ -91,6 +93,7 @@ export async function measure(h: Hosts, proto: Proto, count: number, gap: number
       rate: count / ((arrivals[arrivals.length - 1].at - t0) / 1000),
       cpuUs: cpu / 1000 / count,
       exact: arrivals.length === count && arrivals.every((a, i) => a.text === `m${i}`),
+      latencies: latency,
     };
   } finally {
     s.kill();
