@@ -76,3 +76,67 @@ Deno.test("copies stop while another flow fills the bottleneck queue, and come b
   assert.ok(during <= before / 10, what);
   assert.ok(after >= before / 2, what);
 });
+
+/** A TCP flow at a queue on its own host, as Linux runs it: TCP small queues hold it to
+ * `packets` datagrams of 1,500 B in the queue, and one more goes in as one leaves (a drop at a
+ * full queue is retried a millisecond later). Returns the bytes it has put on the wire. */
+function smallQueueFlow(l: ArqLink, packets: number, delay: number): () => number {
+  let sent = 0;
+  const push = () => {
+    const at = l.ab.carry(1500, l.now);
+    if (at === undefined) return l.at(l.now + 1, push);
+    l.at(at - delay, () => {
+      sent += 1500;
+      push();
+    });
+  };
+  for (let i = 0; i < packets; i++) push();
+  return () => sent;
+}
+
+Deno.test("a bulk stream shares a 1 Mbit/s, 16 KB bottleneck with a TCP flow held to two packets in the queue, taking a third to two thirds of it", () => {
+  const delay = 0.5;
+  const l = new ArqLink({
+    seed: SEED,
+    path: { delay, rate: 125, queue: 14 },
+    back: { delay },
+  });
+  // The session is up before the competition starts, as in bench:congestion.
+  l.send("a", "hello");
+  l.run(() => false, 1_000);
+  const tcp = smallQueueFlow(l, 2, delay);
+  const text = "p".repeat(500);
+  for (let i = 0; i < 8000; i++) l.send("a", text);
+  l.run(() => false, 5_000);
+  const from = { all: l.ab.counts.bytes, tcp: tcp() };
+  l.run(() => false, 25_000);
+  const flow = tcp() - from.tcp;
+  const ours = l.ab.counts.bytes - from.all - flow;
+  const share = ours / (ours + flow);
+  const s = l.a.arq.stats();
+  const where = `share ${share.toFixed(2)}, cwnd ${s.cwnd}, srtt ${s.srtt.toFixed(1)} ms, ` +
+    `min ${s.minRtt} ms, ${l.where}`;
+  assert.ok(share >= 1 / 3 && share <= 2 / 3, where);
+  // The line was kept busy: both flows together used nearly all of it.
+  assert.ok(ours + flow >= 0.95 * 125 * 25_000, `${ours + flow} B, ${where}`);
+});
+
+Deno.test("a timeout behind a filling queue does not stop RTT sampling: after a sub-millisecond handshake, 2,000 x 500 B cross a 1 Mbit/s, 16 KB bottleneck with few queue drops", () => {
+  // A veth's delay: the handshake times 0.6 ms, so the first RTO fires before the first ACK of
+  // a burst queued behind the bottleneck.
+  const delay = 0.1;
+  const l = new ArqLink({ seed: SEED, path: { delay, rate: 125, queue: 14 }, back: { delay } });
+  l.send("a", "hello");
+  l.run(() => false, 1_000);
+  const text = "b".repeat(500);
+  for (let i = 0; i < 2000; i++) l.send("a", text);
+  assert.ok(l.run(() => l.a.delivered.length === 2001, 60_000), l.where);
+  const c = l.ab.counts;
+  const s = l.a.arq.stats();
+  const where = `${c.queueDrops} of ${c.offered} dropped, srtt ${s.srtt.toFixed(1)} ms, ` +
+    `timeouts ${s.timeouts}, ${l.where}`;
+  assert.ok(c.queueDrops <= 0.05 * c.offered, where);
+  // The RTT took in the queue: the 16 KB queue at 1 Mbit/s is up to 128 ms.
+  assert.ok(s.srtt > 20, where);
+  assert.ok(l.now - 1_000 <= 1.3 * (c.bytes / 125), `${l.now} ms, ${where}`);
+});

@@ -29,6 +29,8 @@ export interface PathCounts {
   queueDrops: number;
   /** Dropped at random on the wire. */
   randomDrops: number;
+  /** Bytes that left the queue onto the wire. */
+  bytes: number;
 }
 
 /** One direction: queue, serialisation, delay, loss. */
@@ -40,7 +42,7 @@ export class Path {
   #busyUntil = 0;
   /** Passes nothing while true (a dark path). */
   dark = false;
-  counts: PathCounts = { offered: 0, queueDrops: 0, randomDrops: 0 };
+  counts: PathCounts = { offered: 0, queueDrops: 0, randomDrops: 0, bytes: 0 };
 
   constructor(spec: PathSpec, seed: number) {
     this.#s = spec;
@@ -62,6 +64,7 @@ export class Path {
       this.#busyUntil = at;
       this.#departures.push(at);
     }
+    this.counts.bytes += bytes;
     const jitter = (this.#rng() * 2 - 1) * (s.jitter ?? 0);
     if (this.dark) return undefined;
     if (this.#rng() < (s.loss ?? 0)) {

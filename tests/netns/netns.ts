@@ -146,9 +146,50 @@ export async function makeDelayHosts(
   };
 }
 
-/** Builds hosts A (10.77.N.1) and B (10.77.N.2) joined by a veth pair; `limit` shapes it to a
- * rate ("1gbit") each way with tbf. */
-export async function makeHosts(): Promise<Hosts & { limit(rate: string): Promise<void> }> {
+/** What a qdisc has passed and dropped so far (`tc -s qdisc`). */
+export interface QueueStats {
+  bytes: number;
+  packets: number;
+  dropped: number;
+}
+
+/** Runs an nftables script inside a namespace. */
+export async function nft(ns: string, script: string): Promise<void> {
+  await must("ip", ["netns", "exec", ns, "nft", "-f", "-"], script);
+}
+
+/** The packet and byte counters of a table's rules, in rule order, each with the rule's comment
+ * (`counter comment "name"`) as its name. */
+export async function nftCounters(
+  ns: string,
+  table: string,
+): Promise<Map<string, { packets: number; bytes: number }>> {
+  const out = await new Deno.Command("ip", {
+    args: ["netns", "exec", ns, "nft", "list", "table", ...table.split(" ")],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const found = new Map<string, { packets: number; bytes: number }>();
+  for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
+    const m = /counter packets (\d+) bytes (\d+).*comment "([^"]+)"/.exec(line);
+    if (m) found.set(m[3], { packets: Number(m[1]), bytes: Number(m[2]) });
+  }
+  return found;
+}
+
+export interface VethHosts extends Hosts {
+  devA: string;
+  devB: string;
+  /** Shapes it to a rate ("1gbit") each way with tbf. */
+  limit(rate: string): Promise<void>;
+  /** Replaces the root qdisc on A's egress (["tbf", "rate", "1mbit", ...]); none: the default. */
+  bottleneck(qdisc?: string[]): Promise<void>;
+  /** The counters of the root qdisc on A's egress. */
+  queue(): Promise<QueueStats>;
+}
+
+/** Builds hosts A (10.77.N.1) and B (10.77.N.2) joined by a veth pair. */
+export async function makeHosts(): Promise<VethHosts> {
   const tag = `${Deno.pid % 100000}x${created++}`;
   const subnet = 10 + (created % 200);
   const nsA = `cn${tag}a`, nsB = `cn${tag}b`, vA = `cv${tag}a`, vB = `cv${tag}b`;
@@ -241,15 +282,35 @@ export async function makeHosts(): Promise<Hosts & { limit(rate: string): Promis
       await must("ip", ["netns", "exec", ns, "tc", "qdisc", "replace", "dev", dev, ...tbf]);
     }
   };
+  const bottleneck = async (qdisc?: string[]) => {
+    const tc = ["netns", "exec", nsA, "tc", "qdisc"];
+    if (qdisc) await must("ip", [...tc, "replace", "dev", vA, "root", ...qdisc]);
+    else await run("ip", [...tc, "del", "dev", vA, "root"]);
+  };
+  const queue = async (): Promise<QueueStats> => {
+    const out = await new Deno.Command("ip", {
+      args: ["netns", "exec", nsA, "tc", "-s", "qdisc", "show", "dev", vA, "root"],
+      stdout: "piped",
+    }).output();
+    const m = /Sent (\d+) bytes (\d+) pkt \(dropped (\d+)/.exec(
+      new TextDecoder().decode(out.stdout),
+    );
+    if (!m) throw new Error(`Unreadable tc -s qdisc output on ${vA}`);
+    return { bytes: Number(m[1]), packets: Number(m[2]), dropped: Number(m[3]) };
+  };
   return {
     nsA,
     nsB,
     ipA,
     ipB,
+    devA: vA,
+    devB: vB,
     method,
     impair,
     counters,
     limit,
+    bottleneck,
+    queue,
     exec: (ns) => ["ip", "netns", "exec", ns],
     cleanup,
   };

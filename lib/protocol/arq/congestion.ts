@@ -4,7 +4,10 @@
  * loss counts as congestion only while a queue is building, that is while the smoothed RTT rides
  * above the minimum by QUEUE_DELAY_SHARE of it; other losses (Wi-Fi, netem) are repaired without
  * touching the window. A building queue also ends slow start before the queue overflows, in the
- * spirit of HyStart (RFC 9406), so a bottleneck sees few drops.
+ * spirit of HyStart (RFC 9406), so a bottleneck sees few drops. While a queue builds, congestion
+ * avoidance also steers the stream's own bytes in it (estimated as TCP Vegas does, the window
+ * times the queueing share of the RTT) into STANDING_QUEUE: a bulk stream leaves room in the queue
+ * for a TCP flow that Linux holds to a couple of packets in a queue on its own host.
  *
  * Deviation from RFC 9002: persistent congestion does not collapse the window unless a queue is
  * seen; on a dark path the RTO backoff (sender.ts) bounds what is sent instead.
@@ -20,6 +23,7 @@ import {
   PACE_MAX_PER_MS,
   QUEUE_DELAY_MIN,
   QUEUE_DELAY_SHARE,
+  STANDING_QUEUE,
 } from "../constants.ts";
 import type { RttEstimator } from "./rtt.ts";
 
@@ -57,6 +61,14 @@ export class Congestion {
     return r.srtt - r.min > Math.max(QUEUE_DELAY_MIN, QUEUE_DELAY_SHARE * r.min);
   }
 
+  /** Bytes of ours waiting in the bottleneck's queue: the window times the share of the RTT that
+   * is queueing delay. */
+  ownQueue(): number {
+    const r = this.#rtt;
+    if (r.srtt === 0 || r.min === Infinity) return 0;
+    return this.#cwnd * Math.max(0, r.srtt - r.min) / r.srtt;
+  }
+
   /** Redundancy is off while a queue builds and during recovery from a congestion loss. */
   congested(now: number): boolean {
     return this.queueBuilding() || now < this.#recoveryStart + Math.max(this.#rtt.srtt, 1);
@@ -68,8 +80,10 @@ export class Congestion {
     if (this.#cwnd < this.#ssthresh) {
       if (this.queueBuilding()) this.#ssthresh = this.#cwnd;
       else this.#cwnd += bytes;
-    } else {
+    } else if (!this.queueBuilding() || this.ownQueue() < STANDING_QUEUE.low) {
       this.#cwnd += MAX_PACKET * bytes / this.#cwnd;
+    } else if (this.ownQueue() > STANDING_QUEUE.high) {
+      this.#cwnd = Math.max(MIN_WINDOW, this.#cwnd - MAX_PACKET * bytes / this.#cwnd);
     }
     this.#cwnd = Math.min(this.#cwnd, MAX_WINDOW);
   }
