@@ -24,6 +24,8 @@ export interface Joined {
   byCode: boolean;
   /** We made the code (--invite), rather than typed it (--join CODE). */
   invited: boolean;
+  /** A new pair kept under another name, since a pair of the announced one exists already. */
+  sameNameAs?: string;
 }
 
 /** Finds the peer, or says in one line why not: a string when nobody answered (exit 1), an
@@ -97,7 +99,8 @@ export async function findPeer(
       "network, or the other host is on another subnet (discovery stays on one LAN). " +
       `The address form always works: ${ADDRESS_FORM}`;
   }
-  const name = d.kind === "pair" ? d.name : found.name.replace(/[^\p{L}\p{N}._-]/gu, "_") || "peer";
+  const announced = found.name.replace(/[^\p{L}\p{N}._-]/gu, "_") || "peer";
+  const name = d.kind === "pair" ? d.name : freePairName(root, announced);
   if (!lastTry) io.log(`Found ${name} at ${formatAddress(found.ip, found.port)}`);
   return {
     config: {
@@ -113,7 +116,19 @@ export async function findPeer(
     name,
     byCode: d.kind !== "pair",
     invited: d.kind === "invite",
+    ...(d.kind !== "pair" && name !== announced ? { sameNameAs: announced } : {}),
   };
+}
+
+/** `name`, or `name-2`, `name-3`…: a new pair never takes an existing pair's name (two hosts whose
+ * users are both "kali" pair as kali and kali-2, each with its own secret and journal, rather than
+ * the second taking over the first's pair and queue). */
+function freePairName(root: string, name: string): string {
+  const pairs = loadPairs(root);
+  if (typeof pairs === "string") return name;
+  let candidate = name;
+  for (let i = 2; pairs[candidate]; i++) candidate = `${name}-${i}`;
+  return candidate;
 }
 
 /** How long `--join NAME` looks on the LAN before it tries the pair's last address: a partner
@@ -159,7 +174,10 @@ export function watchPairing(
         peer: at,
       };
       const failed = savePair(j.root, j.name, pair);
-      io.log(failed ?? `Paired with ${j.name}: next time, chatnet --join ${j.name}`);
+      const also = j.sameNameAs
+        ? ` (kept as ${j.name}: you are already paired with another ${j.sameNameAs})`
+        : "";
+      io.log(failed ?? `Paired with ${j.name}${also}: next time, chatnet --join ${j.name}`);
     } else if (e.type === "peer" && e.state === "online") remember();
     if (e.type === "moved") {
       at = e.to;

@@ -134,6 +134,28 @@ Deno.test({
         /chatnet: Nobody answered on the local network; trying alice at its last address 10\.79\.0\.1:\d+ \(it may still be running there\)/,
       );
       assert.deepEqual(bob3.of("message").map((m) => m.text), ["while bob was down"]);
+
+      // Another host whose user is also bob pairs with alice: kept as bob-2, the first pair and
+      // its journal untouched.
+      for (const p of procs.splice(0)) {
+        p.kill();
+        await p.exit();
+      }
+      const alice3 = run(h1, ["--name", "alice", "--invite"], homes.alice);
+      const otherBob = run(h3, ["--name", "bob", "--join", await codeOf(alice3)]);
+      await alice3.until(
+        () =>
+          said(
+            alice3,
+            /^Paired with bob-2 \(kept as bob-2: you are already paired with another bob\): next time, chatnet --join bob-2$/,
+          ),
+        "the second bob kept apart",
+      );
+      await otherBob.until(() => said(otherBob, /^Paired with alice: next time/), "bob-2 paired");
+      const pairs = JSON.parse(
+        await Deno.readTextFile(`${homes.alice}/chatnet/pairs.json`),
+      ).pairs;
+      assert.deepEqual(Object.keys(pairs).sort(), ["bob", "bob-2"]);
     } finally {
       for (const p of procs) {
         p.kill();
