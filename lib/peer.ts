@@ -246,7 +246,8 @@ export class Peer {
     let heard = false;
     const unreachable = this.#clock.setTimer(() => {
       if (!heard && !this.#closed) {
-        this.#emit(unreachableEvent(this.#from, { encrypted: this.#o.secret !== undefined }));
+        const encrypted = this.#o.secret !== undefined;
+        this.#emit(unreachableEvent(this.#from, { encrypted, port: this.port }));
       }
     }, UNREACHABLE_MS);
     this.#link.receive((d, from) => {

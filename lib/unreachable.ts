@@ -5,12 +5,18 @@ import type { ErrorEvent } from "./events.ts";
  * the user is still watching. */
 export const UNREACHABLE_MS = 10_000;
 
-export function unreachableEvent(peer: string, o: { encrypted?: boolean } = {}): ErrorEvent {
+export function unreachableEvent(
+  peer: string,
+  o: { encrypted?: boolean; port?: number } = {},
+): ErrorEvent {
   return {
     type: "error",
     code: "unreachable",
     message: `Nothing has arrived from ${peer} in ${UNREACHABLE_MS / 1000} s: likely no route ` +
-      "to it, a firewall dropping UDP, chatnet not running there, or a symmetric NAT (which " +
+      "to it, a firewall dropping UDP, chatnet not running there" +
+      // A mistyped port on either side looks the same from here, and is the commonest cause.
+      (o.port ? `, chatnet there given another port for this side (it must name ${o.port})` : "") +
+      ", or a symmetric NAT (which " +
       "needs a port forward or a VPN)" +
       // A peer that saw several wrong passphrases pauses its handshakes, and is silent meanwhile.
       (o.encrypted

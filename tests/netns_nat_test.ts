@@ -209,7 +209,8 @@ Deno.test({
         assert.equal(
           said(p).message,
           `Nothing has arrived from ${peer}:${PORT} in 10 s: likely no route to it, a firewall ` +
-            "dropping UDP, chatnet not running there, or a symmetric NAT (which needs a port " +
+            "dropping UDP, chatnet not running there, chatnet there given another port for " +
+            `this side (it must name ${PORT}), or a symmetric NAT (which needs a port ` +
             "forward or a VPN)",
         );
         assert.equal(online(p), false);

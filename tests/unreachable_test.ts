@@ -27,7 +27,10 @@ for (const secret of [undefined, "correct horse battery"]) {
       const said = p.of("error").filter((e) => e.code === "unreachable");
       assert.deepEqual(said.map((e) => e.message), [
         `Nothing has arrived from 127.0.0.1:${port} in 10 s: likely no route to it, a firewall ` +
-        "dropping UDP, chatnet not running there, or a symmetric NAT (which needs a port forward " +
+        "dropping UDP, chatnet not running there, chatnet there given another port for this " +
+        `side (it must name ${
+          p.of("ready")[0].port
+        }), or a symmetric NAT (which needs a port forward ` +
         "or a VPN)" +
         (secret
           ? "; or, after several mistyped passphrases, the peer pausing handshakes for a minute or more " +
