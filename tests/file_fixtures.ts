@@ -84,3 +84,14 @@ export async function chatDuringTransfer(
   }).sort((x: number, y: number) => x - y);
   return { n, p50: lat[n >> 1], p99: lat[Math.min(n - 1, Math.ceil(n * 0.99) - 1)] };
 }
+
+/** The size of the one `.part` of a file named `base` in `dir` ("base.<id>.part"). */
+export async function partSize(dir: string, base: string): Promise<number> {
+  const parts = (await Array.fromAsync(Deno.readDir(dir))).filter((e) =>
+    e.name.startsWith(`${base}.`) && e.name.endsWith(".part")
+  );
+  if (parts.length !== 1) {
+    throw new Error(`Expected one .part of ${base}: ${parts.map((e) => e.name)}`);
+  }
+  return (await Deno.stat(`${dir}/${parts[0].name}`)).size;
+}

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { ChatProc, type Json, jsonPeer, MAIN, PERMISSIONS, tempStateHome } from "./proc.ts";
 import { freePorts } from "../lib/demo.ts";
 import { CHUNK, encodeHeader } from "../lib/net/file_stream.ts";
-import { makeFile, type RunningPair, SEED, sha256, startPair } from "./file_fixtures.ts";
+import { makeFile, partSize, type RunningPair, SEED, sha256, startPair } from "./file_fixtures.ts";
 import { loadOpenSslAead } from "../lib/native/openssl_aead.ts";
 
 interface Pair extends RunningPair {
@@ -191,7 +191,7 @@ for (const secret of [undefined, "resume passphrase"]) {
       const { size, hash } = await midTransfer(p, 9);
       p.b.kill();
       await p.b.exit();
-      const part = (await Deno.stat(join(p.dirB, "movie.bin.part"))).size;
+      const part = await partSize(p.dirB, "movie.bin");
       assert.ok(part > 0 && part < size, `part holds ${part} bytes`);
       p.b = start(p.sideB);
       await p.b.until(() => received(p.b).length === 1, "the resumed file", 120_000);

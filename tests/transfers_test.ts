@@ -149,11 +149,13 @@ Deno.test("names that climb out of the downloads folder are declined and nothing
   }
 });
 
-Deno.test("a new offer of the same name resumes from the .part once the prefix is checked", async () => {
+Deno.test("a new offer of the same transfer resumes from its .part once the prefix is checked, and a foreign song.mp3.part is left alone", async () => {
   const r = await receiver();
   try {
     const data = crypto.getRandomValues(new Uint8Array(50_000));
-    await Deno.writeFile(join(r.downloads, "song.mp3.part"), data.subarray(0, 20_000));
+    await Deno.writeFile(join(r.downloads, `song.mp3.${ID}.part`), data.subarray(0, 20_000));
+    // A browser's download in progress, under the name it would have without the id.
+    await Deno.writeTextFile(join(r.downloads, "song.mp3.part"), "not chatnet's");
     r.t.onControl({ op: "offer", id: ID, name: "song.mp3", size: data.length });
     await r.waitFor(() => r.control.length === 1);
     const accept = r.control[0] as Extract<FileControl, { op: "accept" }>;
@@ -167,6 +169,7 @@ Deno.test("a new offer of the same name resumes from the .part once the prefix i
     conn.close();
     assert.equal((r.control[1] as { ok: boolean }).ok, true);
     assert.deepEqual(await Deno.readFile(join(r.downloads, "song.mp3")), data);
+    assert.equal(await Deno.readTextFile(join(r.downloads, "song.mp3.part")), "not chatnet's");
   } finally {
     r.t.close();
     await Deno.remove(r.root, { recursive: true });

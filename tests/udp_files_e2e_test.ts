@@ -4,7 +4,14 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type ChatProc, type Json, jsonPeer, tempStateHome } from "./proc.ts";
 import { freePorts } from "../lib/demo.ts";
-import { chatDuringTransfer, makeFile, SEED, sha256, startPair } from "./file_fixtures.ts";
+import {
+  chatDuringTransfer,
+  makeFile,
+  partSize,
+  SEED,
+  sha256,
+  startPair,
+} from "./file_fixtures.ts";
 
 interface Side {
   name: string;
@@ -90,7 +97,7 @@ Deno.test("over the session, a receiver killed mid-transfer and restarted resume
     );
     p.b.kill();
     await p.b.exit();
-    const part = (await Deno.stat(join(p.sideB.dir, "resume.bin.part"))).size;
+    const part = await partSize(p.sideB.dir, "resume.bin");
     assert.ok(part > 0 && part < size, `part holds ${part} bytes`);
     p.b = start(p.sideB);
     await p.b.until(() => p.b.of("file_received").length === 1, "the resumed file", 120_000);

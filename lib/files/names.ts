@@ -5,7 +5,7 @@
 
 /** Windows device names: harmless on Linux, but a file called CON is a trap on a shared disk. */
 const RESERVED = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$/i;
-/** Bytes in one path component (ext4 allows 255; leave room for " (99)" and ".part"). */
+/** Bytes in one path component (ext4 allows 255; leave room for " (99)" and ".<id>.part"). */
 const MAX_COMPONENT_BYTES = 200;
 const MAX_DEPTH = 32;
 

@@ -13,7 +13,7 @@ import { FolderPlaces } from "./folders.ts";
 import { MAX_OFFERS, Slots } from "./slots.ts";
 import type { Clock, TimerId } from "../net/clock.ts";
 import { describeFsError, type FileHandle, type Fs } from "../store/fs.ts";
-import { inside, prefixOf } from "./part_files.ts";
+import { inside, partName, prefixOf } from "./part_files.ts";
 import { formatBytes } from "../ui/format.ts";
 import { bytesText } from "../bytes.ts";
 import {
@@ -184,7 +184,7 @@ export class Offers {
         await this.#folders.place(c.group, {
           top: parts[0],
           root,
-          part: join(...parts.slice(1, -1), `${base}.part`),
+          part: join(...parts.slice(1, -1), partName(base, c.id)),
         }),
         ...parts.slice(1),
       ]
@@ -273,10 +273,10 @@ export class Offers {
     return n;
   }
 
-  /** `name.part`, unless another transfer is using it: then `name.<id>.part`. */
+  /** `name.<id>.part`: the transfer's own, found again when it resumes (its id is kept), and
+   * never a `name.part` that something else left here (a browser's download). */
   #reservePart(dir: string, base: string, id: string): string {
-    const plain = join(dir, `${base}.part`);
-    const path = this.#parts.has(plain) ? join(dir, `${base}.${id}.part`) : plain;
+    const path = join(dir, partName(base, id));
     this.#parts.add(path);
     return path;
   }

@@ -39,6 +39,11 @@ export function earlyWriteback(
   };
 }
 
+/** Where transfer `id` of a file named `base` grows: "movie.bin.<id>.part". */
+export function partName(base: string, id: string): string {
+  return `${base}.${id}.part`;
+}
+
 /** Claims the first free name among "x.ext", "x (1).ext", … by creating it exclusively. */
 export async function claimName(fs: Fs, dir: string, base: string): Promise<string> {
   for (let n = 0;; n++) {
