@@ -75,7 +75,14 @@ export async function discover(o: DiscoverOptions): Promise<Found | undefined> {
       if (!d.found && now >= deadline) return undefined;
       for (const datagram of d.tick(now)) {
         for (const s of sockets) {
-          for (const hostname of s.groups) {
+          // Once the partner is heard, also straight to it: a group send leaves by the default
+          // route's interface only, and the partner may be on another one (a second NIC, a
+          // host-only VM network).
+          const to = [
+            ...s.groups,
+            ...(d.found && s.v6 === d.found.ip.includes(":") ? [d.found.ip] : []),
+          ];
+          for (const hostname of to) {
             s.conn.send(datagram, { transport: "udp", hostname, port: DISCOVERY_PORT })
               .catch(() => {});
           }
@@ -111,7 +118,10 @@ function openSockets(): Socket[] {
     });
   try {
     const conn = open("0.0.0.0");
-    conn.joinMulticastV4(GROUP_V4, "0.0.0.0").catch(() => {});
+    // On every interface, not only the default route's: a joiner may be on any of them.
+    for (const address of ["0.0.0.0", ...interfacesV4()]) {
+      conn.joinMulticastV4(GROUP_V4, address).catch(() => {});
+    }
     out.push({ conn, groups: [GROUP_V4], v6: false });
   } catch { /* no IPv4 */ }
   const links = linkLocal();
@@ -123,6 +133,18 @@ function openSockets(): Socket[] {
     } catch { /* no IPv6 */ }
   }
   return out;
+}
+
+/** This host's IPv4 addresses, loopback aside (none if we may not list them). */
+function interfacesV4(): string[] {
+  try {
+    return Deno.networkInterfaces().filter((i) =>
+      i.family === "IPv4" && !i.address.startsWith("127.")
+    )
+      .map((i) => i.address);
+  } catch {
+    return [];
+  }
 }
 
 /** Interfaces with an IPv6 link-local address (none if we may not list them). */
