@@ -12,7 +12,7 @@ import { rngFor } from "./sim/random.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
-Deno.test("a record with a flipped byte or a torn end is where the good part stops", () => {
+Deno.test("a torn end is where the good part stops; a record with a flipped byte is skipped, the rest kept", () => {
   const a = encodeRecord({ t: "origin", origin: 7 });
   const b = encodeRecord({ t: "out", id: 1, name: "ann", text: "hi" });
   const c = encodeRecord({ t: "acked", id: 1 });
@@ -20,10 +20,10 @@ Deno.test("a record with a flipped byte or a torn end is where the good part sto
   const torn = parseJournal(bytes(a + b + c.slice(0, 10)));
   assert.equal(torn.records.length, 2);
   assert.equal(torn.goodBytes, bytes(a + b).length);
-  assert.deepEqual(torn.damage, { line: 3, torn: true });
+  assert.deepEqual(torn.damage, { line: 3, torn: true, skipped: 0 });
   const flipped = parseJournal(bytes(a + b.replace("hi", "ho") + c));
-  assert.equal(flipped.records.length, 1);
-  assert.deepEqual(flipped.damage, { line: 2, torn: false });
+  assert.deepEqual(flipped.records, [{ t: "origin", origin: 7 }, { t: "acked", id: 1 }]);
+  assert.deepEqual(flipped.damage, { line: 2, torn: false, skipped: 1 });
   // Valid JSON with a valid checksum but the wrong shape is damage too.
   const odd = encodeRecord({ t: "acked", id: -1 } as never);
   assert.equal(parseJournal(bytes(a + odd)).records.length, 1);
@@ -120,12 +120,30 @@ Deno.test("a torn last record is dropped with a notice; damage in the middle is 
   lines[3] = lines[3].replace("kept", "kapt");
   Deno.writeTextFileSync(path, lines.join("\n") + encodeRecord({ t: "acked", id: 1 }));
   const damaged = Journal.open(dir);
-  assert.match(damaged.notices[0], /is damaged at line 4: kept the 3 records before it/);
+  assert.match(
+    damaged.notices[0],
+    /is damaged at line 4: skipped 1 damaged record, kept the other \d+, and set the whole file aside as .*journal\.corrupt-.*; a message or file written there may be lost$/,
+  );
   const aside = [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("journal.corrupt-"));
   assert.equal(aside.length, 1);
   damaged.journal.close();
   // What is left opens cleanly.
   assert.deepEqual(Journal.open(dir).notices, []);
+});
+
+Deno.test("one damaged message record loses that message only: the queued ones after it are kept", () => {
+  const dir = Deno.makeTempDirSync();
+  const { journal: j } = Journal.open(dir);
+  const ids = ["p1", "p2", "p3", "p4", "p5"].map((t) => j.addOut("ann", t));
+  j.close();
+  const path = join(dir, "journal");
+  Deno.writeTextFileSync(path, Deno.readTextFileSync(path).replace('"text":"p3"', '"text":"pX"'));
+  const { journal, notices } = Journal.open(dir);
+  assert.equal(notices.length, 1);
+  assert.deepEqual(journal.pending().map((m) => m.text), ["p1", "p2", "p4", "p5"]);
+  // New ids never reuse the lost one's.
+  assert.ok(journal.addOut("ann", "p6") > Math.max(...ids));
+  journal.close();
 });
 
 Deno.test("garbage in place of a journal is set aside, never a crash", () => {

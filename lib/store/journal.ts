@@ -79,9 +79,9 @@ export class Journal {
     }
     const parsed = parseJournal(bytes);
     if (parsed.damage) {
-      const { line, torn } = parsed.damage;
+      const { line, torn, skipped } = parsed.damage;
       const lost = bytes.length - parsed.goodBytes;
-      if (torn) {
+      if (torn && skipped === 0) {
         notices.push(
           `Journal ${path}: dropped a torn last record (${lost} bytes, line ${line}), ` +
             "left by an interrupted write (a crash, a power loss or a full disk); nothing else " +
@@ -90,9 +90,13 @@ export class Journal {
       } else {
         const aside = `${path}.corrupt-${new Date().toISOString().replaceAll(":", "-")}`;
         fs.writeFileSync(aside, bytes);
+        const bad = skipped + (torn ? 1 : 0);
         notices.push(
-          `Journal ${path} is damaged at line ${line}: kept the ${parsed.records.length} records ` +
-            `before it and set the whole file aside as ${aside}`,
+          `Journal ${path} is damaged at line ${line}: skipped ${bad} damaged ` +
+            `${
+              bad === 1 ? "record" : "records"
+            }, kept the other ${parsed.records.length}, and set ` +
+            `the whole file aside as ${aside}; a message or file written there may be lost`,
         );
       }
     }

@@ -72,8 +72,10 @@ export interface ParsedJournal {
   records: JournalRecord[];
   /** Length of the intact prefix, in bytes. */
   goodBytes: number;
-  /** The first bad record (1-based line) and whether it was the last one (a torn write). */
-  damage?: { line: number; torn: boolean };
+  /** The first bad record (1-based line), whether it was the last one (a torn write), and how
+   * many bad lines were skipped before the end: each record has its own CRC, so the good ones
+   * after a damaged line are kept (every record says a whole fact, and later ones supersede). */
+  damage?: { line: number; torn: boolean; skipped: number };
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -87,18 +89,27 @@ export function parseJournal(bytes: Uint8Array): ParsedJournal {
   const records: JournalRecord[] = [];
   let at = 0;
   let line = 0;
+  let damage: ParsedJournal["damage"];
+  let goodBytes = 0;
   while (at < bytes.length) {
     line++;
     const nl = bytes.indexOf(0x0a, at);
     const record = nl < 0 ? undefined : decodeRecord(bytes.subarray(at, nl));
     if (!record) {
       const torn = nl < 0 || nl + 1 >= bytes.length;
-      return { records, goodBytes: at, damage: { line, torn } };
+      damage ??= { line, torn: false, skipped: 0 };
+      if (torn) {
+        damage.torn = true;
+        break;
+      }
+      damage.skipped++;
+    } else {
+      records.push(record);
+      goodBytes = nl + 1;
     }
-    records.push(record);
     at = nl + 1;
   }
-  return { records, goodBytes: at };
+  return damage ? { records, goodBytes, damage } : { records, goodBytes };
 }
 
 function decodeRecord(line: Uint8Array): JournalRecord | undefined {
