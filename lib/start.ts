@@ -151,8 +151,15 @@ async function openState(
   if (typeof dir !== "string") return dir;
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const link = linkInside(dir);
+    if (link) return { error: `Cannot use state directory ${dir}: ${link}` };
     // Held until the process exits. Deno's lock only waits, so give up after a moment.
     const lock = await Deno.open(join(dir, "lock"), { write: true, create: true, mode: 0o600 });
+    const unsafe = sharedDir(dir, lock.statSync().uid);
+    if (unsafe) {
+      lock.close();
+      return { error: `Cannot use state directory ${dir}: ${unsafe}` };
+    }
     const opened = privateFiles(dir);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const locked = await Promise.race([
@@ -184,6 +191,31 @@ async function openState(
     const why = fsError(e) === "exists" ? "it is a file, not a folder" : describeFsError(e);
     return { error: `Cannot use state directory ${dir}: ${why}` };
   }
+}
+
+/** A symbolic link among the state files would have chatnet write wherever it points (another
+ * user's planted `history.jsonl` → ~/.bashrc): refused, never followed. */
+function linkInside(dir: string): string | undefined {
+  for (const e of Deno.readDirSync(dir)) {
+    if (e.isSymlink) return `it holds a symbolic link, ${e.name}: remove it (chatnet follows none)`;
+  }
+  return undefined;
+}
+
+/** The folder must be ours (`uid`: of the lock file just made, so no extra permission is needed to
+ * know who we are) and writable by us alone, or another user could swap its files; one that
+ * others may only read is made ours alone (chmod 700). */
+function sharedDir(dir: string, uid: number | null): string | undefined {
+  const info = Deno.statSync(dir);
+  if (uid !== null && info.uid !== null && info.uid !== uid) {
+    return `it belongs to another user (uid ${info.uid}); use a folder of your own`;
+  }
+  const mode = info.mode ?? 0;
+  if (mode & 0o022) {
+    return `other users may write to it (mode ${(mode & 0o777).toString(8)}): chmod 700 ${dir}`;
+  }
+  if (mode & 0o077) Deno.chmodSync(dir, mode & 0o700);
+  return undefined;
 }
 
 /** A state directory made by hand (mkdir, umask 022) or by an older release may let other users

@@ -95,3 +95,56 @@ Deno.test("a state directory made by hand gets its files private to the user, an
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("a state directory with a planted link, writable by others, or another user's is refused, and nothing is written through it", async () => {
+  const root = await Deno.makeTempDir({ prefix: "chatnet-stateunsafe-" });
+  const victim = join(root, "victim");
+  await Deno.writeTextFile(victim, "VICTIM\n");
+  const [me, peer] = freePorts(2);
+  const start = async (dir: string) => {
+    const p = new ChatProc([
+      "-p",
+      String(me),
+      "--peer",
+      `127.0.0.1:${peer}`,
+      "--state-dir",
+      dir,
+      "--timeout",
+      "1",
+    ]);
+    await p.write("hi\n");
+    await p.closeStdin();
+    return { code: (await p.exit()).code, err: p.stderr };
+  };
+  try {
+    const linked = join(root, "linked");
+    await Deno.mkdir(linked, { mode: 0o700 });
+    await Deno.symlink(victim, join(linked, "history.jsonl"));
+    const a = await start(linked);
+    assert.equal(a.code, 2);
+    assert.match(
+      a.err,
+      new RegExp(
+        `^chatnet: Cannot use state directory ${linked}: it holds a symbolic link, history\\.jsonl: remove it \\(chatnet follows none\\)$`,
+        "m",
+      ),
+    );
+    assert.equal(await Deno.readTextFile(victim), "VICTIM\n");
+    const open = join(root, "open");
+    await Deno.mkdir(open);
+    await Deno.chmod(open, 0o777);
+    const b = await start(open);
+    assert.equal(b.code, 2);
+    assert.match(b.err, /: other users may write to it \(mode 777\): chmod 700 /);
+    if (Deno.uid() === 0) {
+      const theirs = join(root, "theirs");
+      await Deno.mkdir(theirs, { mode: 0o700 });
+      await Deno.chown(theirs, 65534, 65534);
+      const c = await start(theirs);
+      assert.equal(c.code, 2);
+      assert.match(c.err, /: it belongs to another user \(uid 65534\); use a folder of your own/);
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
