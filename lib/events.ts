@@ -123,6 +123,14 @@ export interface FileStartEvent {
   direction: Direction;
   /** How the bytes travel: a TCP connection, or the chat's UDP session (--files). */
   via?: "tcp" | "udp";
+  /** For a file of a folder: the folder's offer (its id, name "many/", files and bytes). */
+  group?: FileGroup;
+}
+export interface FileGroup {
+  id: string;
+  name: string;
+  files: number;
+  size: number;
 }
 /** A file waits its turn: at most MAX_STREAMS stream at once per direction (lib/files/slots.ts).
  * Its file_start follows when it starts; `position` is its place in the queue then (1 = next). */
@@ -151,6 +159,8 @@ export interface FileDoneEvent {
   path: string;
   size: number;
   sha256: string;
+  /** For a file of a folder, as in file_start. */
+  group?: FileGroup;
 }
 
 /** Someone offers a file or a folder (`files` of them, `size` bytes in all) and --accept ask

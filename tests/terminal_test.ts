@@ -373,3 +373,28 @@ Deno.test("a notice (a pair kept) prints above the prompt, not after it", () => 
     "\r\x1b[2KPaired with bob: next time, chatnet --join bob\r\n" + "\r\x1b[2K● > \r\x1b[4C",
   );
 });
+
+Deno.test("a folder's files are one line as it starts and one when all are through, not two each", () => {
+  const t = setup();
+  t.take();
+  const group = { id: "g1", name: "many/", files: 3, size: 15 };
+  const file = (i: number) => ({ id: `f${i}`, name: `many/d/f${i}.txt`, size: 5, group });
+  for (let i = 0; i < 3; i++) {
+    t.ui.onEvent({ type: "file_start", ...file(i), offset: 0, direction: "receive" });
+  }
+  for (let i = 0; i < 3; i++) {
+    t.ui.onEvent({
+      type: "file_received",
+      ...file(i),
+      path: `/dl/many (1)/d/f${i}.txt`,
+      sha256: "ab".repeat(32),
+    });
+  }
+  const prompt = "\r\x1b[2K● > \r\x1b[4C";
+  // What is printed above the prompt (redrawn after each event, which adds nothing).
+  assert.equal(
+    t.take().split(prompt).join(""),
+    "\r\x1b[2K↓ Receiving many/ (3 files, 15 B)\r\n" +
+      "\r\x1b[2K✓ Received many/ (3 files, 15 B) → /dl/many (1)\r\n",
+  );
+});

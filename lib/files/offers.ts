@@ -4,6 +4,7 @@
  * or accepted with the offset and prefix hash of what its `.part` holds already), and the accepted
  * transfers are kept until their stream (lib/files/receiver.ts) ends them.
  */
+import type { FileGroup } from "../events.ts";
 import { createHash, type Hash } from "node:crypto";
 import { join, resolve } from "node:path";
 import type { FileControl } from "./control.ts";
@@ -43,6 +44,8 @@ export interface Incoming {
   /** Bumped when the transfer is offered again, so a stale connection's ending is ignored. */
   generation: number;
   conn?: { close(): void };
+  /** The offer it belongs to (a folder), as the sender named it. */
+  group?: FileGroup;
 }
 
 export class Offers {
@@ -225,6 +228,7 @@ export class Offers {
         offset,
         hash,
         generation: (old?.generation ?? 0) + 1,
+        ...(c.group ? { group: c.group } : {}),
       };
       this.#in.set(c.id, t);
       t.acceptTimer = this.#clock.setTimer(() => {

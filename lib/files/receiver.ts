@@ -31,6 +31,7 @@ import { formatBytes } from "../ui/format.ts";
 import { claimName, earlyWriteback } from "./part_files.ts";
 import type { Incoming, Offers } from "./offers.ts";
 import {
+  folderOf,
   HEADER_MS,
   IDLE_MS,
   RETRY_MS,
@@ -292,7 +293,15 @@ export class Receiver {
     tryClose(file);
     const path = await claimName(this.#fs, t.dir, t.base);
     await this.#fs.rename(t.partPath, path);
-    this.#o.emit({ type: "file_received", id: t.id, name: t.name, path, size: t.size, sha256 });
+    this.#o.emit({
+      type: "file_received",
+      id: t.id,
+      name: t.name,
+      path,
+      size: t.size,
+      sha256,
+      ...folderOf(t),
+    });
     this.#o.sendControl({ op: "done", id: t.id, ok: true, sha256 });
   }
 

@@ -31,6 +31,7 @@ import type { FileConn, Route } from "./route.ts";
 import type { Clock, TimerId } from "../net/clock.ts";
 import { describeFsError, type FileHandle, type Fs, SEEK_START } from "../store/fs.ts";
 import {
+  folderOf,
   IDLE_MS,
   type OutgoingFile,
   type OutgoingGroup,
@@ -419,6 +420,7 @@ export class Sender {
         path: t.path,
         size: t.size,
         sha256: c.sha256,
+        ...folderOf(t),
       });
     } else {
       this.#events.error("transfer_failed", `The peer could not verify ${t.name}: ${c.reason}`, t);

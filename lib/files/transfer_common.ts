@@ -2,7 +2,7 @@
  * What both sides of a file transfer share (lib/files/sender.ts, receiver.ts): the options they
  * are made with, the timings of their streams, and the events they report.
  */
-import type { ChatEvent, Direction } from "../events.ts";
+import type { ChatEvent, Direction, FileGroup } from "../events.ts";
 import type { FileControl } from "./control.ts";
 import type { ProgressReport } from "./progress.ts";
 import type { FilesMode, Route } from "./route.ts";
@@ -92,7 +92,7 @@ export class TransferEvents {
   }
 
   start(
-    t: { id: string; name: string; size: number },
+    t: { id: string; name: string; size: number; group?: FileGroup },
     direction: Direction,
     offset: number,
     via: "tcp" | "udp",
@@ -105,6 +105,7 @@ export class TransferEvents {
       offset,
       direction,
       via,
+      ...folderOf(t),
     });
   }
 
@@ -133,4 +134,13 @@ export function tryClose(c: { close(): void }): void {
   try {
     c.close();
   } catch { /* already closed */ }
+}
+
+/** `{ group }` for a file of a folder (an offer of more than one file), else nothing: what the
+ * file_start and file_sent/file_received events carry so interfaces can speak of the folder. */
+export function folderOf(t: { group?: FileGroup }): { group?: FileGroup } {
+  const g = t.group;
+  return g && g.files > 1
+    ? { group: { id: g.id, name: g.name, files: g.files, size: g.size } }
+    : {};
 }

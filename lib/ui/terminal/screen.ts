@@ -4,7 +4,7 @@
  * progress bars between the messages and the prompt. Everything is measured in display columns.
  */
 import { styleText } from "node:util";
-import type { ChatEvent } from "../../events.ts";
+import type { ChatEvent, FileGroup } from "../../events.ts";
 import {
   clock,
   errorLabel,
@@ -80,8 +80,24 @@ function fileDone(sent: boolean, e: { name: string; path: string; size: number; 
       `SHA-256 ${e.sha256.slice(0, 16)}…)`;
 }
 
+/** "many/ (2,000 files, 9.6 KiB)". */
+function folderText(g: FileGroup): string {
+  return `${visible(g.name)} (${g.files.toLocaleString("en")} files, ${formatBytes(g.size)})`;
+}
+
+/** The line for a folder whose every file is through: where it landed, from one file's path. */
+function folderDone(sent: boolean, e: { name: string; path: string; group: FileGroup }) {
+  if (sent) return `✓ Sent ${folderText(e.group)}; the peer verified every SHA-256`;
+  const inside = e.name.slice(e.name.indexOf("/") + 1);
+  const top = e.path.endsWith(inside) ? e.path.slice(0, -inside.length - 1) : e.path;
+  return `✓ Received ${folderText(e.group)} → ${visible(top)}`;
+}
+
 export class TerminalUi {
   #o: TerminalOptions;
+  /** Folders under way: files of each done in this run, by offer id. A folder's files are not
+   * said one by one (2,000 files would be 4,000 lines): one line as it starts, one when done. */
+  #folders = new Map<string, number>();
   #editor = new LineEditor();
   #decoder = new TextDecoder();
   /** Rows written above the prompt so far; own messages remember where they started. */
@@ -181,6 +197,13 @@ export class TerminalUi {
         break;
       case "file_start": {
         this.#queued.delete(e.id);
+        if (e.group) {
+          if (this.#folders.has(e.group.id)) break;
+          this.#folders.set(e.group.id, 0);
+          const arrow = e.direction === "send" ? "↑ Sending" : "↓ Receiving";
+          this.print(`${arrow} ${folderText(e.group)}`, "dim");
+          break;
+        }
         const what = `${e.direction === "send" ? "↑ Sending" : "↓ Receiving"} ${visible(e.name)}`;
         const resume = e.offset ? `, resuming at ${formatBytes(e.offset)}` : "";
         this.print(`${what} (${formatBytes(e.size)}${resume})`, "dim");
@@ -194,6 +217,14 @@ export class TerminalUi {
       case "file_received":
         this.#bars.delete(e.id);
         this.#queued.delete(e.id);
+        if (e.group) {
+          const done = (this.#folders.get(e.group.id) ?? 0) + 1;
+          this.#folders.set(e.group.id, done);
+          if (done < e.group.files) break;
+          this.#folders.delete(e.group.id);
+          this.print(folderDone(e.type === "file_sent", { ...e, group: e.group }), "green");
+          break;
+        }
         this.print(fileDone(e.type === "file_sent", e), "green");
         break;
       case "history_file":
