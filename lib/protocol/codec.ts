@@ -17,6 +17,7 @@
  * Decoding never throws: a malformed datagram comes back as a reason.
  */
 import { crc32c } from "./crc32c.ts";
+import { allocBytes, copyBytes } from "../bytes.ts";
 import { MAX_DATAGRAM, MAX_PACKET, MAX_SACK_RANGES, SEAL_OVERHEAD } from "./constants.ts";
 
 export const MAGIC = 0x434e;
@@ -118,8 +119,8 @@ export function encode(p: Packet): Uint8Array {
   if (p.sacks.length > MAX_SACK_RANGES || p.segments.length > 255) {
     throw new RangeError("Cannot encode packet: too many SACK ranges or segments");
   }
-  const out = new Uint8Array(encodedSize(p.sacks.length, p.segments));
-  const v = new DataView(out.buffer);
+  const out = allocBytes(encodedSize(p.sacks.length, p.segments));
+  const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
   v.setUint16(0, MAGIC);
   out[2] = VERSION;
   out[3] = p.type;
@@ -179,7 +180,7 @@ export function decode(bytes: Uint8Array): Decoded {
     segments.push({
       seq: v.getUint32(o),
       frg: v.getUint16(o + 4),
-      data: bytes.slice(start, start + len),
+      data: copyBytes(bytes.subarray(start, start + len)),
     });
     o = start + len;
   }

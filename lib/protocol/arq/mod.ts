@@ -16,6 +16,7 @@ import {
   COALESCE_FLIGHT,
   COALESCE_MS,
   MAX_PACKET,
+  REDUNDANCY_LOSS,
   REDUNDANCY_MAX_BYTES,
 } from "../constants.ts";
 import { encode, encodedSize, FLAG_ACK, type Packet, PacketType } from "../codec.ts";
@@ -293,7 +294,7 @@ export class Arq {
    * packed together), or is a retransmission (a second loss of the same segment is what makes the
    * tail long), if the budget allows. Fragments of long messages are left to retransmission. */
   #maybeRepeat(sacks: [number, number][], segs: OutSegment[], resend: boolean): void {
-    if (!this.#pacer.ready) return;
+    if (this.#lossOut < REDUNDANCY_LOSS || !this.#pacer.ready) return;
     const bytes = segs.reduce((n, s) => n + segmentBytes(s), 0);
     if (!mayCopy(this.#budget(), bytes)) return;
     const small = BASE_SIZE + bytes <= REDUNDANCY_MAX_BYTES || segs.every((s) => s.small);
@@ -305,6 +306,7 @@ export class Arq {
 
   /** Adds copies of the newest unacknowledged segments while room lasts. */
   #bundle(segs: OutSegment[], size: number): OutSegment[] {
+    if (this.#lossOut < REDUNDANCY_LOSS) return segs;
     const budget = this.#budget();
     if (!mayCopy(budget, 0)) return segs;
     const out = segs.slice();

@@ -113,7 +113,9 @@ export class Sender {
   enqueue(data: Uint8Array, tag: number): void {
     for (const f of fragment(data)) {
       this.#queue.push({
-        ...f,
+        frg: f.frg,
+        data: f.data,
+        small: f.small,
         seq: this.#next,
         sentAt: -1,
         xmits: 0,
@@ -380,8 +382,11 @@ export class Sender {
     const reoWnd = Math.max(CLOCK_GRANULARITY, this.rtt.min / 4);
     const wait = Math.max(this.rtt.latest, CLOCK_GRANULARITY) + reoWnd;
     for (const s of this.#flight) {
-      if (s.acked || s.xmits === 0 || s.why !== undefined) continue;
-      if (this.#sentAfterRack(s.sentAt, s.seq)) continue;
+      const after = this.#sentAfterRack(s.sentAt, s.seq);
+      // The flight is in sequence order, and first transmissions went out in that order: every
+      // segment past one first sent after the RACK segment was first sent later still.
+      if (after && s.xmits === 1) break;
+      if (after || s.acked || s.xmits === 0 || s.why !== undefined) continue;
       this.cc.onLoss(s.sentAt, now);
       this.#setDue(s, Math.max(now, s.sentAt + wait), "lost");
     }
