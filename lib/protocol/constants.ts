@@ -57,6 +57,15 @@ export const RTO_MAX = 60_000;
 /** Clock granularity G of RFC 6298 (setTimeout resolves to about a millisecond). */
 export const CLOCK_GRANULARITY = 1;
 
+/** Delayed acknowledgements (RFC 9000 section 13.2.1): a receiver of bulk data (full segments)
+ * acknowledges every ACK_EVERY-th datagram, and any other within MAX_ACK_DELAY; at once when a
+ * datagram is not bulk (a chat line, a file's last frame: the sender has nothing behind it) or
+ * shows disorder (a hole, a hole filled, a duplicate). One ACK per file datagram, and a second for
+ * the durable point, made the receiver send 1.5 datagrams for each it received. The delay stays
+ * below RTO_MIN, so a held ACK cannot time the sender out on a quiet LAN. */
+export const ACK_EVERY = 2;
+export const MAX_ACK_DELAY = 1;
+
 /** Under load (at least this many segments in flight), new messages wait up to COALESCE_MS so
  * that a burst goes out packed many to a datagram. At chat rates nothing is in flight and a
  * message leaves at once, so latency is untouched. */

@@ -19,8 +19,16 @@ import {
   REDUNDANCY_LOSS,
   REDUNDANCY_MAX_BYTES,
 } from "../constants.ts";
-import { encode, encodedSize, FLAG_ACK, type Packet, PacketType } from "../codec.ts";
+import {
+  encode,
+  encodedSize,
+  FLAG_ACK,
+  MAX_SEGMENT_DATA,
+  type Packet,
+  PacketType,
+} from "../codec.ts";
 import { seqAdd } from "../seq.ts";
+import { AckSchedule } from "./acks.ts";
 import { LossMeter, mayCopy, type RedundancyBudget } from "./loss_meter.ts";
 import { Pacer } from "./pacer.ts";
 import { Receiver } from "./receiver.ts";
@@ -105,6 +113,7 @@ export class Arq {
   #sender: Sender;
   #receiver: Receiver;
   #meter = new LossMeter();
+  #acks = new AckSchedule();
   #pacer: Pacer;
   /** When coalesced new data must go out at the latest. */
   #coalesceAt = Infinity;
@@ -180,7 +189,14 @@ export class Arq {
     }
     // The peer is there: a backoff left over from a dark spell ends now.
     this.#sender.endBackoff(now);
-    for (const s of p.segments) this.#receiver.onSegment(s);
+    if (p.segments.length > 0) {
+      let bulk = false;
+      for (const s of p.segments) {
+        this.#receiver.onSegment(s);
+        if (s.data.length >= MAX_SEGMENT_DATA) bulk = true;
+      }
+      this.#acks.received(bulk, this.#receiver.takeDisorder(), now);
+    }
     this.flush(now);
   }
 
@@ -189,9 +205,12 @@ export class Arq {
     return this.#receiver.next;
   }
 
-  /** Everything before `mark` (an earlier receiveMark) is stored: tells the peer, at once. */
+  /** Everything before `mark` (an earlier receiveMark) is stored: tells the peer with the next
+   * ACK (acks.ts says when). */
   markDurable(mark: number, now: number): void {
-    if (this.#receiver.markDurable(mark)) this.flush(now, true);
+    if (!this.#receiver.markDurable(mark)) return;
+    this.#acks.durable(now);
+    this.flush(now);
   }
 
   tick(now: number): void {
@@ -206,8 +225,9 @@ export class Arq {
   nextDeadline(): number {
     let at = Math.min(this.#coalesceAt, this.#sender.nextDeadline());
     if (this.#sender.peekNew()) at = Math.min(at, this.#pacer.readyAt());
-    if (at === Infinity) return at;
-    return Math.max(at, this.#pacer.readyAt());
+    // ACKs are not paced.
+    if (at === Infinity) return this.#acks.deadline;
+    return Math.min(Math.max(at, this.#pacer.readyAt()), this.#acks.deadline);
   }
 
   /** Sends what is due: retransmissions, new segments, and an ACK if one is owed or `force`d. */
@@ -242,7 +262,7 @@ export class Arq {
       this.#maybeRepeat(sacks, all, resend);
       sent = true;
     }
-    if (!sent && (this.#receiver.ackPending || force)) this.#emit(PacketType.data, sacks, []);
+    if (!sent && (force || this.#acks.due(now))) this.#emit(PacketType.data, sacks, []);
   }
 
   /** Tells the peer we are leaving (sent twice; it is a courtesy, not a guarantee). */
@@ -341,7 +361,7 @@ export class Arq {
       sacks,
       segments: segs,
     });
-    r.ackPending = false;
+    this.#acks.sent();
     this.#counts.datagramsOut++;
     this.#o.output(datagram);
     return datagram.length;
