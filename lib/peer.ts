@@ -233,6 +233,7 @@ export class Peer {
       epoch: randomId32(),
       output: (d) => this.#held ? this.#held.push(d) : this.#link.send(d),
       durableMarks: this.#journal.onDisk,
+      receiveBuffer: this.#link.receiveBuffer,
       onMessage: (data) => this.#onMessage(data),
       onDelivered: (id) => {
         // Tag 0 marks file-control messages: internal, never reported.

@@ -102,6 +102,8 @@ export interface LinkOptions {
   dropFromA?: (index: number, packet: Packet) => boolean;
   /** Both sides advertise a durable point that moves only through markDurable(). */
   durableMarks?: boolean;
+  /** Each side's socket receive buffer, as it tells the other (default: not known). */
+  receiveBuffer?: { a?: number; b?: number };
   /** Runs after each datagram a side takes in (where the peer marks what it stored). */
   afterInput?: (side: Side) => void;
 }
@@ -121,8 +123,8 @@ export class ArqLink {
     this.seed = o.seed;
     this.ab = new Path(o.path, o.seed);
     this.ba = new Path(o.back ?? o.path, o.seed * 31 + 7);
-    this.a = this.#side(() => this.ab, () => this.b, o, o.dropFromA);
-    this.b = this.#side(() => this.ba, () => this.a, o);
+    this.a = this.#side(() => this.ab, () => this.b, o, o.receiveBuffer?.a, o.dropFromA);
+    this.b = this.#side(() => this.ba, () => this.a, o, o.receiveBuffer?.b);
   }
 
   /** "seed 7": for assertion messages. */
@@ -134,6 +136,7 @@ export class ArqLink {
     path: () => Path,
     other: () => Side,
     o: LinkOptions,
+    receiveBuffer: number | undefined,
     drop?: (index: number, packet: Packet) => boolean,
   ): Side {
     const dec = new TextDecoder();
@@ -150,6 +153,7 @@ export class ArqLink {
       dstEpoch: 1,
       initialSeq: o.initialSeq,
       durableMarks: o.durableMarks,
+      receiveBuffer,
       output: (d) => {
         const decoded = decode(d);
         if (!("packet" in decoded)) throw new Error(`Emitted a malformed datagram: ${decoded}`);

@@ -1,7 +1,9 @@
 /**
  * The datagram format. All integers are big-endian.
  *
- *   0  magic "CN"        2  version        3  type          4  flags
+ *   0  magic "CN"        2  version        3  type
+ *   4  flags: bit 0 FLAG_ACK; bits 1-3 the sender's receive buffer class k: its peer may keep
+ *      MAX_FLIGHT_BYTES·2^k in flight to it (0 from a release that did not say)
  *   5  loss (inbound loss seen by the sender, /255)  6  SACK range count  7  segment count
  *   8  source epoch      12 destination epoch (0 = not known yet)
  *   16 packet number (counts datagrams, for loss estimation)
@@ -36,6 +38,9 @@ export type PacketType = typeof PacketType[keyof typeof PacketType];
 
 /** The ack/sack fields are meaningful. */
 export const FLAG_ACK = 1;
+/** Where the receive buffer class sits in the flags, and its largest value. */
+export const BUFFER_CLASS_SHIFT = 1;
+export const MAX_BUFFER_CLASS = 7;
 
 export interface Segment {
   seq: number;

@@ -24,14 +24,23 @@ export const MAX_SACK_RANGES = 8;
  * overflowing the receiver's socket buffer. */
 export const SEND_WINDOW = 4096;
 
-/** Bytes of segments sent and not yet acknowledged. The peer reads datagrams only as fast as its
- * event loop handles them, and Linux drops what overflows a UDP socket's receive buffer (208 KiB
- * by default, about 90 full datagrams once the kernel's per-packet overhead is counted). With this
- * much outstanding, about 42 full datagrams, twice that with redundancy, a receiver that stalls
- * (seen here when the program reading its stdout fell behind) cannot be overrun: ACKs clock new
- * data out at the pace it really keeps. A burst that the receiver keeps up with runs as fast with
- * this cap as without it (measured: 20,000 messages on loopback, 37,000-40,000 a second either way). */
+/** Bytes of segments sent and not yet acknowledged, to a peer whose socket buffer is the default.
+ * The peer reads datagrams only as fast as its event loop handles them, and Linux drops what
+ * overflows a UDP socket's receive buffer (208 KiB by default, about 90 full datagrams once the
+ * kernel's per-packet overhead is counted). With this much outstanding, about 42 full datagrams,
+ * twice that with redundancy, a receiver that stalls (seen here when the program reading its
+ * stdout fell behind) cannot be overrun: ACKs clock new data out at the pace it really keeps. A
+ * burst that the receiver keeps up with runs as fast with this cap as without it (measured: 20,000
+ * messages on loopback, 37,000-40,000 a second either way). A peer with a larger buffer says so
+ * (its receive buffer class, codec.ts) and is sent up to MAX_FLIGHT_BYTES·2^class. */
 export const MAX_FLIGHT_BYTES = 48 * 1024;
+/** Linux's default receive buffer (net.core.rmem_default): class 0. Each doubling of the buffer a
+ * socket holds is one class more, up to RECEIVE_BUFFER_CLASS_MAX: a socket of 8 MiB (what
+ * lib/net/udp_native.ts asks for, where net.core.rmem_max allows it) takes 1.5 MiB in flight,
+ * far more than a LAN's bandwidth-delay product at what a Deno process moves (150 KB at
+ * 100 MB/s and 1.5 ms). */
+export const DEFAULT_RECEIVE_BUFFER = 212_992;
+export const RECEIVE_BUFFER_CLASS_MAX = 5;
 
 /** Out-of-order segments the receiver buffers; equal to the send window, so nothing in a legal
  * window is ever refused. */
@@ -82,8 +91,9 @@ export const PACE_MAX_PER_MS = 250 * MAX_PACKET;
 export const PACE_BURST_MS = 2;
 
 /** Congestion window bounds, in bytes (RFC 9002 section 7.2: ten datagrams initially, two at the
- * least). The window never grows past twice MAX_FLIGHT_BYTES, which the flight cannot exceed
- * anyway: growth beyond it would only be credit for a burst the path never saw. */
+ * least). The window never grows past twice the flight the peer takes (MAX_FLIGHT_BYTES for a
+ * default buffer), which the flight cannot exceed anyway: growth beyond it would only be credit
+ * for a burst the path never saw. */
 export const INITIAL_WINDOW = 10 * MAX_PACKET;
 export const MIN_WINDOW = 2 * MAX_PACKET;
 export const MAX_WINDOW = 2 * MAX_FLIGHT_BYTES;

@@ -71,6 +71,8 @@ export interface SessionOptions {
   onAuthFailed?: (why: AuthFailure, failure?: HandshakeFailure) => void;
   /** What we receive is stored asynchronously; see durableMark() and Arq's durableMarks. */
   durableMarks?: boolean;
+  /** Bytes our socket's receive buffer holds, when known (Arq's receiveBuffer). */
+  receiveBuffer?: number;
 }
 
 /** How far one peer incarnation's stream had been received, to be marked durable later. */
@@ -447,6 +449,7 @@ export class Session {
       onMessage: this.#o.onMessage,
       onDelivered: this.#o.onDelivered,
       durableMarks: this.#o.durableMarks,
+      receiveBuffer: this.#o.receiveBuffer,
     });
     this.#arq = arq;
     const outbox = this.#outbox;

@@ -15,14 +15,18 @@ import {
   BUNDLE_MAX,
   COALESCE_FLIGHT,
   COALESCE_MS,
+  DEFAULT_RECEIVE_BUFFER,
   MAX_PACKET,
+  RECEIVE_BUFFER_CLASS_MAX,
   REDUNDANCY_LOSS,
   REDUNDANCY_MAX_BYTES,
 } from "../constants.ts";
 import {
+  BUFFER_CLASS_SHIFT,
   encode,
   encodedSize,
   FLAG_ACK,
+  MAX_BUFFER_CLASS,
   MAX_SEGMENT_DATA,
   type Packet,
   PacketType,
@@ -50,6 +54,16 @@ export interface ArqOptions {
   /** What we receive is stored asynchronously: the durable point we advertise moves only through
    * markDurable(). Without it, whatever is delivered counts as stored. */
   durableMarks?: boolean;
+  /** Bytes our socket's receive buffer holds (SO_RCVBUF), told to the peer as a class (codec.ts);
+   * unknown is taken as DEFAULT_RECEIVE_BUFFER. */
+  receiveBuffer?: number;
+}
+
+/** The receive buffer class of a socket buffer of `bytes`: one per doubling past the default. */
+export function bufferClass(bytes: number | undefined): number {
+  if (bytes === undefined || !(bytes >= DEFAULT_RECEIVE_BUFFER)) return 0;
+  const k = Math.floor(Math.log2(bytes / DEFAULT_RECEIVE_BUFFER));
+  return Math.min(k, RECEIVE_BUFFER_CLASS_MAX);
 }
 
 export interface ArqStats {
@@ -121,6 +135,8 @@ export class Arq {
   #lossOut = 0;
   #echo = 0;
   #now = 0;
+  /** The flags of everything we send: FLAG_ACK and our receive buffer class. */
+  #flags: number;
   #counts = { redundant: 0, bundled: 0, datagramsOut: 0 };
 
   constructor(options: ArqOptions) {
@@ -130,6 +146,7 @@ export class Arq {
     this.#receiver = new Receiver(seq, options.onMessage);
     const cc = this.#sender.cc;
     this.#pacer = new Pacer(cc.pacingRate(), cc.pacingBurst());
+    this.#flags = FLAG_ACK | (bufferClass(options.receiveBuffer) << BUFFER_CLASS_SHIFT);
   }
 
   /** While the peer is unreachable only the oldest segment is retried and no new data goes out. */
@@ -181,6 +198,7 @@ export class Arq {
     this.#meter.note(p.pn, now);
     this.#echo = p.ts;
     this.#lossOut = p.loss / 255;
+    this.#sender.peerBufferClass = (p.flags >> BUFFER_CLASS_SHIFT) & MAX_BUFFER_CLASS;
     if (p.flags & FLAG_ACK) {
       // The first ACK after a dark spell echoes transmissions that waited it out.
       if (this.#sender.backoff > 0) this.#sender.distrustEchoesBefore(now);
@@ -349,7 +367,7 @@ export class Arq {
     const r = this.#receiver;
     const datagram = encode({
       type,
-      flags: FLAG_ACK,
+      flags: this.#flags,
       loss: Math.round(this.#meter.loss * 255),
       srcEpoch: this.#o.srcEpoch,
       dstEpoch: this.#o.dstEpoch,

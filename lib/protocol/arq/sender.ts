@@ -15,7 +15,13 @@
  * oldest segment instead of marking the whole flight lost, so a dark path carries one datagram
  * per RTO, and RACK recovers the rest once the peer answers.
  */
-import { CLOCK_GRANULARITY, MAX_FLIGHT_BYTES, RTO_MAX, SEND_WINDOW } from "../constants.ts";
+import {
+  CLOCK_GRANULARITY,
+  MAX_FLIGHT_BYTES,
+  RECEIVE_BUFFER_CLASS_MAX,
+  RTO_MAX,
+  SEND_WINDOW,
+} from "../constants.ts";
 import { type Packet, SEGMENT_HEADER_SIZE } from "../codec.ts";
 import { Fifo } from "../fifo.ts";
 import { seqAdd, seqDiff, seqLess } from "../seq.ts";
@@ -160,9 +166,19 @@ export class Sender {
     return Math.min(RTO_MAX, this.rtt.rto * 2 ** this.#backoff);
   }
 
-  /** The congestion window, bounded by what the peer's socket buffer takes (MAX_FLIGHT_BYTES). */
+  /** The congestion window, bounded by what the peer's socket buffer takes. */
   get window(): number {
-    return Math.min(this.cc.window, MAX_FLIGHT_BYTES);
+    return Math.min(this.cc.window, this.#flightCap);
+  }
+
+  #flightCap = MAX_FLIGHT_BYTES;
+
+  /** The peer's receive buffer class (codec.ts): it takes MAX_FLIGHT_BYTES·2^class in flight. */
+  set peerBufferClass(k: number) {
+    const cap = MAX_FLIGHT_BYTES * 2 ** Math.min(k, RECEIVE_BUFFER_CLASS_MAX);
+    if (cap === this.#flightCap) return;
+    this.#flightCap = cap;
+    this.cc.limit = 2 * cap;
   }
 
   inFlight(): number {

@@ -1,0 +1,142 @@
+/** chatnet's own UDP socket through libc (lib/net/udp_native.ts), on loopback. */
+import assert from "node:assert/strict";
+import { NATIVE_UDP_ENV, nativeUdp } from "../lib/net/udp_native.ts";
+import { denoUdp, type Udp, UdpLink, type UdpSocket } from "../lib/net/udp.ts";
+import type { NetAddr } from "../lib/net/tcp.ts";
+import { DEFAULT_RECEIVE_BUFFER, MAX_DATAGRAM } from "../lib/protocol/constants.ts";
+
+function native(): Udp {
+  const u = nativeUdp(denoUdp);
+  if (typeof u === "string") throw new Error(`no native socket here: ${u}`);
+  return u;
+}
+
+const LOCAL = "127.0.0.1";
+const datagram = (i: number, size = 1100) => new Uint8Array(size).fill(i & 0xff).fill(i >> 8, 0, 1);
+
+/** Receives until `count` datagrams came; each as [first byte, second byte, length]. */
+async function collect(
+  s: UdpSocket,
+  count: number,
+): Promise<{ got: number[][]; calls: number; from: NetAddr[] }> {
+  const got: number[][] = [], from: NetAddr[] = [];
+  let calls = 0;
+  while (got.length < count) {
+    await s.receiveMany!((d, f) => {
+      got.push([d[0], d[1], d.length]);
+      from.push(f);
+    });
+    calls++;
+  }
+  return { got, calls, from };
+}
+
+Deno.test("datagrams sent in batches arrive in order, several per call, with their source", async () => {
+  const u = native();
+  const a = u.bind({ hostname: LOCAL, port: 0 }), b = u.bind({ hostname: LOCAL, port: 0 });
+  try {
+    const all = Array.from({ length: 300 }, (_, i) => datagram(i));
+    let sent = 0;
+    for (let i = 0; i < all.length; i += 100) {
+      sent += a.sendMany!(all.slice(i, i + 100), { hostname: LOCAL, port: b.port });
+    }
+    assert.equal(sent, 300);
+    const { got, calls, from } = await collect(b, 300);
+    assert.deepEqual(got, all.map((d) => [d[0], d[1], 1100]));
+    assert.ok(calls < 300 / 8, `${calls} calls for 300 datagrams`);
+    assert.ok(from.every((f) => f.hostname === LOCAL && f.port === a.port));
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+Deno.test("a datagram longer than any of ours arrives longer than MAX_DATAGRAM, to be refused", async () => {
+  const b = native().bind({ hostname: LOCAL, port: 0 });
+  const a = Deno.listenDatagram({ transport: "udp", hostname: LOCAL, port: 0 });
+  try {
+    await a.send(new Uint8Array(1500), { transport: "udp", hostname: LOCAL, port: b.port });
+    const { got } = await collect(b, 1);
+    assert.equal(got[0][2], 1500);
+    assert.ok(got[0][2] > MAX_DATAGRAM);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+Deno.test("closing ends a receive that waits, at once", async () => {
+  const b = native().bind({ hostname: LOCAL, port: 0 });
+  const waiting = b.receiveMany!(() => {});
+  const t0 = performance.now();
+  setTimeout(() => b.close(), 20);
+  await assert.rejects(waiting, /closed/);
+  assert.ok(performance.now() - t0 < 500);
+});
+
+Deno.test("a port in use is refused as Deno's socket refuses it, either way round", () => {
+  const deno = Deno.listenDatagram({ transport: "udp", hostname: LOCAL, port: 0 });
+  const port = (deno.addr as Deno.NetAddr).port;
+  assert.throws(() => native().bind({ hostname: LOCAL, port }), Deno.errors.AddrInUse);
+  deno.close();
+  const ours = native().bind({ hostname: LOCAL, port: 0 });
+  assert.throws(
+    () => Deno.listenDatagram({ transport: "udp", hostname: LOCAL, port: ours.port }),
+    Deno.errors.AddrInUse,
+  );
+  ours.close();
+});
+
+Deno.test("its receive buffer is raised beyond the default where the kernel allows, and said", async () => {
+  const s = native().bind({ hostname: LOCAL, port: 0 });
+  s.close();
+  const max = Number((await Deno.readTextFile("/proc/sys/net/core/rmem_max")).trim());
+  // The kernel grants twice what it allows, up to rmem_max.
+  assert.equal(s.receiveBuffer, 2 * Math.min(max, 4 * 2 ** 20));
+  assert.ok(s.receiveBuffer! >= DEFAULT_RECEIVE_BUFFER);
+});
+
+Deno.test("IPv6 addresses, and CHATNET_NATIVE_UDP=0, keep Deno's socket", () => {
+  assert.equal(nativeUdp(denoUdp, "0"), `${NATIVE_UDP_ENV}=0`);
+  const v6 = native().bind({ hostname: "::1", port: 0 });
+  assert.equal(v6.sendMany, undefined);
+  v6.close();
+});
+
+Deno.test("without --allow-ffi for libc, Deno's socket stays, with the reason", async () => {
+  const probe = `import { nativeUdp } from "${new URL(
+    "../lib/net/udp_native.ts",
+    import.meta.url,
+  )}";
+    import { denoUdp } from "${new URL("../lib/net/udp.ts", import.meta.url)}";
+    console.log(nativeUdp(denoUdp));`;
+  const file = await Deno.makeTempFile({ suffix: ".ts" });
+  await Deno.writeTextFile(file, probe);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-config", file],
+    stdin: "null",
+  }).output();
+  await Deno.remove(file);
+  assert.equal(new TextDecoder().decode(out.stdout), "no libc found, or --allow-ffi not given\n");
+});
+
+Deno.test("what a link is given to send in one task goes in one call, in order", async () => {
+  const calls: number[][] = [];
+  const spy: Udp = {
+    bind: () => ({
+      port: 1,
+      send: () => Promise.resolve(),
+      receive: () => new Promise(() => {}),
+      close: () => {},
+      sendMany: (ds) => (calls.push(ds.map((d) => d[0])), ds.length),
+    }),
+  };
+  const link = new UdpLink({ bind: LOCAL, port: 0, peerIp: LOCAL, peerPort: 2, udp: spy });
+  for (let i = 0; i < 5; i++) link.send(new Uint8Array([i]));
+  assert.deepEqual(calls, [], "nothing before the task ends");
+  await Promise.resolve();
+  link.send(new Uint8Array([9]));
+  await Promise.resolve();
+  assert.deepEqual(calls, [[0, 1, 2, 3, 4], [9]]);
+  link.close();
+});
