@@ -355,7 +355,8 @@ export class Sender {
       const b = segmentBytes(s);
       bytes += b;
       this.#flightBytes -= b + s.copyBytes;
-      if (s.dueAt === this.#earliest) this.#earliest = undefined;
+      // (Nothing due is no reason to look again: that made every ACK a walk of the flight.)
+      if (s.dueAt !== Infinity && s.dueAt === this.#earliest) this.#earliest = undefined;
       if (s.resends && echo !== 0) this.#countSpurious(s.resends, echo);
       newest = Math.max(newest, s.sentAt);
     }
