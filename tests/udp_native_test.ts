@@ -1,6 +1,7 @@
 /** chatnet's own UDP socket through libc (lib/net/udp_native.ts), on loopback. */
 import assert from "node:assert/strict";
 import { NATIVE_UDP_ENV, nativeUdp } from "../lib/net/udp_native.ts";
+import { C, type Libc, loadLibc } from "../lib/native/libc.ts";
 import { denoUdp, type Udp, UdpLink, type UdpSocket } from "../lib/net/udp.ts";
 import type { NetAddr } from "../lib/net/tcp.ts";
 import { DEFAULT_RECEIVE_BUFFER, MAX_DATAGRAM } from "../lib/protocol/constants.ts";
@@ -45,6 +46,34 @@ Deno.test("datagrams sent in batches arrive in order, several per call, with the
     assert.deepEqual(got, all.map((d) => [d[0], d[1], 1100]));
     assert.ok(calls < 300 / 8, `${calls} calls for 300 datagrams`);
     assert.ok(from.every((f) => f.hostname === LOCAL && f.port === a.port));
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+Deno.test("a datagram the kernel refuses in a batch (a firewall's EPERM) is skipped, and the rest still go", async () => {
+  const real = loadLibc() as Libc;
+  let calls = 0, failed = false;
+  const refusing: Libc = {
+    ...real,
+    // The 3rd call's first datagram is refused, as nftables' drop on output refuses it.
+    sendmmsg: (fd, hdr, n, flags) => {
+      if (++calls !== 3) return real.sendmmsg(fd, hdr, n, flags);
+      failed = true;
+      return -1;
+    },
+    errno: () => failed ? (failed = false, C.EPERM) : real.errno(),
+  };
+  const u = nativeUdp(denoUdp, undefined, refusing) as Udp;
+  const a = u.bind({ hostname: LOCAL, port: 0 }), b = native().bind({ hostname: LOCAL, port: 0 });
+  try {
+    const to = { hostname: LOCAL, port: b.port };
+    const sent = [0, 1].map((i) => a.sendMany!([datagram(i)], to));
+    sent.push(a.sendMany!(Array.from({ length: 10 }, (_, i) => datagram(2 + i)), to));
+    assert.deepEqual(sent, [1, 1, 9]);
+    const { got } = await collect(b, 11);
+    assert.deepEqual(got.map((g) => (g[0] << 8) | g[1]), [0, 1, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
   } finally {
     a.close();
     b.close();
@@ -120,7 +149,7 @@ Deno.test("without --allow-ffi for libc, Deno's socket stays, with the reason", 
   assert.equal(new TextDecoder().decode(out.stdout), "no libc found, or --allow-ffi not given\n");
 });
 
-Deno.test("what a link is given to send in one task goes in one call, in order", async () => {
+Deno.test("what a link is given to send in one task goes in one call, in order, closing or not", async () => {
   const calls: number[][] = [];
   const spy: Udp = {
     bind: () => ({
@@ -138,5 +167,9 @@ Deno.test("what a link is given to send in one task goes in one call, in order",
   link.send(new Uint8Array([9]));
   await Promise.resolve();
   assert.deepEqual(calls, [[0, 1, 2, 3, 4], [9]]);
+  // What is sent just before closing (a goodbye) still goes.
+  link.send(new Uint8Array([7]));
   link.close();
+  await Promise.resolve();
+  assert.deepEqual(calls, [[0, 1, 2, 3, 4], [9], [7]]);
 });

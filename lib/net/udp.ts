@@ -133,6 +133,8 @@ export class UdpLink {
 
   close(): void {
     if (this.#closed) return;
+    // What this task sent goes first: a goodbye and the last ACK are sent just before closing.
+    if (this.#batch.length > 0) this.#sendBatch();
     this.#closed = true;
     for (const t of this.#timers) this.#clock.clearTimer(t);
     this.#conn.close();

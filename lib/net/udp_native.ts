@@ -29,10 +29,10 @@ const IOVEC = 16;
 export const NATIVE_UDP_ENV = "CHATNET_NATIVE_UDP";
 
 /** Binds our own socket for IPv4 addresses, Deno's otherwise; `fallback` is Deno's. A string
- * says why `fallback` alone is used; `optOut` is $CHATNET_NATIVE_UDP. */
-export function nativeUdp(fallback: Udp, optOut?: string): Udp | string {
+ * says why `fallback` alone is used; `optOut` is $CHATNET_NATIVE_UDP; tests pass a libc that
+ * fails on purpose. */
+export function nativeUdp(fallback: Udp, optOut?: string, libc = loadLibc()): Udp | string {
   if (optOut === "0") return `${NATIVE_UDP_ENV}=0`;
-  const libc = loadLibc();
   if (typeof libc === "string") return libc;
   return {
     bind: (o) => ipv4(o.hostname) ? new NativeSocket(libc, o) : fallback.bind(o),
@@ -159,29 +159,35 @@ class NativeSocket implements UdpSocket {
       : Promise.reject(new Error("send failed"));
   }
 
-  /** Sends `datagrams` to `to`, BATCH a call; returns how many the kernel took. */
+  /** Sends `datagrams` to `to`, BATCH a call; returns how many the kernel took. One the kernel
+   * refuses (a firewall's drop is EPERM) is skipped, as Deno's socket would fail that send alone:
+   * sendmmsg stops at it, and giving up there dropped the whole rest of the batch. A full buffer
+   * (EAGAIN) drops the rest, as a full queue on the path would. */
   sendMany(datagrams: Uint8Array[], to: NetAddr): number {
     if (this.#closed) return 0;
     if (this.#txTo !== to) {
       if (!writeSockaddr(this.#txName, to)) return 0;
       this.#txTo = to;
     }
-    let sent = 0;
-    while (sent < datagrams.length) {
-      const n = Math.min(BATCH, datagrams.length - sent);
+    const c = this.#c;
+    let at = 0, sent = 0;
+    while (at < datagrams.length) {
+      const n = Math.min(BATCH, datagrams.length - at);
       for (let i = 0; i < n; i++) {
-        const d = datagrams[sent + i];
+        const d = datagrams[at + i];
         const len = Math.min(d.length, SLOT);
         this.#tx.set(len === d.length ? d : d.subarray(0, len), i * SLOT);
         this.#txIov[2 * i + 1] = BigInt(len);
       }
-      const r = this.#c.sendmmsg(this.#fd, this.#txHdr8, n, C.MSG_DONTWAIT);
-      if (r < 0) {
-        if (this.#c.errno() === C.EINTR) continue;
-        return sent;
+      const r = c.sendmmsg(this.#fd, this.#txHdr8, n, C.MSG_DONTWAIT);
+      if (r > 0) {
+        at += r;
+        sent += r;
+        continue;
       }
-      sent += r;
-      if (r === 0) return sent;
+      const errno = r < 0 ? c.errno() : C.EAGAIN;
+      if (errno === C.EAGAIN) break;
+      if (errno !== C.EINTR) at++; // this one is refused; the rest still go
     }
     return sent;
   }
