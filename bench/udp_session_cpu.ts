@@ -53,6 +53,8 @@ function side(epoch: number, name: "a" | "b"): Side {
     onDelivered: () => {},
     onPeer: () => {},
     durableMarks: true,
+    // What lib/net/udp_native.ts's socket holds where net.core.rmem_max allows: a large flight.
+    receiveBuffer: 8 * 2 ** 20,
     passphrase: secret === undefined ? undefined : prepared(secret),
   });
   return s;

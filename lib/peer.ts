@@ -343,24 +343,32 @@ export class Peer {
         this.#emit(unreachableEvent(this.#from, { encrypted: this.#o.secret !== undefined }));
       }
     }, UNREACHABLE_MS);
-    this.#link.receive((d, from) => {
-      const now = this.#clock.now();
+    // A batch of datagrams (`more` until its last) is one event: one time, what they make us send
+    // goes at its end (one ACK for all: Session.input), and so does the journal's write.
+    let batch: number | undefined;
+    this.#link.receive((d, from, more) => {
+      const now = batch ?? this.#clock.now();
       const { admission, report } = this.#path.admit(d, from, now);
       if (report) {
         const where = formatAddress(from.hostname, from.port);
         this.#emit({ type: "error", code: "foreign_address", message: report, from: where });
       }
-      if (admission === "refused") return;
-      this.#held = [];
-      const opened = this.#session.input(d, now);
-      if (admission === "candidate") {
-        if (opened) this.#moved(from);
-        else this.#path.notOpened();
+      if (admission !== "refused") {
+        batch = now;
+        this.#held ??= [];
+        const opened = this.#session.input(d, now, true);
+        if (admission === "candidate") {
+          if (opened) this.#moved(from);
+          else this.#path.notOpened();
+        }
+        if (!heard && (admission === "current" || opened)) {
+          heard = true;
+          this.#clock.clearTimer(unreachable);
+        }
       }
-      if (!heard && (admission === "current" || opened)) {
-        heard = true;
-        this.#clock.clearTimer(unreachable);
-      }
+      if (more || batch === undefined) return;
+      batch = undefined;
+      this.#session.flush(now);
       this.#release();
       this.#udpFiles.feed();
       this.#arm();

@@ -1,7 +1,8 @@
 /** When the receiver acknowledges (lib/protocol/arq/acks.ts), in virtual time over ArqLink. */
 import assert from "node:assert/strict";
 import { ArqLink, testSeed } from "./arq_link.ts";
-import { MAX_SEGMENT_DATA } from "../lib/protocol/codec.ts";
+import { decode, MAX_SEGMENT_DATA, type Packet } from "../lib/protocol/codec.ts";
+import { Arq } from "../lib/protocol/arq/mod.ts";
 import { MAX_ACK_DELAY } from "../lib/protocol/constants.ts";
 
 const SEED = testSeed();
@@ -97,4 +98,53 @@ Deno.test("at 5% random loss a bulk receiver still sends about one ACK for every
   const acks = acksFromB(l);
   // A hole costs an immediate ACK for the datagram past it and for its repair, no more.
   assert.ok(acks < 0.62 * arrived, `${acks} ACKs for ${arrived} datagrams, ${l.where}`);
+});
+
+Deno.test("datagrams that arrive together (a receive batch) get one ACK, sent after the last", () => {
+  const out = { a: [] as Uint8Array[], b: [] as Uint8Array[] };
+  const arq = (side: "a" | "b") =>
+    new Arq({
+      srcEpoch: 1,
+      dstEpoch: 1,
+      output: (d) => out[side].push(d),
+      onMessage: () => {},
+      onDelivered: () => {},
+    });
+  const a = arq("a"), b = arq("b");
+  for (let i = 0; i < 40; i++) a.send(new TextEncoder().encode(full(i)), i + 1, 0);
+  // The initial window's worth leaves at once.
+  const sent = out.a.splice(0).map((d) => (decode(d) as { packet: Packet }).packet);
+  assert.ok(sent.length >= 10, `${sent.length} sent`);
+  sent.forEach((p, i) => {
+    b.input(p, 1, i < sent.length - 1);
+    if (i < sent.length - 1) assert.equal(out.b.length, 0, `an ACK before the batch ended (${i})`);
+  });
+  assert.equal(out.b.length, 1);
+  const ack = (decode(out.b[0]) as { packet: Packet }).packet;
+  assert.equal(ack.ack, sent.at(-1)!.segments[0].seq + 1);
+  assert.deepEqual(ack.segments, []);
+});
+
+Deno.test("within a batch, a datagram past a hole is acknowledged at once, naming the new range", () => {
+  const out = { a: [] as Uint8Array[], b: [] as Uint8Array[] };
+  const arq = (side: "a" | "b") =>
+    new Arq({
+      srcEpoch: 1,
+      dstEpoch: 1,
+      output: (d) => out[side].push(d),
+      onMessage: () => {},
+      onDelivered: () => {},
+    });
+  const a = arq("a"), b = arq("b");
+  for (let i = 0; i < 10; i++) a.send(new TextEncoder().encode(full(i)), i + 1, 0);
+  const sent = out.a.splice(0).map((d) => (decode(d) as { packet: Packet }).packet);
+  assert.ok(sent.length >= 10, `${sent.length} sent`);
+  const batch = [...sent.slice(0, 3), ...sent.slice(4, 10)]; // the 4th is lost
+  batch.forEach((p, i) => b.input(p, 1, i < batch.length - 1));
+  const acks = out.b.map((d) => (decode(d) as { packet: Packet }).packet);
+  const hole = sent[3].segments[0].seq;
+  // The one past the hole at once, with its range; the batch's end for the rest.
+  assert.equal(acks.length, 2);
+  assert.deepEqual([acks[0].ack, acks[0].sacks], [hole, [[hole + 1, hole + 2]]]);
+  assert.deepEqual([acks[1].ack, acks[1].sacks], [hole, [[hole + 1, hole + 7]]]);
 });

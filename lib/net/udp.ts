@@ -21,8 +21,10 @@ export interface UdpSocket {
    * and returns how many the kernel took. */
   sendMany?(datagrams: Uint8Array[], to: NetAddr): number;
   /** Waits for datagrams and hands each queued one (a view valid during the call) to
-   * `onDatagram`; resolves with how many. Rejects once closed. */
-  receiveMany?(onDatagram: (datagram: Uint8Array, from: NetAddr) => void): Promise<number>;
+   * `onDatagram`, `more` until the last; resolves with how many. Rejects once closed. */
+  receiveMany?(
+    onDatagram: (datagram: Uint8Array, from: NetAddr, more: boolean) => void,
+  ): Promise<number>;
 }
 
 export interface Udp {
@@ -105,8 +107,11 @@ export class UdpLink {
   }
 
   /** Receives until closed; `onDatagram` gets a view into a reused buffer, valid during the call,
-   * and the sender's address (whoever it is: the caller decides). */
-  async receive(onDatagram: (datagram: Uint8Array, from: NetAddr) => void): Promise<void> {
+   * the sender's address (whoever it is: the caller decides), and whether more of the datagrams
+   * that arrived together follow at once. */
+  async receive(
+    onDatagram: (datagram: Uint8Array, from: NetAddr, more: boolean) => void,
+  ): Promise<void> {
     const many = this.#conn.receiveMany?.bind(this.#conn);
     while (many && !this.#closed) {
       try {
@@ -127,7 +132,7 @@ export class UdpLink {
         this.counts.receiveErrors++;
         continue;
       }
-      onDatagram(data, from);
+      onDatagram(data, from, false);
     }
   }
 

@@ -205,9 +205,10 @@ class NativeSocket implements UdpSocket {
   }
 
   /** Waits until datagrams are queued, then hands each to `onDatagram` (a view valid during the
-   * call) and its source, up to `most`; resolves with how many. Rejects once closed. */
+   * call), its source and whether more follow, up to `most`; resolves with how many. Rejects once
+   * closed. */
   async receiveMany(
-    onDatagram: (datagram: Uint8Array, from: NetAddr) => void,
+    onDatagram: (datagram: Uint8Array, from: NetAddr, more: boolean) => void,
     most = BATCH,
   ): Promise<number> {
     const c = this.#c;
@@ -223,7 +224,7 @@ class NativeSocket implements UdpSocket {
       if (n <= 0) continue; // nothing after all (EAGAIN), or EINTR: poll again
       for (let i = 0; i < n; i++) {
         const len = Math.min(this.#rxHdr32[i * 16 + 14], SLOT);
-        onDatagram(this.#rx.subarray(i * SLOT, i * SLOT + len), this.#source(i));
+        onDatagram(this.#rx.subarray(i * SLOT, i * SLOT + len), this.#source(i), i < n - 1);
       }
       return n;
     }

@@ -194,7 +194,10 @@ export class Arq {
     return this.#echo;
   }
 
-  input(p: Packet, now: number): void {
+  /** Takes in a packet and sends what is due, unless `more` packets arrived with it and follow at
+   * once: then the last of them sends for all (one ACK, one burst of data; a receive batch of
+   * recvmmsg, lib/net/udp_native.ts), unless it shows disorder (acks.ts). */
+  input(p: Packet, now: number, more = false): void {
     this.#meter.note(p.pn, now);
     this.#echo = p.ts;
     this.#lossOut = p.loss / 255;
@@ -215,7 +218,7 @@ export class Arq {
       }
       this.#acks.received(bulk, this.#receiver.takeDisorder(), now);
     }
-    this.flush(now);
+    if (!more || this.#acks.urgent) this.flush(now);
   }
 
   /** Where our receiving stands: everything before it has been delivered. */
