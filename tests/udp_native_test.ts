@@ -52,6 +52,27 @@ Deno.test("datagrams sent in batches arrive in order, several per call, with the
   }
 });
 
+Deno.test("runs of one size go as GSO sends, arrive whole (GRO) and are handed on as the datagrams they were, in order", async () => {
+  const u = native();
+  const a = u.bind({ hostname: LOCAL, port: 0 }), b = u.bind({ hostname: LOCAL, port: 0 });
+  try {
+    const offload = (s: UdpSocket) => s as unknown as { gso: boolean; gro: boolean };
+    assert.equal(offload(a).gso, true, "this kernel takes UDP_SEGMENT");
+    assert.equal(offload(b).gro, true, "this kernel takes UDP_GRO");
+    // Two runs of full ones, each ending with a shorter one, then a longer one alone.
+    const sizes = [...Array(70).fill(1096), 300, ...Array(5).fill(1096), 40, 1190];
+    const all = sizes.map((n, i) => datagram(i, n));
+    assert.equal(a.sendMany!(all, { hostname: LOCAL, port: b.port }), all.length);
+    const { got, calls } = await collect(b, all.length);
+    assert.deepEqual(got, all.map((d) => [d[0], d[1], d.length]));
+    // Four GSO sends (59 full ones, 11 and the 300, 5 and the 40, the 1,190), four slots.
+    assert.equal(calls, 1, `${calls} receive calls for 78 datagrams`);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
 Deno.test("a datagram the kernel refuses in a batch (a firewall's EPERM) is skipped, and the rest still go", async () => {
   const real = loadLibc() as Libc;
   let calls = 0, failed = false;
@@ -70,7 +91,10 @@ Deno.test("a datagram the kernel refuses in a batch (a firewall's EPERM) is skip
   try {
     const to = { hostname: LOCAL, port: b.port };
     const sent = [0, 1].map((i) => a.sendMany!([datagram(i)], to));
-    sent.push(a.sendMany!(Array.from({ length: 10 }, (_, i) => datagram(2 + i)), to));
+    // Sizes that grow: each its own message (a GSO run is of one size).
+    sent.push(
+      a.sendMany!(Array.from({ length: 10 }, (_, i) => datagram(2 + i, 100 * (i + 1))), to),
+    );
     assert.deepEqual(sent, [1, 1, 9]);
     const { got } = await collect(b, 11);
     assert.deepEqual(got.map((g) => (g[0] << 8) | g[1]), [0, 1, 3, 4, 5, 6, 7, 8, 9, 10, 11]);

@@ -52,12 +52,21 @@ export const C = {
   SOL_SOCKET: 1,
   SO_SNDBUF: 7,
   SO_RCVBUF: 8,
+  SOL_UDP: 17,
+  /** Generic segmentation offload: one send of many datagrams of one size (Linux 4.18). */
+  UDP_SEGMENT: 103,
+  /** Generic receive offload: such a send arrives whole, with its datagrams' size (Linux 5.0). */
+  UDP_GRO: 104,
   MSG_DONTWAIT: 0x40,
   POLLIN: 1,
   EPERM: 1,
   EINTR: 4,
+  EIO: 5,
   EAGAIN: 11,
   EACCES: 13,
+  EINVAL: 22,
+  EMSGSIZE: 90,
+  ENOPROTOOPT: 92,
   EADDRINUSE: 98,
   EADDRNOTAVAIL: 99,
 } as const;

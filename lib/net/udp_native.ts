@@ -12,18 +12,31 @@ import { C, type Libc, loadLibc } from "../native/libc.ts";
 import type { NetAddr } from "./tcp.ts";
 import type { Udp, UdpSocket } from "./udp.ts";
 
-/** Datagrams per recvmmsg and per sendmmsg. */
+/** Messages per sendmmsg, and per recvmmsg without GRO. */
 const BATCH = 64;
 /** Bytes of each slot: more than any datagram we take (lib/protocol/constants.ts MAX_DATAGRAM),
  * so an oversized one arrives cut, and is refused as too long. */
 const SLOT = 2048;
+/** With GRO (UDP_GRO), a receive slot holds a whole GSO send, and fewer are taken a call. */
+const GRO_BATCH = 32;
+const GRO_SLOT = 65_536;
+/** CMSG_SPACE and CMSG_LEN of an int (UDP_GRO's size). */
+const CMSG_SPACE_INT = 24;
+const CMSG_LEN_INT = 20;
 /** What the socket's buffers are asked to hold; the kernel caps it at net.core.rmem_max and
  * wmem_max (208 KiB where nobody raised them, 4 MiB here) and doubles what it grants. */
 const BUFFER_BYTES = 4 * 2 ** 20;
 const SOCKADDR_IN = 16;
-/** sizeof(struct mmsghdr) and sizeof(struct iovec) on LP64 Linux. */
+/** sizeof(struct mmsghdr) and sizeof(struct iovec) on LP64 Linux, and CMSG_SPACE and CMSG_LEN of
+ * a u16 (UDP_SEGMENT's size). */
 const MMSGHDR = 64;
 const IOVEC = 16;
+const CMSG_SPACE_U16 = 24;
+const CMSG_LEN_U16 = 18;
+/** A GSO send carries at most this many datagrams (the kernel's UDP_MAX_SEGMENTS was 64 before
+ * Linux 6.2) and this many bytes (an IP datagram's limit, less headers). */
+const GSO_MAX_SEGMENTS = 64;
+const GSO_MAX_BYTES = 65_000;
 
 /** Set to 0 to keep Deno's socket (to compare the two, or to rule this one out). */
 export const NATIVE_UDP_ENV = "CHATNET_NATIVE_UDP";
@@ -70,6 +83,9 @@ function headers(count: number, name: (i: number) => bigint, iov: bigint): BigUi
   return h;
 }
 
+/** What a GSO send fails with where the kernel or the device cannot segment. */
+const GSO_REFUSALS = new Set<number>([C.EIO, C.EINVAL, C.ENOPROTOOPT, C.EMSGSIZE]);
+
 function errorFor(what: string, errno: number): Error {
   const message = `${what} failed: errno ${errno}`;
   if (errno === C.EADDRINUSE) return new Deno.errors.AddrInUse(message);
@@ -88,22 +104,39 @@ class NativeSocket implements UdpSocket {
   #closed = false;
   #polling = false;
   #pollfds = new Uint8Array(16);
-  // Receiving: BATCH slots, each with its source address and iovec, in one array of headers.
-  #rx = new Uint8Array(BATCH * SLOT);
-  #rxNames = new Uint8Array(BATCH * SOCKADDR_IN);
-  #rxNameWords = new Uint32Array(this.#rxNames.buffer);
-  #rxIov = new BigUint64Array(BATCH * 2);
+  // Receiving: #rxSlots slots of #rxSlot bytes, each with its source address, iovec and control
+  // buffer (where GRO says the size of the datagrams a slot holds), in one array of headers.
+  #gro: boolean;
+  #rxSlots: number;
+  #rxSlot: number;
+  #rx: Uint8Array;
+  #rxNames: Uint8Array;
+  #rxNameWords: Uint32Array;
+  #rxCmsg: DataView;
   #rxHdr: BigUint64Array;
   #rxHdr32: Uint32Array;
   #rxHdr8: Uint8Array;
+  /** Buffers the kernel writes into through pointers in #rxHdr: kept alive with the socket. */
+  #rxIovKeep: BigUint64Array;
+  #rxCmsgKeep: Uint8Array;
   /** The source last seen, as its first two words, and its NetAddr (most datagrams share it). */
   #from = { w0: -1, w1: -1, addr: { hostname: "", port: 0 } as NetAddr };
-  // Sending: BATCH slots to one address.
+  // Sending: up to BATCH messages to one address, their datagrams back to back in #tx; a message
+  // of several (a run of one size, the last maybe shorter) goes as one GSO send (UDP_SEGMENT).
   #tx = new Uint8Array(BATCH * SLOT);
   #txName = new Uint8Array(SOCKADDR_IN);
   #txTo: NetAddr | undefined;
   #txIov = new BigUint64Array(BATCH * 2);
+  #txHdr: BigUint64Array;
   #txHdr8: Uint8Array;
+  #txCmsg = new Uint8Array(BATCH * CMSG_SPACE_U16);
+  #txCmsgView = new DataView(this.#txCmsg.buffer);
+  #txAddr = 0n;
+  #txCmsgAddr = 0n;
+  /** Datagrams in each message of the call being made. */
+  #runs = new Int32Array(BATCH);
+  /** The kernel takes UDP_SEGMENT; cleared the first time a GSO send fails for want of it. */
+  #gso: boolean;
 
   constructor(c: Libc, o: NetAddr) {
     this.#c = c;
@@ -140,17 +173,51 @@ class NativeSocket implements UdpSocket {
     fds.setInt16(4, C.POLLIN, true);
     fds.setInt32(8, pipe[0], true);
     fds.setInt16(12, C.POLLIN, true);
+    const one = new Uint8Array(new Int32Array([1]).buffer);
+    this.#gro = c.setsockopt(fd, C.SOL_UDP, C.UDP_GRO, one, 4) === 0;
+    const slots = this.#rxSlots = this.#gro ? GRO_BATCH : BATCH;
+    const slot = this.#rxSlot = this.#gro ? GRO_SLOT : SLOT;
+    this.#rx = new Uint8Array(slots * slot);
+    this.#rxNames = new Uint8Array(slots * SOCKADDR_IN);
+    this.#rxNameWords = new Uint32Array(this.#rxNames.buffer);
+    const cmsg = new Uint8Array(slots * CMSG_SPACE_INT);
+    this.#rxCmsg = new DataView(cmsg.buffer);
+    const iov = new BigUint64Array(slots * 2);
     const rx = c.address(this.#rx), rxNames = c.address(this.#rxNames);
-    for (let i = 0; i < BATCH; i++) {
-      this.#rxIov[2 * i] = rx + BigInt(i * SLOT);
-      this.#rxIov[2 * i + 1] = BigInt(SLOT);
+    for (let i = 0; i < slots; i++) {
+      iov[2 * i] = rx + BigInt(i * slot);
+      iov[2 * i + 1] = BigInt(slot);
     }
-    this.#rxHdr = headers(BATCH, (i) => rxNames + BigInt(i * SOCKADDR_IN), c.address(this.#rxIov));
+    this.#rxIovKeep = iov;
+    this.#rxHdr = headers(slots, (i) => rxNames + BigInt(i * SOCKADDR_IN), c.address(iov));
+    const cmsgAt = c.address(cmsg);
+    for (let i = 0; i < slots; i++) this.#rxHdr[i * 8 + 4] = cmsgAt + BigInt(i * CMSG_SPACE_INT);
+    this.#rxCmsgKeep = cmsg;
     this.#rxHdr32 = new Uint32Array(this.#rxHdr.buffer);
     this.#rxHdr8 = new Uint8Array(this.#rxHdr.buffer);
-    const tx = c.address(this.#tx), txName = c.address(this.#txName);
-    for (let i = 0; i < BATCH; i++) this.#txIov[2 * i] = tx + BigInt(i * SLOT);
-    this.#txHdr8 = new Uint8Array(headers(BATCH, () => txName, c.address(this.#txIov)).buffer);
+    const txName = c.address(this.#txName);
+    this.#txAddr = c.address(this.#tx);
+    this.#txCmsgAddr = c.address(this.#txCmsg);
+    this.#txHdr = headers(BATCH, () => txName, c.address(this.#txIov));
+    this.#txHdr8 = new Uint8Array(this.#txHdr.buffer);
+    for (let i = 0; i < BATCH; i++) {
+      const at = i * CMSG_SPACE_U16;
+      this.#txCmsgView.setBigUint64(at, BigInt(CMSG_LEN_U16), true); // cmsg_len
+      this.#txCmsgView.setInt32(at + 8, C.SOL_UDP, true);
+      this.#txCmsgView.setInt32(at + 12, C.UDP_SEGMENT, true);
+    }
+    len[0] = 4;
+    this.#gso = c.getsockopt(fd, C.SOL_UDP, C.UDP_SEGMENT, asBytes, new Uint8Array(len.buffer)) ===
+      0;
+  }
+
+  /** Whether sends go as GSO batches (UDP_SEGMENT), and GSO sends arrive whole (UDP_GRO). */
+  get gso(): boolean {
+    return this.#gso;
+  }
+
+  get gro(): boolean {
+    return this.#gro;
   }
 
   send(data: Uint8Array, to: NetAddr): Promise<unknown> {
@@ -159,10 +226,12 @@ class NativeSocket implements UdpSocket {
       : Promise.reject(new Error("send failed"));
   }
 
-  /** Sends `datagrams` to `to`, BATCH a call; returns how many the kernel took. One the kernel
-   * refuses (a firewall's drop is EPERM) is skipped, as Deno's socket would fail that send alone:
-   * sendmmsg stops at it, and giving up there dropped the whole rest of the batch. A full buffer
-   * (EAGAIN) drops the rest, as a full queue on the path would. */
+  /** Sends `datagrams` to `to`; returns how many the kernel took. Runs of one size (a file's
+   * frames) go as one GSO send each, so the kernel walks its stack once for up to 64 datagrams
+   * (where it cannot, as one sendmmsg message each). One the kernel refuses (a firewall's drop is
+   * EPERM) is skipped, as Deno's socket would fail that send alone: sendmmsg stops at it, and
+   * giving up there dropped the whole rest of the batch. A full buffer (EAGAIN) drops the rest,
+   * as a full queue on the path would. */
   sendMany(datagrams: Uint8Array[], to: NetAddr): number {
     if (this.#closed) return 0;
     if (this.#txTo !== to) {
@@ -172,24 +241,62 @@ class NativeSocket implements UdpSocket {
     const c = this.#c;
     let at = 0, sent = 0;
     while (at < datagrams.length) {
-      const n = Math.min(BATCH, datagrams.length - at);
-      for (let i = 0; i < n; i++) {
-        const d = datagrams[at + i];
-        const len = Math.min(d.length, SLOT);
-        this.#tx.set(len === d.length ? d : d.subarray(0, len), i * SLOT);
-        this.#txIov[2 * i + 1] = BigInt(len);
-      }
-      const r = c.sendmmsg(this.#fd, this.#txHdr8, n, C.MSG_DONTWAIT);
+      const messages = this.#pack(datagrams, at);
+      const r = c.sendmmsg(this.#fd, this.#txHdr8, messages, C.MSG_DONTWAIT);
       if (r > 0) {
-        at += r;
-        sent += r;
+        for (let m = 0; m < r; m++) at += this.#runs[m], sent += this.#runs[m];
         continue;
       }
       const errno = r < 0 ? c.errno() : C.EAGAIN;
       if (errno === C.EAGAIN) break;
-      if (errno !== C.EINTR) at++; // this one is refused; the rest still go
+      if (errno === C.EINTR) continue;
+      if (this.#runs[0] > 1 && GSO_REFUSALS.has(errno)) {
+        this.#gso = false; // this kernel or device cannot segment: one datagram a message
+        continue;
+      }
+      at += this.#runs[0]; // refused; the rest still go
     }
     return sent;
+  }
+
+  /** Lays out messages for the datagrams from `from` on: returns how many, with their datagram
+   * counts in #runs. */
+  #pack(datagrams: Uint8Array[], from: number): number {
+    const hdr = this.#txHdr;
+    let m = 0, i = from, off = 0;
+    while (m < BATCH && i < datagrams.length) {
+      const size = Math.min(datagrams[i].length, SLOT);
+      if (off + size > this.#tx.length) break;
+      const start = off;
+      let count = 0;
+      for (; i < datagrams.length; i++) {
+        const d = datagrams[i];
+        const len = Math.min(d.length, SLOT);
+        // A run is of one size, and may end with one shorter datagram.
+        if (count > 0 && (!this.#gso || len > size || count === GSO_MAX_SEGMENTS)) break;
+        if (off - start + len > GSO_MAX_BYTES || off + len > this.#tx.length) break;
+        this.#tx.set(len === d.length ? d : d.subarray(0, len), off);
+        off += len;
+        count++;
+        if (len < size) {
+          i++;
+          break;
+        }
+      }
+      const at = m * MMSGHDR / 8;
+      this.#txIov[2 * m] = this.#txAddr + BigInt(start);
+      this.#txIov[2 * m + 1] = BigInt(off - start);
+      if (count > 1) {
+        this.#txCmsgView.setUint16(m * CMSG_SPACE_U16 + 16, size, true);
+        hdr[at + 4] = this.#txCmsgAddr + BigInt(m * CMSG_SPACE_U16); // msg_control
+        hdr[at + 5] = BigInt(CMSG_SPACE_U16); // msg_controllen
+      } else {
+        hdr[at + 4] = 0n;
+        hdr[at + 5] = 0n;
+      }
+      this.#runs[m++] = count;
+    }
+    return m;
   }
 
   receive(buffer: Uint8Array): Promise<[Uint8Array, NetAddr]> {
@@ -219,14 +326,27 @@ class NativeSocket implements UdpSocket {
       await c.poll(this.#pollfds, 2n, -1);
       this.#polling = false;
       if (this.#closed) break;
-      for (let i = 0; i < most; i++) this.#rxHdr32[i * 16 + 2] = SOCKADDR_IN;
-      const n = c.recvmmsg(this.#fd, this.#rxHdr8, Math.min(most, BATCH), C.MSG_DONTWAIT, 0n);
-      if (n <= 0) continue; // nothing after all (EAGAIN), or EINTR: poll again
-      for (let i = 0; i < n; i++) {
-        const len = Math.min(this.#rxHdr32[i * 16 + 14], SLOT);
-        onDatagram(this.#rx.subarray(i * SLOT, i * SLOT + len), this.#source(i), i < n - 1);
+      const slots = Math.min(most, this.#rxSlots), h = this.#rxHdr32;
+      for (let i = 0; i < slots; i++) {
+        h[i * 16 + 2] = SOCKADDR_IN; // msg_namelen
+        h[i * 16 + 10] = this.#gro ? CMSG_SPACE_INT : 0; // msg_controllen
       }
-      return n;
+      const n = c.recvmmsg(this.#fd, this.#rxHdr8, slots, C.MSG_DONTWAIT, 0n);
+      if (n <= 0) continue; // nothing after all (EAGAIN), or EINTR: poll again
+      let count = 0;
+      for (let i = 0; i < n; i++) {
+        const at = i * this.#rxSlot, len = Math.min(h[i * 16 + 14], this.#rxSlot);
+        const from = this.#source(i);
+        // A GSO send arrives whole (GRO): its datagrams are `size` bytes each, the last maybe less.
+        const size = this.#groSize(i) || len;
+        for (let o = 0; o < len || o === 0; o += size) {
+          const end = Math.min(o + size, len);
+          count++;
+          onDatagram(this.#rx.subarray(at + o, at + end), from, end < len || i < n - 1);
+          if (end >= len) break;
+        }
+      }
+      return count;
     }
     this.#release();
     throw new Error("The socket is closed");
@@ -248,6 +368,15 @@ class NativeSocket implements UdpSocket {
     this.#c.close(this.#fd);
     this.#c.close(this.#wake[0]);
     this.#c.close(this.#wake[1]);
+  }
+
+  /** The datagram size GRO gave slot `i`, or 0 when it holds one datagram. */
+  #groSize(i: number): number {
+    if (!this.#gro || this.#rxHdr32[i * 16 + 10] < CMSG_LEN_INT) return 0;
+    const v = this.#rxCmsg, at = i * CMSG_SPACE_INT;
+    if (v.getInt32(at + 8, true) !== C.SOL_UDP || v.getInt32(at + 12, true) !== C.UDP_GRO) return 0;
+    const size = v.getInt32(at + 16, true);
+    return size > 0 ? size : 0;
   }
 
   #source(i: number): NetAddr {
