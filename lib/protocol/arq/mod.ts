@@ -5,8 +5,8 @@
  *
  * The jobs live in their own files: the RTT estimator (rtt.ts), the pacer (pacer.ts), the
  * congestion controller (congestion.ts), the loss meter and redundancy policy (loss_meter.ts),
- * the sender with RACK-TLP and the RTO (sender.ts), the receiver with reassembly (receiver.ts) and
- * fragmentation (fragment.ts). This file packs what they have to send into datagrams: selective
+ * the sender with RACK-TLP and the RTO (sender.ts), the receiver with reassembly (receiver.ts),
+ * when to acknowledge (acks.ts) and fragmentation (fragment.ts). This file packs what they have to send into datagrams: selective
  * repeat with SACKs, paced, within the congestion window, and, while the peer reports loss on an
  * uncongested path, small datagrams sent twice and carrying copies of the newest unacknowledged
  * segments.
