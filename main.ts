@@ -19,6 +19,7 @@ import { OPT_OUT_ENV, useOpenSsl } from "./lib/native/openssl_aead.ts";
 import { newSecret } from "./lib/crypto/words.ts";
 import { findPeer, watchPairing } from "./lib/join.ts";
 import { denoEffects } from "./lib/effects.ts";
+import { NATIVE_UDP_ENV, nativeUdp } from "./lib/net/udp_native.ts";
 
 const out = bufferedOut(Deno.stdout);
 const log = fileOut(Deno.stderr);
@@ -75,10 +76,11 @@ async function main(): Promise<number> {
     config.send.length === 0;
   const accept = acceptMode(config, interactive);
   if (typeof accept === "object") fail(accept.error);
+  const udp = nativeUdp(denoEffects.udp, Deno.env.get(NATIVE_UDP_ENV));
   const opened = await openPeer({ ...config, accept }, {
     secret,
     output: out,
-    effects: denoEffects,
+    effects: typeof udp === "string" ? denoEffects : { ...denoEffects, udp },
   });
   if (typeof opened === "string") fail(opened);
   const { peer } = opened;

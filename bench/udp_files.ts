@@ -26,6 +26,10 @@ if (why) {
   Deno.exit(1);
 }
 
+/** The machine's load average, said with every run: other jobs share its cores. */
+const loadavg = async () =>
+  (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
+const loadBefore = await loadavg();
 const root = await Deno.makeTempDir({ prefix: "chatnet-bench-udp-" });
 const source = join(root, "payload.bin");
 const hosts = await makeHosts();
@@ -171,7 +175,8 @@ try {
 console.log(
   `File of ${sizeMiB} MiB from one namespace to another over a veth pair (${hosts.method}), ` +
     `${secret ? "sealed" : "plain"}, one chat line each way every ${GAP_MS} ms meanwhile ` +
-    `(median of ${rounds} run${rounds > 1 ? "s" : ""} each)`,
+    `(median of ${rounds} run${rounds > 1 ? "s" : ""} each); load average ${loadBefore} before, ` +
+    `${await loadavg()} after`,
 );
 for (const row of rows) {
   const tcp = median(row.tcp.map((r) => r.ms)), udp = median(row.udp.map((r) => r.ms));

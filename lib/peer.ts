@@ -150,6 +150,7 @@ export class Peer {
       epoch: randomId32(),
       output: (d) => this.#delivery.output(d),
       durableMarks: this.#journal.onDisk,
+      receiveBuffer: this.#link.receiveBuffer,
       onMessage: (data) => this.#onMessage(data),
       onDelivered: (id) => this.#delivery.delivered(id),
       onPeer: (state, restarted) => {
@@ -250,24 +251,32 @@ export class Peer {
         this.#emit(unreachableEvent(this.#from, { encrypted, port: this.port }));
       }
     }, UNREACHABLE_MS);
-    this.#link.receive((d, from) => {
-      const now = this.#clock.now();
+    // A batch of datagrams (`more` until its last) is one event: one time, what they make us send
+    // goes at its end (one ACK for all: Session.input), and so does the journal's write.
+    let batch: number | undefined;
+    this.#link.receive((d, from, more) => {
+      const now = batch ?? this.#clock.now();
       const { admission, report } = this.#path.admit(d, from, now);
       if (report) {
         const where = formatAddress(from.hostname, from.port);
         this.#emit({ type: "error", code: "foreign_address", message: report, from: where });
       }
-      if (admission === "refused") return;
-      this.#delivery.hold();
-      const opened = this.#session.input(d, now);
-      if (admission === "candidate") {
-        if (opened) this.#moved(from);
-        else this.#path.notOpened();
+      if (admission !== "refused") {
+        batch = now;
+        this.#delivery.hold();
+        const opened = this.#session.input(d, now, true);
+        if (admission === "candidate") {
+          if (opened) this.#moved(from);
+          else this.#path.notOpened();
+        }
+        if (!heard && (admission === "current" || opened)) {
+          heard = true;
+          this.#clock.clearTimer(unreachable);
+        }
       }
-      if (!heard && (admission === "current" || opened)) {
-        heard = true;
-        this.#clock.clearTimer(unreachable);
-      }
+      if (more || batch === undefined) return;
+      batch = undefined;
+      this.#session.flush(now);
       this.#delivery.release();
       this.#udpFiles.feed();
       this.#arm();

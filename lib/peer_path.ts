@@ -36,8 +36,12 @@ export interface PeerPathOptions {
   authenticated: boolean;
 }
 
+const CURRENT = Object.freeze({ admission: "current" as const });
+
 export class PeerPath {
   #peer: NetAddr;
+  /** The last source object found to be the peer's address. */
+  #current: NetAddr | undefined;
   #authenticated: boolean;
   #refused: string[] = [];
   #saidAt = -Infinity;
@@ -58,7 +62,13 @@ export class PeerPath {
     admission: Admission;
     report?: string;
   } {
-    if (same(from, this.#peer)) return { admission: "current" };
+    // A socket hands the same address object for a run of datagrams from one source
+    // (lib/net/udp_native.ts): it was compared already.
+    if (from === this.#current) return CURRENT;
+    if (same(from, this.#peer)) {
+      this.#current = from;
+      return CURRENT;
+    }
     const ours = isChatnet(datagram);
     if (this.#authenticated && ours && datagram[3] === SEALED) {
       return { admission: "candidate" };
@@ -79,6 +89,7 @@ export class PeerPath {
     if (same(from, this.#peer)) return undefined;
     const old = this.#peer;
     this.#peer = { hostname: from.hostname, port: from.port };
+    this.#current = undefined;
     this.counts.moves++;
     return old;
   }

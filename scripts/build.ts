@@ -15,7 +15,7 @@ export const PERMISSIONS = [
   "--allow-net",
   "--allow-read",
   "--allow-write",
-  "--allow-env=USER,NO_COLOR,HOME,XDG_STATE_HOME,CHATNET_SECRET,CHATNET_OPENSSL",
+  "--allow-env=USER,NO_COLOR,HOME,XDG_STATE_HOME,CHATNET_SECRET,CHATNET_OPENSSL,CHATNET_NATIVE_UDP",
   "--allow-run=xdg-open",
   "--allow-sys=statfs,networkInterfaces",
   ALLOW_FFI,

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
-import { INITIAL_WINDOW } from "../lib/protocol/constants.ts";
-import { encode } from "../lib/protocol/codec.ts";
+import {
+  DEFAULT_RECEIVE_BUFFER,
+  INITIAL_WINDOW,
+  MAX_FLIGHT_BYTES,
+} from "../lib/protocol/constants.ts";
+import { encode, MAX_SEGMENT_DATA, SEGMENT_HEADER_SIZE } from "../lib/protocol/codec.ts";
+import { bufferClass } from "../lib/protocol/arq/mod.ts";
 import { ArqLink, testSeed } from "./arq_link.ts";
 
 const SEED = testSeed();
@@ -139,4 +144,49 @@ Deno.test("a timeout behind a filling queue does not stop RTT sampling: after a 
   // The RTT took in the queue: the 16 KB queue at 1 Mbit/s is up to 128 ms.
   assert.ok(s.srtt > 20, where);
   assert.ok(l.now - 1_000 <= 1.3 * (c.bytes / 125), `${l.now} ms, ${where}`);
+});
+
+Deno.test("on a clean 1 ms path bulk data moves a whole flight per round trip: pacing does not hold it back", () => {
+  const l = new ArqLink({ seed: SEED, path: { delay: 0.5 } });
+  const full = "f".repeat(MAX_SEGMENT_DATA);
+  for (let i = 0; i < 3000; i++) l.send("a", full);
+  assert.ok(l.run(() => l.a.delivered.length === 3000, 60_000), l.where);
+  // MAX_FLIGHT_BYTES per millisecond is 49 MB/s; pacing at 24 MB/s took 2.2 times as long.
+  const ideal = 3000 * MAX_SEGMENT_DATA / MAX_FLIGHT_BYTES;
+  assert.ok(
+    l.now < 1.3 * ideal,
+    `${l.now.toFixed(1)} ms against ${ideal.toFixed(1)} ms, ${l.where}`,
+  );
+});
+
+Deno.test("a socket buffer is told as one class per doubling past the default, at most five", () => {
+  const classes = [undefined, 0, 100_000, DEFAULT_RECEIVE_BUFFER, 2 * DEFAULT_RECEIVE_BUFFER - 1]
+    .concat([2 * DEFAULT_RECEIVE_BUFFER, 8 * 2 ** 20, 2 ** 40]).map(bufferClass);
+  assert.deepEqual(classes, [0, 0, 0, 0, 0, 1, 5, 5]);
+});
+
+/** The most bytes of full segments A has in flight while it sends 3,000 of them over a clean
+ * 20 ms path with no bottleneck. */
+function mostInFlight(receiveBuffer: { a?: number; b?: number }): number {
+  const l = new ArqLink({ seed: SEED, path: { delay: 10 }, receiveBuffer });
+  const full = "f".repeat(MAX_SEGMENT_DATA);
+  for (let i = 0; i < 3000; i++) l.send("a", full);
+  let most = 0;
+  const done = l.run(() => {
+    most = Math.max(most, l.a.arq.stats().inFlight);
+    return l.a.delivered.length === 3000;
+  }, 60_000);
+  assert.ok(done, l.where);
+  return most * (SEGMENT_HEADER_SIZE + MAX_SEGMENT_DATA);
+}
+
+Deno.test("a receiver that says its socket holds more is sent more in flight; one that says nothing, MAX_FLIGHT_BYTES", () => {
+  const plain = mostInFlight({});
+  assert.ok(plain <= MAX_FLIGHT_BYTES + MAX_SEGMENT_DATA, `${plain} B in flight`);
+  assert.ok(plain >= MAX_FLIGHT_BYTES - 2 * MAX_SEGMENT_DATA, `${plain} B in flight`);
+  // Only the receiver's buffer counts: A's own says nothing about B's.
+  assert.equal(mostInFlight({ a: 8 * 2 ** 20 }), plain);
+  const big = mostInFlight({ b: 8 * 2 ** 20 }); // class 5: up to 32 times as much
+  assert.ok(big > 16 * MAX_FLIGHT_BYTES, `${big} B in flight`);
+  assert.ok(big <= 32 * MAX_FLIGHT_BYTES + MAX_SEGMENT_DATA, `${big} B in flight`);
 });

@@ -103,6 +103,12 @@ export interface LinkOptions {
   initialSeq?: number;
   /** Decides per datagram from A whether it is dropped, before the path (by index from 0). */
   dropFromA?: (index: number, packet: Packet) => boolean;
+  /** Both sides advertise a durable point that moves only through markDurable(). */
+  durableMarks?: boolean;
+  /** Each side's socket receive buffer, as it tells the other (default: not known). */
+  receiveBuffer?: { a?: number; b?: number };
+  /** Runs after each datagram a side takes in (where the peer marks what it stored). */
+  afterInput?: (side: Side) => void;
 }
 
 export class ArqLink {
@@ -120,8 +126,8 @@ export class ArqLink {
     this.seed = o.seed;
     this.ab = new Path(o.path, o.seed);
     this.ba = new Path(o.back ?? o.path, o.seed * 31 + 7);
-    this.a = this.#side(() => this.ab, () => this.b, o.initialSeq, o.dropFromA);
-    this.b = this.#side(() => this.ba, () => this.a, o.initialSeq);
+    this.a = this.#side(() => this.ab, () => this.b, o, o.receiveBuffer?.a, o.dropFromA);
+    this.b = this.#side(() => this.ba, () => this.a, o, o.receiveBuffer?.b);
   }
 
   /** "seed 7": for assertion messages. */
@@ -132,7 +138,8 @@ export class ArqLink {
   #side(
     path: () => Path,
     other: () => Side,
-    initialSeq: number | undefined,
+    o: LinkOptions,
+    receiveBuffer: number | undefined,
     drop?: (index: number, packet: Packet) => boolean,
   ): Side {
     const dec = new TextDecoder();
@@ -147,7 +154,9 @@ export class ArqLink {
     side.arq = new Arq({
       srcEpoch: 1,
       dstEpoch: 1,
-      initialSeq,
+      initialSeq: o.initialSeq,
+      durableMarks: o.durableMarks,
+      receiveBuffer,
       output: (d) => {
         const decoded = decode(d);
         if (!("packet" in decoded)) throw new Error(`Emitted a malformed datagram: ${decoded}`);
@@ -157,7 +166,12 @@ export class ArqLink {
         side.packets.push(p);
         if (drop?.(index, p)) return;
         const at = path().carry(d.length, this.now);
-        if (at !== undefined) this.at(at, () => other().arq.input(p, this.now));
+        if (at === undefined) return;
+        this.at(at, () => {
+          const to = other();
+          to.arq.input(p, this.now);
+          o.afterInput?.(to);
+        });
       },
       onMessage: (m) => {
         side.received.push(dec.decode(m));

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { LossMeter, mayCopy, type RedundancyBudget } from "../lib/protocol/arq/loss_meter.ts";
-import { LOSS_GRACE, LOSS_PRIOR, LOSS_WINDOW } from "../lib/protocol/constants.ts";
+import { LOSS_EWMA, LOSS_GRACE, LOSS_PRIOR, LOSS_WINDOW } from "../lib/protocol/constants.ts";
 
 Deno.test("before a window is measured the meter assumes LOSS_PRIOR; a clean first window replaces it with 0", () => {
   const m = new LossMeter();
@@ -24,6 +24,20 @@ Deno.test("a datagram overtaken within the grace still counts as received", () =
   order.forEach((pn, i) => m.note(pn, i));
   m.note(10, 10 + LOSS_GRACE);
   assert.equal(m.loss, 0);
+});
+
+Deno.test("each window is measured the grace after the next one began, window after window", () => {
+  const m = new LossMeter();
+  // Window 0 whole, window 1 missing half; each measured LOSS_GRACE after the next began.
+  for (let pn = 0; pn < LOSS_WINDOW; pn++) m.note(pn, 0);
+  for (let pn = LOSS_WINDOW; pn < 1.5 * LOSS_WINDOW; pn++) m.note(pn, 10);
+  m.note(1.5 * LOSS_WINDOW, 10 + LOSS_GRACE);
+  assert.equal(m.loss, 0, "window 0 measured");
+  m.note(2 * LOSS_WINDOW, 100); // window 2 begins: window 1 is measured at 100 + LOSS_GRACE
+  m.note(2 * LOSS_WINDOW + 1, 100 + LOSS_GRACE - 1);
+  assert.equal(m.loss, 0, "window 1 is still in its grace");
+  m.note(2 * LOSS_WINDOW + 2, 100 + LOSS_GRACE);
+  assert.ok(Math.abs(m.loss - LOSS_EWMA * 0.375) < 1e-9, `loss ${m.loss}`);
 });
 
 Deno.test("packet numbers across 2^32 are measured like any others", () => {

@@ -66,12 +66,29 @@ Deno.test("a segment a whole receive window ahead is refused and counted, one ju
   assert.equal(got[RECEIVE_WINDOW - 1], "last");
 });
 
-Deno.test("a segment from before the cumulative point is a duplicate, never delivered again", () => {
+Deno.test("a segment from before the cumulative point is a duplicate, never delivered again, and asks for an ACK at once", () => {
   const { r, got } = receiver(5);
   r.onSegment(seg(5, "a"));
+  assert.equal(r.takeDisorder(), false, "in order");
   r.onSegment(seg(4, "old"));
+  assert.equal(r.takeDisorder(), true, "a duplicate is ACKed again at once");
   r.onSegment(seg(5, "a"));
   assert.deepEqual(got, ["a"]);
   assert.equal(r.duplicates, 2);
-  assert.ok(r.ackPending, "a duplicate is ACKed again");
+  assert.equal(r.takeDisorder(), true);
+});
+
+Deno.test("a segment past a gap, and one below the highest received, each ask for an ACK at once; the next in line above a hole does not", () => {
+  const { r, got } = receiver(5);
+  r.onSegment(seg(7, "c"));
+  assert.equal(r.takeDisorder(), true, "past a gap");
+  r.onSegment(seg(8, "d"));
+  assert.equal(r.takeDisorder(), false, "next after the highest, with the hole still open");
+  r.onSegment(seg(5, "a"));
+  assert.equal(r.takeDisorder(), true, "a hole partly filled");
+  r.onSegment(seg(6, "b"));
+  assert.equal(r.takeDisorder(), true, "the hole filled");
+  r.onSegment(seg(9, "e"));
+  assert.equal(r.takeDisorder(), false, "in order");
+  assert.deepEqual(got, ["a", "b", "c", "d", "e"]);
 });

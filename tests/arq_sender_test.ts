@@ -58,6 +58,39 @@ Deno.test("two datagrams lost in one five-datagram flush are repaired by RACK on
   );
 });
 
+Deno.test("RACK still finds a lost first transmission behind a segment whose retransmission went out after it", () => {
+  // 41's first two transmissions are lost, 45's first: 45 is lost among segments first sent
+  // after 41's retransmission went, and the scan for losses must look past 41.
+  const drops = new Map([[41, 2], [45, 1]]);
+  const l = warmLink({
+    dropFromA: (_, p) =>
+      p.segments.some((s) => {
+        const left = drops.get(s.seq) ?? 0;
+        if (left > 0) drops.set(s.seq, left - 1);
+        return left > 0;
+      }),
+  });
+  const t0 = l.now;
+  const first = l.a.sentAt.length;
+  for (let i = 0; i < 4; i++) l.send("a", "x".repeat(1000) + i); // 40..43, at 0
+  l.at(t0 + 22, () => {
+    for (let i = 4; i < 10; i++) l.send("a", "x".repeat(1000) + i); // 44..49, at 22
+  });
+  assert.ok(l.run(() => l.b.received.length === 50, 5_000), l.where);
+  const again = (seq: number) =>
+    l.a.packets.slice(first).flatMap((p, i) =>
+      p.segments[0]?.seq === seq ? [ms(l.a.sentAt[first + i] - t0)] : []
+    )[1];
+  // 41 goes again at 25 (the ACK of 42 and 43 at 20, plus the reordering window) and is lost
+  // again; 45 goes again when the ACK of 46..49 (at 42) has waited out the window from its send
+  // (22 + 20 + 5), found past 41, which was resent at 25, after 45 first went.
+  assert.deepEqual([again(41), again(45)], [25, 47], l.where);
+  assert.deepEqual(
+    l.b.received.slice(40),
+    Array.from({ length: 10 }, (_, i) => "x".repeat(1000) + i),
+  );
+});
+
 Deno.test("on a dark path one tail probe goes, then the RTO alone, doubling up to its 60 s cap", () => {
   const l = warmLink();
   l.ab.dark = l.ba.dark = true;

@@ -42,6 +42,24 @@ Deno.test("crc32c matches the standard check value", () => {
   assert.equal(crc32c(new Uint8Array(0)), 0);
 });
 
+Deno.test("crc32c eight bytes a step agrees with one byte a step at every alignment and length", () => {
+  const slow = (b: Uint8Array, start: number, end: number) => {
+    let crc = 0xffffffff;
+    for (let i = start; i < end; i++) {
+      crc ^= b[i];
+      for (let k = 0; k < 8; k++) crc = crc & 1 ? 0x82f63b78 ^ (crc >>> 1) : crc >>> 1;
+    }
+    return (crc ^ 0xffffffff) >>> 0;
+  };
+  const bytes = new Uint8Array(1200).map((_, i) => (i * 7919 + (i >> 3)) & 0xff);
+  for (let start = 0; start < 9; start++) {
+    for (let end = start; end < start + 40; end++) {
+      assert.equal(crc32c(bytes, start, end), slow(bytes, start, end), `${start}..${end}`);
+    }
+    assert.equal(crc32c(bytes, start), slow(bytes, start, bytes.length), `${start}..`);
+  }
+});
+
 Deno.test("encode then decode gives the same packet", () => {
   const p = sample();
   const d = decode(encode(p));
@@ -95,7 +113,7 @@ Deno.test("random, truncated and multi-bit-flipped datagrams never throw and nev
 Deno.test("a datagram with a valid checksum but inconsistent lengths is rejected", () => {
   const bytes = encode(sample());
   // Claim a longer first segment, then fix up the checksum so only the structure is wrong.
-  const v = new DataView(bytes.buffer);
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const segAt = HEADER_SIZE + 2 * SACK_SIZE;
   v.setUint16(segAt + 6, 500);
   v.setUint32(bytes.length - 4, crc32c(bytes, 0, bytes.length - 4));

@@ -255,7 +255,7 @@ Deno.test("OpenSSL and node:crypto seal the same bytes, open each other's, and r
   }
 });
 
-Deno.test("CHATNET_OPENSSL=0 keeps node:crypto, and every task may load only the listed libcrypto", async () => {
+Deno.test("CHATNET_OPENSSL=0 keeps node:crypto, and every task may load only the listed libcrypto and libc", async () => {
   assert.equal(loadOpenSslAead("0"), "CHATNET_OPENSSL=0");
   const tasks: Record<string, string> = JSON.parse(await Deno.readTextFile("deno.json")).tasks;
   for (const [name, task] of Object.entries(tasks)) {

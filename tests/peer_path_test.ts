@@ -42,6 +42,16 @@ Deno.test("with a passphrase, a sealed datagram from a new address is a candidat
   assert.deepEqual(path.counts, { foreign: 1, moves: 2 });
 });
 
+Deno.test("a source address object already found to be the peer's is not once the peer moves", () => {
+  const path = new PeerPath({ peer: PEER, authenticated: true });
+  // Sockets hand the same object for a run of datagrams from one source (lib/net/udp_native.ts).
+  const from = Object.freeze({ ...PEER });
+  assert.equal(path.admit(ours(true), from, 0).admission, "current");
+  assert.equal(path.admit(ours(true), from, 0).admission, "current");
+  assert.deepEqual(path.opened(NEW), PEER);
+  assert.equal(path.admit(ours(true), from, 1).admission, "candidate");
+});
+
 Deno.test("with a passphrase, a plaintext handshake from a new address is refused and said; junk is only counted", () => {
   const path = new PeerPath({ peer: PEER, authenticated: true });
   assert.deepEqual(path.admit(ours(false), NEW, 0), {

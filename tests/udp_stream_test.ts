@@ -207,6 +207,26 @@ Deno.test("a receiver resets a stream whose sender ignores its window", () => {
   assert.equal(ch.counts.unknown, 1);
 });
 
+Deno.test("data naming an open stream's number under another transfer's id is refused, not delivered", async () => {
+  const s = new FakeSession();
+  const ch = new UdpFiles({ port: s, later: () => {} });
+  let incoming: UdpInStream | undefined;
+  ch.onIncoming((x) => incoming = x);
+  ch.onFrame(encodeFrame({ type: 1, id: ID, stream: 9 }));
+  const other = "fedcba9876543210";
+  ch.onFrame(encodeFrame({ type: 2, id: other, stream: 9, data: new Uint8Array([6, 6]) }));
+  assert.equal(ch.counts.unknown, 1);
+  const reset = decodeFrame(s.queue.at(-1)!);
+  assert.ok(typeof reset !== "string");
+  assert.deepEqual([reset.type, reset.id, reset.stream], [5, other, 9]);
+  ch.onFrame(encodeFrame({ type: 2, id: ID, stream: 9, data: new Uint8Array([1, 2, 3]) }));
+  ch.onFrame(encodeFrame({ type: 3, id: ID, stream: 9 }));
+  const buf = new Uint8Array(10);
+  assert.equal(await incoming!.read(buf), 3);
+  assert.deepEqual(buf.subarray(0, 3), new Uint8Array([1, 2, 3]));
+  assert.equal(await incoming!.read(buf), null);
+});
+
 Deno.test("when the peer is lost, writes and reads in progress fail at once", async () => {
   const s = new FakeSession();
   const ch = new UdpFiles({ port: s, later: () => {} });

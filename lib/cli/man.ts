@@ -61,6 +61,11 @@ export function manPage(version: string, date: string): string {
         "0 keeps node:crypto's ChaCha20-Poly1305 rather than the host's OpenSSL (libcrypto); " +
         "the bytes on the wire are the same",
       ],
+      [
+        "CHATNET_NATIVE_UDP",
+        "0 keeps Deno's UDP socket rather than chatnet's own through libc (sendmmsg and " +
+        "recvmmsg, a batch of datagrams per system call); the bytes on the wire are the same",
+      ],
     ].flatMap(([name, what]) => [".TP", `.B ${name}`, roff(what)]),
     ".SH EXIT STATUS",
     ...EXIT_CODES.flatMap(([code, what]) => [".TP", `.B ${code}`, roff(what)]),

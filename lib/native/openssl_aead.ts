@@ -19,14 +19,17 @@ import {
   TAG_BYTES,
   useAead,
 } from "../crypto/aead.ts";
+import { LIBC_PATHS } from "./libc.ts";
 
 /** Where Debian, Ubuntu and Kali keep libcrypto, newest first. The compiled binary's
- * --allow-ffi names exactly these (scripts/build.ts), so no other library can be loaded. */
+ * --allow-ffi names exactly these and libc's (scripts/build.ts), so no other library can be
+ * loaded. */
 export const LIBCRYPTO_PATHS = ["x86_64", "aarch64"].flatMap((arch) =>
   ["libcrypto.so.3", "libcrypto.so.1.1"].map((name) => `/usr/lib/${arch}-linux-gnu/${name}`)
 );
-/** The one --allow-ffi that chatnet is run with, anywhere: exactly LIBCRYPTO_PATHS. */
-export const ALLOW_FFI = `--allow-ffi=${LIBCRYPTO_PATHS.join(",")}`;
+/** The one --allow-ffi that chatnet is run with, anywhere: exactly LIBCRYPTO_PATHS and
+ * LIBC_PATHS (lib/native/libc.ts, for the UDP socket of lib/net/udp_native.ts). */
+export const ALLOW_FFI = `--allow-ffi=${[...LIBCRYPTO_PATHS, ...LIBC_PATHS].join(",")}`;
 
 /** Set to 0 to keep node:crypto (to compare the two, or to rule OpenSSL out). */
 export const OPT_OUT_ENV = "CHATNET_OPENSSL";

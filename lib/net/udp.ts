@@ -15,6 +15,16 @@ export interface UdpSocket {
   /** The next datagram, in `buffer` (cut to its size), and who sent it. Rejects once closed. */
   receive(buffer: Uint8Array): Promise<[Uint8Array, NetAddr]>;
   close(): void;
+  /** Bytes its receive buffer holds (SO_RCVBUF), when known. */
+  readonly receiveBuffer?: number;
+  /** Where the socket moves several at once (lib/net/udp_native.ts): sends them all to `to` now
+   * and returns how many the kernel took. */
+  sendMany?(datagrams: Uint8Array[], to: NetAddr): number;
+  /** Waits for datagrams and hands each queued one (a view valid during the call) to
+   * `onDatagram`, `more` until the last; resolves with how many. Rejects once closed. */
+  receiveMany?(
+    onDatagram: (datagram: Uint8Array, from: NetAddr, more: boolean) => void,
+  ): Promise<number>;
 }
 
 export interface Udp {
@@ -52,6 +62,8 @@ export class UdpLink {
   #impair?: Impairment;
   #closed = false;
   #timers = new Set<TimerId>();
+  /** Datagrams for the peer gathered during this task, for a socket that sends many at once. */
+  #batch: Uint8Array[] = [];
   /** Where datagrams go: the configured peer, until it moves (lib/peer_path.ts). */
   peer: NetAddr;
   counts = { sendErrors: 0, receiveErrors: 0, oversized: 0 };
@@ -67,6 +79,11 @@ export class UdpLink {
 
   get port(): number {
     return this.#conn.port;
+  }
+
+  /** Bytes the socket's receive buffer holds, when known (the session tells the peer). */
+  get receiveBuffer(): number | undefined {
+    return this.#conn.receiveBuffer;
   }
 
   get simCounts(): Impairment["counts"] | undefined {
@@ -90,8 +107,20 @@ export class UdpLink {
   }
 
   /** Receives until closed; `onDatagram` gets a view into a reused buffer, valid during the call,
-   * and the sender's address (whoever it is: the caller decides). */
-  async receive(onDatagram: (datagram: Uint8Array, from: NetAddr) => void): Promise<void> {
+   * the sender's address (whoever it is: the caller decides), and whether more of the datagrams
+   * that arrived together follow at once. */
+  async receive(
+    onDatagram: (datagram: Uint8Array, from: NetAddr, more: boolean) => void,
+  ): Promise<void> {
+    const many = this.#conn.receiveMany?.bind(this.#conn);
+    while (many && !this.#closed) {
+      try {
+        await many(onDatagram);
+      } catch {
+        if (this.#closed) return;
+        this.counts.receiveErrors++;
+      }
+    }
     // One byte more than the largest legal datagram, so an oversized one is seen as such.
     const buffer = new Uint8Array(MAX_DATAGRAM + 1);
     while (!this.#closed) {
@@ -103,12 +132,14 @@ export class UdpLink {
         this.counts.receiveErrors++;
         continue;
       }
-      onDatagram(data, from);
+      onDatagram(data, from, false);
     }
   }
 
   close(): void {
     if (this.#closed) return;
+    // What this task sent goes first: a goodbye and the last ACK are sent just before closing.
+    if (this.#batch.length > 0) this.#sendBatch();
     this.#closed = true;
     for (const t of this.#timers) this.#clock.clearTimer(t);
     this.#conn.close();
@@ -116,7 +147,20 @@ export class UdpLink {
 
   #write(data: Uint8Array): void {
     if (this.#closed) return;
-    this.#conn.send(data, this.peer)
-      .catch(() => this.counts.sendErrors++);
+    if (!this.#conn.sendMany) {
+      this.#conn.send(data, this.peer).catch(() => this.counts.sendErrors++);
+      return;
+    }
+    // Sent together once this task is done: a flush of the session, or a datagram's replies,
+    // goes in one system call. Nothing else runs before the microtask, so nothing waits.
+    if (this.#batch.push(data) === 1) queueMicrotask(() => this.#sendBatch());
+  }
+
+  #sendBatch(): void {
+    const batch = this.#batch;
+    this.#batch = [];
+    if (this.#closed) return;
+    const sent = this.#conn.sendMany!(batch, this.peer);
+    this.counts.sendErrors += batch.length - sent;
   }
 }

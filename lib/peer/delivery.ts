@@ -107,7 +107,7 @@ export class Delivery {
 
   /** A datagram is about to be handled: what it makes us send is held until release(). */
   hold(): void {
-    this.#held = [];
+    this.#held ??= [];
   }
 
   /** The session's onDelivered: the peer acknowledged the message tagged `id`. */

@@ -1,7 +1,9 @@
 /**
  * The datagram format. All integers are big-endian.
  *
- *   0  magic "CN"        2  version        3  type          4  flags
+ *   0  magic "CN"        2  version        3  type
+ *   4  flags: bit 0 FLAG_ACK; bits 1-3 the sender's receive buffer class k: its peer may keep
+ *      MAX_FLIGHT_BYTES·2^k in flight to it (0 from a release that did not say)
  *   5  loss (inbound loss seen by the sender, /255)  6  SACK range count  7  segment count
  *   8  source epoch      12 destination epoch (0 = not known yet)
  *   16 packet number (counts datagrams, for loss estimation)
@@ -17,6 +19,7 @@
  * Decoding never throws: a malformed datagram comes back as a reason.
  */
 import { crc32c } from "./crc32c.ts";
+import { allocBytes, copyBytes } from "../bytes.ts";
 import { MAX_DATAGRAM, MAX_PACKET, MAX_SACK_RANGES, SEAL_OVERHEAD } from "./constants.ts";
 
 export const MAGIC = 0x434e;
@@ -35,6 +38,9 @@ export type PacketType = typeof PacketType[keyof typeof PacketType];
 
 /** The ack/sack fields are meaningful. */
 export const FLAG_ACK = 1;
+/** Where the receive buffer class sits in the flags, and its largest value. */
+export const BUFFER_CLASS_SHIFT = 1;
+export const MAX_BUFFER_CLASS = 7;
 
 export interface Segment {
   seq: number;
@@ -118,8 +124,8 @@ export function encode(p: Packet): Uint8Array {
   if (p.sacks.length > MAX_SACK_RANGES || p.segments.length > 255) {
     throw new RangeError("Cannot encode packet: too many SACK ranges or segments");
   }
-  const out = new Uint8Array(encodedSize(p.sacks.length, p.segments));
-  const v = new DataView(out.buffer);
+  const out = allocBytes(encodedSize(p.sacks.length, p.segments));
+  const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
   v.setUint16(0, MAGIC);
   out[2] = VERSION;
   out[3] = p.type;
@@ -179,7 +185,7 @@ export function decode(bytes: Uint8Array): Decoded {
     segments.push({
       seq: v.getUint32(o),
       frg: v.getUint16(o + 4),
-      data: bytes.slice(start, start + len),
+      data: copyBytes(bytes.subarray(start, start + len)),
     });
     o = start + len;
   }

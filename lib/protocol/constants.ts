@@ -24,14 +24,23 @@ export const MAX_SACK_RANGES = 8;
  * overflowing the receiver's socket buffer. */
 export const SEND_WINDOW = 4096;
 
-/** Bytes of segments sent and not yet acknowledged. The peer reads datagrams only as fast as its
- * event loop handles them, and Linux drops what overflows a UDP socket's receive buffer (208 KiB
- * by default, about 90 full datagrams once the kernel's per-packet overhead is counted). With this
- * much outstanding, about 42 full datagrams, twice that with redundancy, a receiver that stalls
- * (seen here when the program reading its stdout fell behind) cannot be overrun: ACKs clock new
- * data out at the pace it really keeps. A burst that the receiver keeps up with runs as fast with
- * this cap as without it (measured: 20,000 messages on loopback, 37,000-40,000 a second either way). */
+/** Bytes of segments sent and not yet acknowledged, to a peer whose socket buffer is the default.
+ * The peer reads datagrams only as fast as its event loop handles them, and Linux drops what
+ * overflows a UDP socket's receive buffer (208 KiB by default, about 90 full datagrams once the
+ * kernel's per-packet overhead is counted). With this much outstanding, about 42 full datagrams,
+ * twice that with redundancy, a receiver that stalls (seen here when the program reading its
+ * stdout fell behind) cannot be overrun: ACKs clock new data out at the pace it really keeps. A
+ * burst that the receiver keeps up with runs as fast with this cap as without it (measured: 20,000
+ * messages on loopback, 37,000-40,000 a second either way). A peer with a larger buffer says so
+ * (its receive buffer class, codec.ts) and is sent up to MAX_FLIGHT_BYTES·2^class. */
 export const MAX_FLIGHT_BYTES = 48 * 1024;
+/** Linux's default receive buffer (net.core.rmem_default): class 0. Each doubling of the buffer a
+ * socket holds is one class more, up to RECEIVE_BUFFER_CLASS_MAX: a socket of 8 MiB (what
+ * lib/net/udp_native.ts asks for, where net.core.rmem_max allows it) takes 1.5 MiB in flight,
+ * far more than a LAN's bandwidth-delay product at what a Deno process moves (150 KB at
+ * 100 MB/s and 1.5 ms). */
+export const DEFAULT_RECEIVE_BUFFER = 212_992;
+export const RECEIVE_BUFFER_CLASS_MAX = 5;
 
 /** Out-of-order segments the receiver buffers; equal to the send window, so nothing in a legal
  * window is ever refused. */
@@ -57,6 +66,15 @@ export const RTO_MAX = 60_000;
 /** Clock granularity G of RFC 6298 (setTimeout resolves to about a millisecond). */
 export const CLOCK_GRANULARITY = 1;
 
+/** Delayed acknowledgements (RFC 9000 section 13.2.1): a receiver of bulk data (full segments)
+ * acknowledges every ACK_EVERY-th datagram, and any other within MAX_ACK_DELAY; at once when a
+ * datagram is not bulk (a chat line, a file's last frame: the sender has nothing behind it) or
+ * shows disorder (a hole, a hole filled, a duplicate). One ACK per file datagram, and a second for
+ * the durable point, made the receiver send 1.5 datagrams for each it received. The delay stays
+ * below RTO_MIN, so a held ACK cannot time the sender out on a quiet LAN. */
+export const ACK_EVERY = 2;
+export const MAX_ACK_DELAY = 1;
+
 /** Under load (at least this many segments in flight), new messages wait up to COALESCE_MS so
  * that a burst goes out packed many to a datagram. At chat rates nothing is in flight and a
  * message leaves at once, so latency is untouched. */
@@ -64,16 +82,18 @@ export const COALESCE_FLIGHT = 16;
 export const COALESCE_MS = 1;
 
 /** Pacing (RFC 9002 section 7.7): bytes go out at PACE_GAIN times cwnd per SRTT, never faster
- * than PACE_MAX_PER_MS (about 24 MB/s, far above chat needs and what the peer's event loop keeps
- * up with). The bucket holds at most PACE_BURST_MS of that rate, and never less than the initial
- * window, so a line typed into an idle session leaves at once. */
+ * than PACE_MAX_PER_MS (about 290 MB/s, above what a Deno process moves through a socket; at 24
+ * MB/s it held files over the session to 20 MB/s). The bucket holds at most PACE_BURST_MS of that
+ * rate, and never less than the initial window, so a line typed into an idle session leaves at
+ * once. */
 export const PACE_GAIN = 1.25;
-export const PACE_MAX_PER_MS = 20 * MAX_PACKET;
+export const PACE_MAX_PER_MS = 250 * MAX_PACKET;
 export const PACE_BURST_MS = 2;
 
 /** Congestion window bounds, in bytes (RFC 9002 section 7.2: ten datagrams initially, two at the
- * least). The window never grows past twice MAX_FLIGHT_BYTES, which the flight cannot exceed
- * anyway: growth beyond it would only be credit for a burst the path never saw. */
+ * least). The window never grows past twice the flight the peer takes (MAX_FLIGHT_BYTES for a
+ * default buffer), which the flight cannot exceed anyway: growth beyond it would only be credit
+ * for a burst the path never saw. */
 export const INITIAL_WINDOW = 10 * MAX_PACKET;
 export const MIN_WINDOW = 2 * MAX_PACKET;
 export const MAX_WINDOW = 2 * MAX_FLIGHT_BYTES;

@@ -46,6 +46,8 @@ export class Session {
   #restartPending = false;
   /** The time of the call being handled, for stamping what goes out. */
   #now = 0;
+  /** The datagram being handled has others right behind it (input's `more`). */
+  #more = false;
   #outbox: PendingMessage[] = [];
   #helloAt = 0;
   #helloInterval = HELLO_INTERVAL;
@@ -140,8 +142,10 @@ export class Session {
 
   /** Handles one datagram. True when it was sealed, opened under the current peer's keys, and is
    * the newest that peer has sent (its highest counter so far): only such a datagram may move the
-   * peer to a new address (RFC 9000 section 9.3; lib/peer_path.ts). */
-  input(datagram: Uint8Array, now: number): boolean {
+   * peer to a new address (RFC 9000 section 9.3; lib/peer_path.ts). `more`: others arrived with
+   * it and follow at once; what it makes us send waits for the last of them (Arq's input). */
+  input(datagram: Uint8Array, now: number, more = false): boolean {
+    this.#more = more;
     this.#noteTime(now);
     this.#counts.datagramsIn++;
     return this.#intake.input(datagram, now);
@@ -151,7 +155,7 @@ export class Session {
     if (p.srcEpoch !== this.#peerEpoch || p.dstEpoch === 0) return void this.#counts.stale++;
     this.#confirmed = true;
     this.#heard(now, p.type);
-    this.#arq!.input(p, now);
+    this.#arq!.input(p, now, this.#more);
   }
 
   tick(now: number): void {
@@ -281,6 +285,7 @@ export class Session {
       onMessage: this.#o.onMessage,
       onDelivered: this.#o.onDelivered,
       durableMarks: this.#o.durableMarks,
+      receiveBuffer: this.#o.receiveBuffer,
     });
     this.#arq = arq;
     const outbox = this.#outbox;

@@ -45,6 +45,8 @@ export class Congestion {
   #recoveryStart = -Infinity;
   #congestionEvents = 0;
   #randomLosses = 0;
+  /** The most the window grows to: twice the flight the peer takes. */
+  limit = MAX_WINDOW;
 
   constructor(rtt: RttEstimator) {
     this.#rtt = rtt;
@@ -85,7 +87,7 @@ export class Congestion {
     } else if (this.ownQueue() > STANDING_QUEUE.high) {
       this.#cwnd = Math.max(MIN_WINDOW, this.#cwnd - MAX_PACKET * bytes / this.#cwnd);
     }
-    this.#cwnd = Math.min(this.#cwnd, MAX_WINDOW);
+    this.#cwnd = Math.min(this.#cwnd, this.limit);
   }
 
   /** A segment sent at `sentAt` was found lost (by RACK or a timeout). */

@@ -15,11 +15,14 @@ export function fragment(data: Uint8Array): Fragment[] {
   if (data.length > MAX_MESSAGE) {
     throw new RangeError(`Cannot send message: ${data.length} bytes exceeds ${MAX_MESSAGE}`);
   }
-  const count = Math.max(1, Math.ceil(data.length / MAX_SEGMENT_DATA));
-  const small = count === 1 && data.length <= REDUNDANCY_MAX_BYTES;
-  return Array.from({ length: count }, (_, i) => ({
-    frg: count - 1 - i,
-    data: data.subarray(i * MAX_SEGMENT_DATA, (i + 1) * MAX_SEGMENT_DATA),
-    small,
-  }));
+  if (data.length <= MAX_SEGMENT_DATA) {
+    return [{ frg: 0, data, small: data.length <= REDUNDANCY_MAX_BYTES }];
+  }
+  const count = Math.ceil(data.length / MAX_SEGMENT_DATA);
+  const out: Fragment[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = i * MAX_SEGMENT_DATA;
+    out.push({ frg: count - 1 - i, data: data.subarray(at, at + MAX_SEGMENT_DATA), small: false });
+  }
+  return out;
 }

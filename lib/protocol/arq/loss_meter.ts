@@ -19,6 +19,9 @@ export class LossMeter {
   #seen: number[] = new Array(LOSS_WINDOWS_OPEN).fill(0);
   /** When a later window first got a datagram; a window is measured LOSS_GRACE after that. */
   #closedAt: number[] = new Array(LOSS_WINDOWS_OPEN).fill(Infinity);
+  /** Windows from the oldest whose #closedAt is set: always a prefix (a datagram in window w
+   * closes every window before it, and the first time is the one kept). */
+  #closed = 0;
   #loss = LOSS_PRIOR;
   #measured = false;
 
@@ -36,11 +39,12 @@ export class LossMeter {
       this.#base = seqAdd(pn, -(offset % LOSS_WINDOW));
       this.#seen.fill(0);
       this.#closedAt.fill(Infinity);
+      this.#closed = 0;
       w = 0;
     }
     for (; w >= LOSS_WINDOWS_OPEN; w--) this.#measureOldest();
     this.#seen[w]++;
-    for (let i = 0; i < w; i++) this.#closedAt[i] = Math.min(this.#closedAt[i], now);
+    for (; this.#closed < w; this.#closed++) this.#closedAt[this.#closed] = now;
     while (this.#closedAt[0] <= now - LOSS_GRACE) this.#measureOldest();
   }
 
@@ -49,6 +53,7 @@ export class LossMeter {
     this.#seen.push(0);
     this.#closedAt.shift();
     this.#closedAt.push(Infinity);
+    if (this.#closed > 0) this.#closed--;
     const loss = 1 - seen / LOSS_WINDOW;
     this.#loss = this.#measured ? this.#loss + LOSS_EWMA * (loss - this.#loss) : loss;
     this.#measured = true;

@@ -5,8 +5,8 @@
  *
  * The jobs live in their own files: the RTT estimator (rtt.ts), the pacer (pacer.ts), the
  * congestion controller (congestion.ts), the loss meter and redundancy policy (loss_meter.ts),
- * the sender with RACK-TLP and the RTO (sender.ts), the receiver with reassembly (receiver.ts) and
- * fragmentation (fragment.ts). This file packs what they have to send into datagrams: selective
+ * the sender with RACK-TLP and the RTO (sender.ts), the receiver with reassembly (receiver.ts),
+ * when to acknowledge (acks.ts) and fragmentation (fragment.ts). This file packs what they have to send into datagrams: selective
  * repeat with SACKs, paced, within the congestion window, and, while the peer reports loss on an
  * uncongested path, small datagrams sent twice and carrying copies of the newest unacknowledged
  * segments.
@@ -15,12 +15,25 @@ import {
   BUNDLE_MAX,
   COALESCE_FLIGHT,
   COALESCE_MS,
+  DEFAULT_RECEIVE_BUFFER,
   MAX_PACKET,
+  RECEIVE_BUFFER_CLASS_MAX,
+  REDUNDANCY_LOSS,
   REDUNDANCY_MAX_BYTES,
   SUSPENDED_AFTER,
 } from "../constants.ts";
-import { encode, encodedSize, FLAG_ACK, type Packet, PacketType } from "../codec.ts";
+import {
+  BUFFER_CLASS_SHIFT,
+  encode,
+  encodedSize,
+  FLAG_ACK,
+  MAX_BUFFER_CLASS,
+  MAX_SEGMENT_DATA,
+  type Packet,
+  PacketType,
+} from "../codec.ts";
 import { seqAdd } from "../seq.ts";
+import { AckSchedule } from "./acks.ts";
 import { LossMeter, mayCopy, type RedundancyBudget } from "./loss_meter.ts";
 import { Pacer } from "./pacer.ts";
 import { Receiver } from "./receiver.ts";
@@ -42,6 +55,16 @@ export interface ArqOptions {
   /** What we receive is stored asynchronously: the durable point we advertise moves only through
    * markDurable(). Without it, whatever is delivered counts as stored. */
   durableMarks?: boolean;
+  /** Bytes our socket's receive buffer holds (SO_RCVBUF), told to the peer as a class (codec.ts);
+   * unknown is taken as DEFAULT_RECEIVE_BUFFER. */
+  receiveBuffer?: number;
+}
+
+/** The receive buffer class of a socket buffer of `bytes`: one per doubling past the default. */
+export function bufferClass(bytes: number | undefined): number {
+  if (bytes === undefined || !(bytes >= DEFAULT_RECEIVE_BUFFER)) return 0;
+  const k = Math.floor(Math.log2(bytes / DEFAULT_RECEIVE_BUFFER));
+  return Math.min(k, RECEIVE_BUFFER_CLASS_MAX);
 }
 
 export interface ArqStats {
@@ -105,6 +128,7 @@ export class Arq {
   #sender: Sender;
   #receiver: Receiver;
   #meter = new LossMeter();
+  #acks = new AckSchedule();
   #pacer: Pacer;
   /** When coalesced new data must go out at the latest. */
   #coalesceAt = Infinity;
@@ -114,6 +138,8 @@ export class Arq {
   #now = 0;
   /** When the peer was last heard from. */
   #heardAt = -Infinity;
+  /** The flags of everything we send: FLAG_ACK and our receive buffer class. */
+  #flags: number;
   #counts = { redundant: 0, bundled: 0, datagramsOut: 0 };
 
   constructor(options: ArqOptions) {
@@ -123,6 +149,7 @@ export class Arq {
     this.#receiver = new Receiver(seq, options.onMessage);
     const cc = this.#sender.cc;
     this.#pacer = new Pacer(cc.pacingRate(), cc.pacingBurst());
+    this.#flags = FLAG_ACK | (bufferClass(options.receiveBuffer) << BUFFER_CLASS_SHIFT);
   }
 
   /** While the peer is unreachable only the oldest segment is retried and no new data goes out. */
@@ -170,10 +197,14 @@ export class Arq {
     return this.#echo;
   }
 
-  input(p: Packet, now: number): void {
+  /** Takes in a packet and sends what is due, unless `more` packets arrived with it and follow at
+   * once: then the last of them sends for all (one ACK, one burst of data; a receive batch of
+   * recvmmsg, lib/net/udp_native.ts), unless it shows disorder (acks.ts). */
+  input(p: Packet, now: number, more = false): void {
     this.#meter.note(p.pn, now);
     this.#echo = p.ts;
     this.#lossOut = p.loss / 255;
+    this.#sender.peerBufferClass = (p.flags >> BUFFER_CLASS_SHIFT) & MAX_BUFFER_CLASS;
     if (p.flags & FLAG_ACK) {
       // The first ACK after a dark spell echoes transmissions that waited it out. One that comes
       // while the peer keeps answering times the path, after a timeout too: a spurious timeout
@@ -188,8 +219,15 @@ export class Arq {
     // The peer is there: a backoff left over from a dark spell ends now.
     this.#sender.endBackoff(now);
     this.#heardAt = now;
-    for (const s of p.segments) this.#receiver.onSegment(s);
-    this.flush(now);
+    if (p.segments.length > 0) {
+      let bulk = false;
+      for (const s of p.segments) {
+        this.#receiver.onSegment(s);
+        if (s.data.length >= MAX_SEGMENT_DATA) bulk = true;
+      }
+      this.#acks.received(bulk, this.#receiver.takeDisorder(), now);
+    }
+    if (!more || this.#acks.urgent) this.flush(now);
   }
 
   /** Where our receiving stands: everything before it has been delivered. */
@@ -197,9 +235,12 @@ export class Arq {
     return this.#receiver.next;
   }
 
-  /** Everything before `mark` (an earlier receiveMark) is stored: tells the peer, at once. */
+  /** Everything before `mark` (an earlier receiveMark) is stored: tells the peer with the next
+   * ACK (acks.ts says when). */
   markDurable(mark: number, now: number): void {
-    if (this.#receiver.markDurable(mark)) this.flush(now, true);
+    if (!this.#receiver.markDurable(mark)) return;
+    this.#acks.durable(now);
+    this.flush(now);
   }
 
   tick(now: number): void {
@@ -214,8 +255,9 @@ export class Arq {
   nextDeadline(): number {
     let at = Math.min(this.#coalesceAt, this.#sender.nextDeadline());
     if (this.#sender.peekNew()) at = Math.min(at, this.#pacer.readyAt());
-    if (at === Infinity) return at;
-    return Math.max(at, this.#pacer.readyAt());
+    // ACKs are not paced.
+    if (at === Infinity) return this.#acks.deadline;
+    return Math.min(Math.max(at, this.#pacer.readyAt()), this.#acks.deadline);
   }
 
   /** Sends what is due: retransmissions, new segments, and an ACK if one is owed or `force`d. */
@@ -250,7 +292,7 @@ export class Arq {
       this.#maybeRepeat(sacks, all, resend);
       sent = true;
     }
-    if (!sent && (this.#receiver.ackPending || force)) this.#emit(PacketType.data, sacks, []);
+    if (!sent && (force || this.#acks.due(now))) this.#emit(PacketType.data, sacks, []);
   }
 
   /** Tells the peer we are leaving (sent twice; it is a courtesy, not a guarantee). */
@@ -302,7 +344,7 @@ export class Arq {
    * packed together), or is a retransmission (a second loss of the same segment is what makes the
    * tail long), if the budget allows. Fragments of long messages are left to retransmission. */
   #maybeRepeat(sacks: [number, number][], segs: OutSegment[], resend: boolean): void {
-    if (!this.#pacer.ready) return;
+    if (this.#lossOut < REDUNDANCY_LOSS || !this.#pacer.ready) return;
     const bytes = segs.reduce((n, s) => n + segmentBytes(s), 0);
     if (!mayCopy(this.#budget(), bytes)) return;
     const small = BASE_SIZE + bytes <= REDUNDANCY_MAX_BYTES || segs.every((s) => s.small);
@@ -314,6 +356,7 @@ export class Arq {
 
   /** Adds copies of the newest unacknowledged segments while room lasts. */
   #bundle(segs: OutSegment[], size: number): OutSegment[] {
+    if (this.#lossOut < REDUNDANCY_LOSS) return segs;
     const budget = this.#budget();
     if (!mayCopy(budget, 0)) return segs;
     const out = segs.slice();
@@ -336,7 +379,7 @@ export class Arq {
     const r = this.#receiver;
     const datagram = encode({
       type,
-      flags: FLAG_ACK,
+      flags: this.#flags,
       loss: Math.round(this.#meter.loss * 255),
       srcEpoch: this.#o.srcEpoch,
       dstEpoch: this.#o.dstEpoch,
@@ -348,7 +391,7 @@ export class Arq {
       sacks,
       segments: segs,
     });
-    r.ackPending = false;
+    this.#acks.sent();
     this.#counts.datagramsOut++;
     this.#o.output(datagram);
     return datagram.length;

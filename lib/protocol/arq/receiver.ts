@@ -17,13 +17,18 @@ export class Receiver {
   /** Our durable point, advertised when the stream stores asynchronously. */
   #durable: number;
   #onMessage: (data: Uint8Array) => void;
-  /** A segment arrived since the last packet we sent: an ACK is owed. */
-  ackPending = false;
+  /** The highest sequence number received within the window. */
+  #highest: number;
+  /** Since takeDisorder() was last called, a segment came below the highest received (late, a
+   * repair, a duplicate) or past a gap above it: the sender's loss detection wants to hear at
+   * once (RFC 9000 section 13.2.1; acks.ts). */
+  #disorder = false;
   duplicates = 0;
   outOfWindow = 0;
 
   constructor(initialSeq: number, onMessage: (data: Uint8Array) => void) {
     this.#next = this.#durable = initialSeq;
+    this.#highest = seqAdd(initialSeq, -1);
     this.#onMessage = onMessage;
   }
 
@@ -43,9 +48,17 @@ export class Receiver {
     return true;
   }
 
+  /** Whether disorder was seen since the last call. */
+  takeDisorder(): boolean {
+    const d = this.#disorder;
+    this.#disorder = false;
+    return d;
+  }
+
   onSegment(s: Segment): void {
-    this.ackPending = true;
     const offset = seqDiff(s.seq, this.#next);
+    const above = seqDiff(s.seq, this.#highest);
+    if (above !== 1) this.#disorder = true;
     if (offset < 0 || this.#reorder.has(s.seq)) {
       this.duplicates++;
       return;
@@ -56,6 +69,7 @@ export class Receiver {
     }
     this.#reorder.set(s.seq, s);
     this.#lastReceived = s.seq;
+    if (above > 0) this.#highest = s.seq;
     this.#sackCache = undefined;
     for (let next = this.#reorder.get(this.#next); next; next = this.#reorder.get(this.#next)) {
       this.#reorder.delete(this.#next);

@@ -15,7 +15,13 @@
  * oldest segment instead of marking the whole flight lost, so a dark path carries one datagram
  * per RTO, and RACK recovers the rest once the peer answers.
  */
-import { CLOCK_GRANULARITY, MAX_FLIGHT_BYTES, RTO_MAX, SEND_WINDOW } from "../constants.ts";
+import {
+  CLOCK_GRANULARITY,
+  MAX_FLIGHT_BYTES,
+  RECEIVE_BUFFER_CLASS_MAX,
+  RTO_MAX,
+  SEND_WINDOW,
+} from "../constants.ts";
 import { type Packet, SEGMENT_HEADER_SIZE } from "../codec.ts";
 import { Fifo } from "../fifo.ts";
 import { seqAdd, seqDiff, seqLess } from "../seq.ts";
@@ -113,7 +119,9 @@ export class Sender {
   enqueue(data: Uint8Array, tag: number): void {
     for (const f of fragment(data)) {
       this.#queue.push({
-        ...f,
+        frg: f.frg,
+        data: f.data,
+        small: f.small,
         seq: this.#next,
         sentAt: -1,
         xmits: 0,
@@ -158,9 +166,19 @@ export class Sender {
     return Math.min(RTO_MAX, this.rtt.rto * 2 ** this.#backoff);
   }
 
-  /** The congestion window, bounded by what the peer's socket buffer takes (MAX_FLIGHT_BYTES). */
+  /** The congestion window, bounded by what the peer's socket buffer takes. */
   get window(): number {
-    return Math.min(this.cc.window, MAX_FLIGHT_BYTES);
+    return Math.min(this.cc.window, this.#flightCap);
+  }
+
+  #flightCap = MAX_FLIGHT_BYTES;
+
+  /** The peer's receive buffer class (codec.ts): it takes MAX_FLIGHT_BYTES·2^class in flight. */
+  set peerBufferClass(k: number) {
+    const cap = MAX_FLIGHT_BYTES * 2 ** Math.min(k, RECEIVE_BUFFER_CLASS_MAX);
+    if (cap === this.#flightCap) return;
+    this.#flightCap = cap;
+    this.cc.limit = 2 * cap;
   }
 
   inFlight(): number {
@@ -337,7 +355,8 @@ export class Sender {
       const b = segmentBytes(s);
       bytes += b;
       this.#flightBytes -= b + s.copyBytes;
-      if (s.dueAt === this.#earliest) this.#earliest = undefined;
+      // (Nothing due is no reason to look again: that made every ACK a walk of the flight.)
+      if (s.dueAt !== Infinity && s.dueAt === this.#earliest) this.#earliest = undefined;
       if (s.resends && echo !== 0) this.#countSpurious(s.resends, echo);
       newest = Math.max(newest, s.sentAt);
     }
@@ -380,8 +399,11 @@ export class Sender {
     const reoWnd = Math.max(CLOCK_GRANULARITY, this.rtt.min / 4);
     const wait = Math.max(this.rtt.latest, CLOCK_GRANULARITY) + reoWnd;
     for (const s of this.#flight) {
-      if (s.acked || s.xmits === 0 || s.why !== undefined) continue;
-      if (this.#sentAfterRack(s.sentAt, s.seq)) continue;
+      const after = this.#sentAfterRack(s.sentAt, s.seq);
+      // The flight is in sequence order, and first transmissions went out in that order: every
+      // segment past one first sent after the RACK segment was first sent later still.
+      if (after && s.xmits === 1) break;
+      if (after || s.acked || s.xmits === 0 || s.why !== undefined) continue;
       this.cc.onLoss(s.sentAt, now);
       this.#setDue(s, Math.max(now, s.sentAt + wait), "lost");
     }

@@ -31,6 +31,8 @@ export interface SessionOptions {
   onAuthFailed?: (why: AuthFailure, failure?: HandshakeFailure) => void;
   /** What we receive is stored asynchronously; see durableMark() and Arq's durableMarks. */
   durableMarks?: boolean;
+  /** Bytes our socket's receive buffer holds, when known (Arq's receiveBuffer). */
+  receiveBuffer?: number;
 }
 
 /** How far one peer incarnation's stream had been received, to be marked durable later. */
