@@ -2,18 +2,11 @@
  * neither clear the screen nor retitle the window; into a file the text goes as it came. Real
  * processes; the terminal is a pty from script(1). */
 import assert from "node:assert/strict";
-import { ChatProc, MAIN, PERMISSIONS, tempStateHome } from "./proc.ts";
+import { ChatProc, hasScript, MAIN, PERMISSIONS, tempStateHome } from "./proc.ts";
 import { freePorts } from "../lib/demo.ts";
 
 const HOSTILE = "\x1b[2J\x1b[H\x1b[31mSCREEN CLEARED\x1b]0;pwned\x07";
 
-async function hasScript(): Promise<boolean> {
-  try {
-    return (await new Deno.Command("script", { args: ["--version"] }).output()).success;
-  } catch {
-    return false;
-  }
-}
 const missing = !await hasScript();
 if (missing) console.log("Skipping the pipe-on-a-terminal test: script(1) is not installed");
 

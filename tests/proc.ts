@@ -235,3 +235,12 @@ export function containsBytes(hay: Uint8Array, needle: string | Uint8Array): boo
   }
   return false;
 }
+
+/** Whether script(1) is here to give a test a pty (util-linux; the terminal tests skip without). */
+export async function hasScript(): Promise<boolean> {
+  try {
+    return (await new Deno.Command("script", { args: ["--version"] }).output()).success;
+  } catch {
+    return false;
+  }
+}

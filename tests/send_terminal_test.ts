@@ -3,17 +3,10 @@
  * a pty from script(1). */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ChatProc, jsonPeer, MAIN, PERMISSIONS, tempStateHome } from "./proc.ts";
+import { ChatProc, hasScript, jsonPeer, MAIN, PERMISSIONS, tempStateHome } from "./proc.ts";
 import { freePorts } from "../lib/demo.ts";
 import { makeFile } from "./file_fixtures.ts";
 
-async function hasScript(): Promise<boolean> {
-  try {
-    return (await new Deno.Command("script", { args: ["--version"] }).output()).success;
-  } catch {
-    return false;
-  }
-}
 const missing = !await hasScript();
 if (missing) console.log("Skipping the --send bar test: script(1) is not installed");
 
