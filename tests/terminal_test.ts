@@ -398,3 +398,31 @@ Deno.test("a folder's files are one line as it starts and one when all are throu
       "\r\x1b[2K✓ Received many/ (3 files, 15 B) → /dl/many (1)\r\n",
   );
 });
+
+Deno.test("a typed line shows at once as typed, and its later sent event adds nothing", () => {
+  const t = setup();
+  t.take();
+  t.ui.onKeys(keys("right away\r"));
+  assert.equal(
+    t.take().split("\r\x1b[2K● > \r\x1b[4C").join(""),
+    "\r\x1b[2K[09:05:03] you #1: right away …\r\n",
+  );
+  t.ui.onEvent({ type: "sent", id: 1, text: "right away" });
+  assert.equal(t.take(), "");
+});
+
+Deno.test("a tick whose mark wrapped onto the next row clears that row too", () => {
+  // "[09:05:03] you #1: " is 19 columns; at 24 columns "abcd … unsaved" puts "… unsa" on the
+  // first row's end and "ved" on the second.
+  const t = setup({ columns: 24 });
+  (t.peer as { keeping: boolean }).keeping = false;
+  t.take();
+  t.ui.onKeys(keys("ab\r"));
+  t.take();
+  t.ui.onEvent({ type: "delivered", id: 1 });
+  assert.equal(
+    t.take(),
+    "\r\x1b[2K\x1b[2A\r[09:05:03] you #1: ab ✓\x1b[K\x1b[1B\r\x1b[2K\x1b[1B\r" +
+      "\r\x1b[2K● > \r\x1b[4C",
+  );
+});

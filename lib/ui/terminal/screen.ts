@@ -324,10 +324,11 @@ export class TerminalUi {
     if (text.startsWith("/") && !text.startsWith("//")) return this.#command(text.trim());
     const body = text.startsWith("//") ? text.slice(1) : text;
     const id = this.#o.peer.send(body);
-    // Its line comes with the "sent" event, once the journal keeps it: at once, unless the state
-    // directory cannot be written. Then it shows now, as typed, and its "sent" only confirms it.
-    if (id !== undefined && !this.#o.peer.keeping) {
-      this.#printOwn(id, body, this.#o.peer.online ? "… unsaved" : "… queued, unsaved");
+    // Shown as typed, at once: its "sent" (once the journal keeps it, which a full state disk can
+    // hold up for long) only confirms it; "unsaved" while the state directory cannot be written.
+    if (id !== undefined) {
+      const unsaved = this.#o.peer.keeping ? "" : " unsaved";
+      this.#printOwn(id, body, this.#o.peer.online ? `…${unsaved}` : `… queued${unsaved}`);
       this.#early.add(id);
     }
   }
@@ -417,9 +418,11 @@ export class TerminalUi {
     const at = markPosition(own.plain, own.mark, this.#o.columns());
     const up = this.#row - (own.row + at.row) + this.#barsDrawn;
     if (up <= 0 || up >= this.#o.rows()) return this.redraw();
+    // A mark that wrapped ("… unsa" / "ved") leaves rows below its start: cleared too.
+    const below = rowsOf(own.plain, this.#o.columns()) - 1 - at.row;
     this.#o.out.write(
       `\r\x1b[2K\x1b[${up}A\r${at.before}${this.#style("✓", "green")}\x1b[K` +
-        `\x1b[${up}B\r`,
+        "\x1b[1B\r\x1b[2K".repeat(below) + (up > below ? `\x1b[${up - below}B\r` : "\r"),
     );
     this.redraw();
   }
