@@ -26,6 +26,8 @@ export interface Joined {
   invited: boolean;
   /** A new pair kept under another name, since a pair of the announced one exists already. */
   sameNameAs?: string;
+  /** The pair `--join NAME` joins, as kept (none for a code until its session is authenticated). */
+  pair?: Pair;
 }
 
 /** Finds the peer, or says in one line why not: a string when nobody answered (exit 1), an
@@ -116,6 +118,7 @@ export async function findPeer(
     name,
     byCode: d.kind !== "pair",
     invited: d.kind === "invite",
+    ...(last ? { pair: last } : {}),
     ...(d.kind !== "pair" && name !== announced ? { sameNameAs: announced } : {}),
   };
 }
@@ -148,15 +151,10 @@ export function watchPairing(
   j: Joined,
   io: { log(line: string): void; exit(code: number): void },
 ): void {
-  let paired = false;
   const c = j.config;
   let at = formatAddress(c.peerHost, c.peerPort);
-  /** The pair as kept: made by this session's code, or loaded by --join NAME. */
-  let pair: Pair | undefined = j.byCode ? undefined : { secret: j.secret, paired: "" };
-  if (pair) {
-    const known = loadPairs(j.root);
-    if (typeof known === "object" && known[j.name]) pair = known[j.name];
-  }
+  /** The pair as kept: loaded by --join NAME, or made once this session's code is authenticated. */
+  let pair = j.pair;
   /** Keeps where this session runs, for a later --join NAME (said only if it fails). */
   const remember = () => {
     if (!pair || (pair.port === c.port && pair.peer === at)) return;
@@ -165,8 +163,7 @@ export function watchPairing(
     if (failed) io.log(failed);
   };
   peer.on((e) => {
-    if (e.type === "peer" && e.state === "online" && j.byCode && !paired && peer.keys) {
-      paired = true;
+    if (e.type === "peer" && e.state === "online" && !pair && peer.keys) {
       pair = {
         secret: pairSecret(peer.keys),
         paired: new Date().toISOString(),
