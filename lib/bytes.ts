@@ -96,6 +96,14 @@ export function writeAllSync(w: { writeSync(p: Uint8Array): number }, data: stri
   while (bytes.length > 0) bytes = bytes.subarray(w.writeSync(bytes));
 }
 
+/** "2 empty folders and 1 link": the counts that are not zero, each singular or plural, joined
+ * with "and" ("" when all are zero). */
+export function countsText(items: [n: number, one: string, many: string][]): string {
+  return items.filter(([n]) => n > 0)
+    .map(([n, one, many]) => n === 1 ? `1 ${one}` : `${n.toLocaleString("en")} ${many}`)
+    .join(" and ");
+}
+
 /** A byte count for people: "1,048,494 bytes". */
 export function bytesText(n: number): string {
   return `${n.toLocaleString("en")} bytes`;

@@ -4,6 +4,7 @@
  */
 import { basename, join, relative, resolve, sep } from "node:path";
 import type { Fs } from "../store/fs.ts";
+import { countsText } from "../bytes.ts";
 
 export interface Expanded {
   files: { path: string; name: string; size: number }[];
@@ -54,13 +55,11 @@ export async function expand(fs: Fs, path: string): Promise<Expanded> {
 
 /** "its 2 empty folders and 1 link are not sent (…)", or "". */
 export function leftOut(x: Expanded): string {
-  const count = (n: number, one: string, many: string) => n === 1 ? `1 ${one}` : `${n} ${many}`;
-  const parts = [
-    ...(x.emptyFolders ? [count(x.emptyFolders, "empty folder", "empty folders")] : []),
-    ...(x.others ? [count(x.others, "link or other entry", "links or other entries")] : []),
-  ];
-  if (!parts.length) return "";
+  const list = countsText([
+    [x.emptyFolders, "empty folder", "empty folders"],
+    [x.others, "link or other entry", "links or other entries"],
+  ]);
+  if (!list) return "";
   const verb = x.emptyFolders + x.others === 1 ? "is" : "are";
-  const list = parts.join(" and ");
   return `its ${list} ${verb} not sent (only files travel, with the folders that hold them)`;
 }

@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import { type Fs, fsError, PRIVATE_FILE } from "./fs.ts";
-import { writeAllSync } from "../bytes.ts";
+import { countsText, writeAllSync } from "../bytes.ts";
 
 const FILE = "peer";
 
@@ -24,10 +24,7 @@ export function claimStateFor(
   }
   const { messages, files } = o.waiting;
   if (kept && kept !== o.peer && messages + files > 0) {
-    const what = [
-      ...(messages ? [messages === 1 ? "1 message" : `${messages} messages`] : []),
-      ...(files ? [files === 1 ? "1 file" : `${files} files`] : []),
-    ].join(" and ");
+    const what = countsText([[messages, "message", "messages"], [files, "file", "files"]]);
     return `Cannot use state directory ${o.dir} for ${o.peer}: it holds ${what} waiting for ` +
       `${kept}; chat with ${kept} to deliver them, or give this chat another --state-dir`;
   }

@@ -1,6 +1,7 @@
 /** Human wording shared by the terminal and the demo. */
 import type { ProgressEvent, StatsEvent } from "../events.ts";
 import { columns, fitColumns, lastColumns } from "./width.ts";
+import { countsText } from "../bytes.ts";
 
 const ms = new Intl.NumberFormat("en", { maximumFractionDigits: 1, minimumFractionDigits: 1 });
 const pct = new Intl.NumberFormat("en", { style: "percent", maximumFractionDigits: 1 });
@@ -139,17 +140,12 @@ export function peerStatus(
 export function leftBehind(
   o: { messages: number; files: number; keeping: boolean; next: string },
 ): string {
-  const parts = [
-    ...(o.messages ? [`${count(o.messages, "message", "messages")} not delivered yet`] : []),
-    ...(o.files ? [`${count(o.files, "file transfer", "file transfers")} unfinished`] : []),
-  ];
-  if (!parts.length) return "";
-  const what = parts.join(" and ");
+  const what = countsText([
+    [o.messages, "message not delivered yet", "messages not delivered yet"],
+    [o.files, "file transfer unfinished", "file transfers unfinished"],
+  ]);
+  if (!what) return "";
   if (!o.keeping) return `Left with ${what}, and not kept: the state directory cannot be written.`;
   const one = o.messages + o.files === 1;
   return `Left with ${what}; ${one ? "it is" : "they are"} kept for ${o.next}.`;
-}
-
-function count(n: number, one: string, many: string): string {
-  return n === 1 ? `1 ${one}` : `${n.toLocaleString("en")} ${many}`;
 }
