@@ -4,7 +4,8 @@
  * progress bars between the messages and the prompt. Everything is measured in display columns.
  */
 import { styleText } from "node:util";
-import type { ChatEvent, FileGroup } from "../../events.ts";
+import type { ChatEvent } from "../../events.ts";
+import { fileDone, folderDone, folderText } from "./file_lines.ts";
 import {
   clock,
   errorLabel,
@@ -71,27 +72,6 @@ const COMMANDS = [
 
 /** A queued line that arrives this much later than it was written also shows when it arrived. */
 const LATE_MS = 60_000;
-
-/** The line for a finished transfer, new or from the history. */
-function fileDone(sent: boolean, e: { name: string; path: string; size: number; sha256: string }) {
-  return sent
-    ? `✓ Sent ${visible(e.name)} (${formatBytes(e.size)}); the peer verified its SHA-256`
-    : `✓ Received ${visible(e.name)} → ${visible(e.path)} (${formatBytes(e.size)}, ` +
-      `SHA-256 ${e.sha256.slice(0, 16)}…)`;
-}
-
-/** "many/ (2,000 files, 9.6 KiB)". */
-function folderText(g: FileGroup): string {
-  return `${visible(g.name)} (${g.files.toLocaleString("en")} files, ${formatBytes(g.size)})`;
-}
-
-/** The line for a folder whose every file is through: where it landed, from one file's path. */
-function folderDone(sent: boolean, e: { name: string; path: string; group: FileGroup }) {
-  if (sent) return `✓ Sent ${folderText(e.group)}; the peer verified every SHA-256`;
-  const inside = e.name.slice(e.name.indexOf("/") + 1);
-  const top = e.path.endsWith(inside) ? e.path.slice(0, -inside.length - 1) : e.path;
-  return `✓ Received ${folderText(e.group)} → ${visible(top)}`;
-}
 
 export class TerminalUi {
   #o: TerminalOptions;
