@@ -5,6 +5,7 @@ import { C, type Libc, loadLibc } from "../lib/native/libc.ts";
 import { denoUdp, type Udp, UdpLink, type UdpSocket } from "../lib/net/udp.ts";
 import type { NetAddr } from "../lib/net/tcp.ts";
 import { DEFAULT_RECEIVE_BUFFER, MAX_DATAGRAM } from "../lib/protocol/constants.ts";
+import { printedWithoutPermissions } from "./proc.ts";
 
 function native(): Udp {
   const u = nativeUdp(denoUdp);
@@ -163,14 +164,10 @@ Deno.test("without --allow-ffi for libc, Deno's socket stays, with the reason", 
   )}";
     import { denoUdp } from "${new URL("../lib/net/udp.ts", import.meta.url)}";
     console.log(nativeUdp(denoUdp));`;
-  const file = await Deno.makeTempFile({ suffix: ".ts" });
-  await Deno.writeTextFile(file, probe);
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-config", file],
-    stdin: "null",
-  }).output();
-  await Deno.remove(file);
-  assert.equal(new TextDecoder().decode(out.stdout), "no libc found, or --allow-ffi not given\n");
+  assert.equal(
+    await printedWithoutPermissions(probe),
+    "no libc found, or --allow-ffi not given\n",
+  );
 });
 
 Deno.test("what a link is given to send in one task goes in one call, in order, closing or not", async () => {
