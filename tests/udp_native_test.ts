@@ -16,7 +16,8 @@ function native(): Udp {
 const LOCAL = "127.0.0.1";
 const datagram = (i: number, size = 1100) => new Uint8Array(size).fill(i & 0xff).fill(i >> 8, 0, 1);
 
-/** Receives until `count` datagrams came; each as [first byte, second byte, length]. */
+/** Receives until `count` datagrams came; each as [first byte, second byte, length]. Each call
+ * must say `more` of every datagram it hands on but the last (Arq's input sends one ACK for all). */
 async function collect(
   s: UdpSocket,
   count: number,
@@ -24,10 +25,14 @@ async function collect(
   const got: number[][] = [], from: NetAddr[] = [];
   let calls = 0;
   while (got.length < count) {
-    await s.receiveMany!((d, f) => {
+    const more: boolean[] = [];
+    const n = await s.receiveMany!((d, f, m) => {
       got.push([d[0], d[1], d.length]);
       from.push(f);
+      more.push(m);
     });
+    assert.deepEqual(more, more.map((_, i) => i < more.length - 1), `call ${calls}`);
+    assert.equal(n, more.length, `call ${calls}`);
     calls++;
   }
   return { got, calls, from };
