@@ -100,7 +100,9 @@ Deno.test("at 5% random loss a bulk receiver still sends about one ACK for every
   assert.ok(acks < 0.62 * arrived, `${acks} ACKs for ${arrived} datagrams, ${l.where}`);
 });
 
-Deno.test("datagrams that arrive together (a receive batch) get one ACK, sent after the last", () => {
+/** Two Arqs wired to nothing: A is given `messages` full segments, and what leaves at once (the
+ * initial window's worth, at least 10) is returned decoded, for B to be fed by hand. */
+function batchPair(messages: number): { b: Arq; sent: Packet[]; fromB: () => Packet[] } {
   const out = { a: [] as Uint8Array[], b: [] as Uint8Array[] };
   const arq = (side: "a" | "b") =>
     new Arq({
@@ -111,37 +113,33 @@ Deno.test("datagrams that arrive together (a receive batch) get one ACK, sent af
       onDelivered: () => {},
     });
   const a = arq("a"), b = arq("b");
-  for (let i = 0; i < 40; i++) a.send(new TextEncoder().encode(full(i)), i + 1, 0);
-  // The initial window's worth leaves at once.
-  const sent = out.a.splice(0).map((d) => (decode(d) as { packet: Packet }).packet);
+  const packet = (d: Uint8Array) => (decode(d) as { packet: Packet }).packet;
+  for (let i = 0; i < messages; i++) a.send(new TextEncoder().encode(full(i)), i + 1, 0);
+  const sent = out.a.splice(0).map(packet);
   assert.ok(sent.length >= 10, `${sent.length} sent`);
+  return { b, sent, fromB: () => out.b.map(packet) };
+}
+
+Deno.test("datagrams that arrive together (a receive batch) get one ACK, sent after the last", () => {
+  const { b, sent, fromB } = batchPair(40);
   sent.forEach((p, i) => {
     b.input(p, 1, i < sent.length - 1);
-    if (i < sent.length - 1) assert.equal(out.b.length, 0, `an ACK before the batch ended (${i})`);
+    if (i < sent.length - 1) {
+      assert.equal(fromB().length, 0, `an ACK before the batch ended (${i})`);
+    }
   });
-  assert.equal(out.b.length, 1);
-  const ack = (decode(out.b[0]) as { packet: Packet }).packet;
+  const acks = fromB();
+  assert.equal(acks.length, 1);
+  const ack = acks[0];
   assert.equal(ack.ack, sent.at(-1)!.segments[0].seq + 1);
   assert.deepEqual(ack.segments, []);
 });
 
 Deno.test("within a batch, a datagram past a hole is acknowledged at once, naming the new range", () => {
-  const out = { a: [] as Uint8Array[], b: [] as Uint8Array[] };
-  const arq = (side: "a" | "b") =>
-    new Arq({
-      srcEpoch: 1,
-      dstEpoch: 1,
-      output: (d) => out[side].push(d),
-      onMessage: () => {},
-      onDelivered: () => {},
-    });
-  const a = arq("a"), b = arq("b");
-  for (let i = 0; i < 10; i++) a.send(new TextEncoder().encode(full(i)), i + 1, 0);
-  const sent = out.a.splice(0).map((d) => (decode(d) as { packet: Packet }).packet);
-  assert.ok(sent.length >= 10, `${sent.length} sent`);
+  const { b, sent, fromB } = batchPair(10);
   const batch = [...sent.slice(0, 3), ...sent.slice(4, 10)]; // the 4th is lost
   batch.forEach((p, i) => b.input(p, 1, i < batch.length - 1));
-  const acks = out.b.map((d) => (decode(d) as { packet: Packet }).packet);
+  const acks = fromB();
   const hole = sent[3].segments[0].seq;
   // The one past the hole at once, with its range; the batch's end for the rest.
   assert.equal(acks.length, 2);

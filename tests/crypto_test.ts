@@ -1,7 +1,7 @@
 /** Passphrase sessions in virtual time, and the pieces under them: CPace, keys, AEAD, replay. */
 import assert from "node:assert/strict";
 import { SimNet } from "./sim.ts";
-import { containsBytes, MAIN, tempStateHome } from "./proc.ts";
+import { containsBytes, MAIN, printedWithoutPermissions, tempStateHome } from "./proc.ts";
 import { PERMISSIONS as BINARY_PERMISSIONS } from "../scripts/build.ts";
 import { freePorts } from "../lib/demo.ts";
 import { NO_IMPAIRMENT } from "../lib/net/impair.ts";
@@ -277,15 +277,8 @@ Deno.test("CHATNET_OPENSSL=0 keeps node:crypto, and every task may load only the
     "../lib/native/openssl_aead.ts",
     import.meta.url,
   )}"; console.log(loadOpenSslAead(undefined));`;
-  const file = await Deno.makeTempFile({ suffix: ".ts" });
-  await Deno.writeTextFile(file, probe);
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-config", file],
-    stdin: "null",
-  }).output();
-  await Deno.remove(file);
   assert.equal(
-    new TextDecoder().decode(out.stdout),
+    await printedWithoutPermissions(probe),
     "no libcrypto found, or --allow-ffi not given\n",
   );
 });

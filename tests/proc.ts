@@ -244,3 +244,19 @@ export async function hasScript(): Promise<boolean> {
     return false;
   }
 }
+
+/** What `source` (a module) prints when run with no permissions at all (no --allow-ffi): how a
+ * native library's loader is seen to fall back. */
+export async function printedWithoutPermissions(source: string): Promise<string> {
+  const file = await Deno.makeTempFile({ suffix: ".ts" });
+  try {
+    await Deno.writeTextFile(file, source);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-config", file],
+      stdin: "null",
+    }).output();
+    return new TextDecoder().decode(out.stdout);
+  } finally {
+    await Deno.remove(file);
+  }
+}

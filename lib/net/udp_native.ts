@@ -339,7 +339,7 @@ class NativeSocket implements UdpSocket {
         const from = this.#source(i);
         // A GSO send arrives whole (GRO): its datagrams are `size` bytes each, the last maybe less.
         const size = this.#groSize(i) || len;
-        for (let o = 0; o < len || o === 0; o += size) {
+        for (let o = 0;; o += size) {
           const end = Math.min(o + size, len);
           count++;
           onDatagram(this.#rx.subarray(at + o, at + end), from, end < len || i < n - 1);
