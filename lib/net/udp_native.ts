@@ -39,6 +39,9 @@ const GSO_MAX_SEGMENTS = 64;
 const GSO_MAX_BYTES = 65_000;
 
 /** Set to 0 to keep Deno's socket (to compare the two, or to rule this one out). */
+/** After a failed poll, the wait before the next (see receiveMany). */
+const POLL_RETRY_MS = 10;
+
 export const NATIVE_UDP_ENV = "CHATNET_NATIVE_UDP";
 
 /** Binds our own socket for IPv4 addresses, Deno's otherwise; `fallback` is Deno's. A string
@@ -323,9 +326,12 @@ class NativeSocket implements UdpSocket {
       if (this.#closed) break;
       // The poll is also the event loop's turn: timers and other sockets run between batches.
       this.#polling = true;
-      await c.poll(this.#pollfds, 2n, -1);
+      const polled = await c.poll(this.#pollfds, 2n, -1);
       this.#polling = false;
       if (this.#closed) break;
+      // A poll that fails (not a signal: something wrong with the descriptors) would fail again
+      // at once: wait a little rather than spin a core on it.
+      if (Number(polled) < 0) await new Promise((r) => setTimeout(r, POLL_RETRY_MS));
       const slots = Math.min(most, this.#rxSlots), h = this.#rxHdr32;
       for (let i = 0; i < slots; i++) {
         h[i * 16 + 2] = SOCKADDR_IN; // msg_namelen
