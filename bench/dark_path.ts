@@ -62,9 +62,7 @@ export async function darkPath(h: VethHosts): Promise<Dark> {
     }
     const before = await stats(a);
     const backlogFrom = b.of("message").length;
-    await new Deno.Command("ip", {
-      args: [...h.exec(h.nsA).slice(1), "nft", "delete", "table", ...table.split(" ")],
-    }).output();
+    await nft(h.nsA, `delete table ${table}`);
     const restored = performance.now();
     await b.until(() => b.of("message").length >= 1 + BACKLOG, "the backlog", 120_000);
     const lastAt = b.timeOf("message", (m: Json) => m.text === texts[BACKLOG - 1]);
