@@ -51,7 +51,12 @@ export async function darkPath(h: VethHosts): Promise<Dark> {
       ].join("\n"),
     );
     const t0 = performance.now();
-    const sent = async () => (await nftCounters(h.nsA, table)).get("sent")?.packets ?? 0;
+    // A counter that cannot be read is an error: read as 0 it would pass the goal.
+    const sent = async () => {
+      const counter = (await nftCounters(h.nsA, table)).get("sent");
+      if (!counter) throw new Error(`Dark path: no "sent" counter in ${table}`);
+      return counter.packets;
+    };
     const samples = [await sent()];
     const texts = Array.from({ length: BACKLOG }, (_, i) => `dark ${i}`);
     await a.command({ type: "send", text: texts[0] }); // unacknowledged as the path goes dark
