@@ -4,7 +4,7 @@
  */
 import { ChatProc, type Json } from "../tests/proc.ts";
 import { nft, nftCounters, type QueueStats, type VethHosts } from "../tests/netns/netns.ts";
-import { pct } from "./chat_latency.ts";
+import { pct, start } from "./chat_latency.ts";
 
 export const BURST_LINES = 2000;
 export const LINE_BYTES = 500;
@@ -12,7 +12,6 @@ export const SHARE_SECONDS = 30;
 export const CHAT_GAP_MS = 100;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const tcpChat = new URL("./tcp_chat.ts", import.meta.url).pathname;
 
 /** A line of exactly `LINE_BYTES` that names its number. */
 export function line(prefix: string, i: number): string {
@@ -62,10 +61,7 @@ async function txBytes(h: VethHosts): Promise<number> {
 
 /** BURST_LINES lines written at once to the sender, until the last is read from the receiver. */
 export async function burst(h: VethHosts, proto: "chatnet" | "tcp"): Promise<Burst> {
-  const [s, r] = proto === "chatnet" ? chatPair(h, 7000) : [
-    new ChatProc(["connect", h.ipB, "7100"], { prefix: h.exec(h.nsA), script: tcpChat }),
-    new ChatProc(["listen", "7100"], { prefix: h.exec(h.nsB), script: tcpChat }),
-  ];
+  const [s, r] = proto === "chatnet" ? chatPair(h, 7000) : start(h, "tcp");
   try {
     if (proto === "chatnet") await online(s, r);
     else await s.until(() => s.of("ready").length > 0 && r.of("ready").length > 0, "tcp ready");

@@ -19,7 +19,7 @@
 import { makeDelayHosts, makeHosts, unavailable } from "../tests/netns/netns.ts";
 import { type Burst, burst, BURST_LINES, LINE_BYTES, share, SHARE_SECONDS } from "./bottleneck.ts";
 import { darkPath, SETTLED_AFTER } from "./dark_path.ts";
-import { lossGoals } from "./loss_goals.ts";
+import { type Check, lossGoals } from "./loss_goals.ts";
 
 /** Parts to run ("1,2,3,4" by default): a recorded run is all of them together. */
 const PARTS = new Set((Deno.env.get("BENCH_PARTS") ?? "1,2,3,4").split(",").map(Number));
@@ -27,8 +27,8 @@ const BOTTLENECK = ["tbf", "rate", "1mbit", "burst", "4kb", "limit", "16kb"];
 const RATE_BYTES = 1_000_000 / 8;
 
 /** The machine's load average (1, 5, 15 min): the bench shares its cores. */
-function load(): Promise<string> {
-  return Promise.resolve(Deno.loadavg().map((x) => x.toFixed(2)).join(" "));
+function load(): string {
+  return Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
 }
 
 async function missing(): Promise<string | undefined> {
@@ -47,13 +47,13 @@ if (reason) {
   Deno.exit(0);
 }
 
-const goals: { goal: string; figure: string; ok: boolean }[] = [];
+const goals: Check[] = [];
 const check = (goal: string, figure: string, ok: boolean) => {
   goals.push({ goal, figure, ok });
   console.log(`  ${ok ? "pass" : "FAIL"}  ${goal}: ${figure}`);
 };
 const f2 = (x: number) => x.toFixed(2);
-console.log(`bench:congestion, ${new Date().toISOString()}, load average ${await load()}`);
+console.log(`bench:congestion, ${new Date().toISOString()}, load average ${load()}`);
 
 const hosts = await makeHosts();
 try {
@@ -69,7 +69,7 @@ try {
 async function bottleneck() {
   console.log(
     `\n1. Bottleneck: ${BOTTLENECK.join(" ")} on A's egress; ${BURST_LINES} x ` +
-      `${LINE_BYTES} B at once (load ${await load()})`,
+      `${LINE_BYTES} B at once (load ${load()})`,
   );
   const show = (name: string, b: Burst) => {
     const offered = b.queue.packets + b.queue.dropped;
@@ -125,7 +125,7 @@ async function fairness() {
 async function compete(cc: string) {
   console.log(
     `\n2. Fairness: ChatNet bulk and iperf3 (TCP ${cc}) share it for ${SHARE_SECONDS} s; ` +
-      `a chat line every 100 ms on a second pair (load ${await load()})`,
+      `a chat line every 100 ms on a second pair (load ${load()})`,
   );
   const sh = await share(hosts, { rateBytesPerSec: RATE_BYTES, cc });
   const kb = (x: number) => (x / 1000).toFixed(0);
@@ -169,7 +169,7 @@ async function compete(cc: string) {
 
 async function dark() {
   console.log(
-    `\n3. Dark path: both ways dropped at A with a message unacknowledged (load ${await load()})`,
+    `\n3. Dark path: both ways dropped at A with a message unacknowledged (load ${load()})`,
   );
   const d = await darkPath(hosts);
   console.log(`  datagrams from A each second after dark: ${d.perSecond.join(" ")}`);
@@ -192,13 +192,13 @@ async function dark() {
 }
 
 if (PARTS.has(4)) {
-  console.log(`\n4. Random loss is not congestion (load ${await load()})`);
+  console.log(`\n4. Random loss is not congestion (load ${load()})`);
   const fast = await makeHosts();
   const delay = await makeDelayHosts(7);
   for (const r of await lossGoals(fast, delay)) check(r.goal, r.figure, r.ok);
 }
 
-console.log(`\nbench:congestion done, load average ${await load()}`);
+console.log(`\nbench:congestion done, load average ${load()}`);
 console.log("\n| goal | figure | |\n| --- | --- | --- |");
 for (const g of goals) console.log(`| ${g.goal} | ${g.figure} | ${g.ok ? "pass" : "FAIL"} |`);
 if (goals.some((g) => !g.ok)) Deno.exit(1);

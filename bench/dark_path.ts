@@ -51,7 +51,12 @@ export async function darkPath(h: VethHosts): Promise<Dark> {
       ].join("\n"),
     );
     const t0 = performance.now();
-    const sent = async () => (await nftCounters(h.nsA, table)).get("sent")?.packets ?? 0;
+    // A counter that cannot be read is an error: read as 0 it would pass the goal.
+    const sent = async () => {
+      const counter = (await nftCounters(h.nsA, table)).get("sent");
+      if (!counter) throw new Error(`Dark path: no "sent" counter in ${table}`);
+      return counter.packets;
+    };
     const samples = [await sent()];
     const texts = Array.from({ length: BACKLOG }, (_, i) => `dark ${i}`);
     await a.command({ type: "send", text: texts[0] }); // unacknowledged as the path goes dark
@@ -62,9 +67,7 @@ export async function darkPath(h: VethHosts): Promise<Dark> {
     }
     const before = await stats(a);
     const backlogFrom = b.of("message").length;
-    await new Deno.Command("ip", {
-      args: [...h.exec(h.nsA).slice(1), "nft", "delete", "table", ...table.split(" ")],
-    }).output();
+    await nft(h.nsA, `delete table ${table}`);
     const restored = performance.now();
     await b.until(() => b.of("message").length >= 1 + BACKLOG, "the backlog", 120_000);
     const lastAt = b.timeOf("message", (m: Json) => m.text === texts[BACKLOG - 1]);

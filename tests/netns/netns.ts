@@ -167,8 +167,13 @@ export async function nftCounters(
   const out = await new Deno.Command("ip", {
     args: ["netns", "exec", ns, "nft", "list", "table", ...table.split(" ")],
     stdout: "piped",
-    stderr: "null",
+    stderr: "piped",
   }).output();
+  if (!out.success) {
+    throw new Error(
+      `nft list table ${table} in ${ns}: ${new TextDecoder().decode(out.stderr).trim()}`,
+    );
+  }
   const found = new Map<string, { packets: number; bytes: number }>();
   for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
     const m = /counter packets (\d+) bytes (\d+).*comment "([^"]+)"/.exec(line);
